@@ -1,0 +1,107 @@
+"""The one way through: parse -> elaborate -> lower -> build -> solve -> read back.
+
+These functions are the Python API that the command line is a thin layer over::
+
+    import robustmech as rm
+    env = rm.load_model("models/public_good.mech", params={"N": 2, "vbar": 3})
+    result = rm.solve(env, "guarantee", k=6)       # LB-G-6, eq. (9) of 004
+    bounds = rm.bounds(env, k=6)                    # LB(6) and UB(6)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from .errors import ModelError, SolverError
+from .lower.arrays import LoweredEnvironment, lower_environment
+from .model.environment import Environment
+from .programs import bounding
+from .results.bounds import Bounds, ProgramResult
+from .solve.highs import SolverOptions
+from .solve.highs import solve as solve_lp
+
+
+def parse_model(text: str, filename: str = "<model>"):
+    """The syntax tree of a model file's text (errors name file:line:col)."""
+    from .dsl.parser import parse
+
+    return parse(text, filename)
+
+
+def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None) -> Environment:
+    """Read, parse and elaborate a ``.mech`` file, with parameter overrides, and run
+    every check that can be made before a solve."""
+    from .model.elaborate import elaborate
+
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ModelError(f"cannot read model file: {exc.strerror}", None) from None
+    env = elaborate(parse_model(text, path), params or {}, source=text)
+    validate(env)
+    return env
+
+
+def validate(env: Environment) -> LoweredEnvironment:
+    """Lower ``env`` to arrays and run the numeric checks (a participation-secure
+    mechanism can exist); returns the arrays."""
+    return lower_environment(env, check=True)
+
+
+def solve(
+    env: Environment | LoweredEnvironment,
+    program: str = "guarantee",
+    k: int = 4,
+    solver: str = "highs",
+    time_limit: float | None = None,
+    verbose: bool = False,
+    export: str | None = None,
+) -> ProgramResult:
+    """Build and solve one bounding program of 004: ``guarantee`` (LB-G-k, (9)),
+    ``potential`` (UB-P-k, (10)) or ``dual`` (the relaxed dual (12)).
+
+    Raises :class:`~robustmech.errors.SolverError` (with the families to blame)
+    unless the solve is optimal.
+    """
+    low = env if isinstance(env, LoweredEnvironment) else validate(env)
+    if not isinstance(k, int) or k < 1:
+        raise ModelError(f"k must be a positive integer, got {k!r}")
+    lp, inverse = bounding.build(program, low, k)
+    if export:
+        lp.export(export)
+    sol = solve_lp(lp, SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose))
+    objects = bounding.read(lp, sol.x, inverse)
+    multipliers = {name: objects[name] for name in ("lambda", "gamma") if name in objects}
+    return ProgramResult(
+        program=program,
+        k=k,
+        value=float(sol.objective),
+        status=sol.status,
+        dual_value=float(sol.dual_objective),
+        build_seconds=lp.build_seconds,
+        solve_seconds=sol.solve_seconds,
+        solver=sol.solver,
+        model=low.env.name,
+        params=dict(low.env.params),
+        n_variables=lp.n_cols,
+        n_constraints=lp.n_rows,
+        mechanism=objects.get("mechanism"),
+        information=objects.get("information"),
+        multipliers=multipliers,
+        state_labels=low.env.states.labels,
+    )
+
+
+def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "highs", time_limit: float | None = None,
+           verbose: bool = False) -> Bounds:
+    """LB(k) and UB(k): Theorem 1 of 004 says LB(k) <= max guarantee <= min potential <= UB(k)."""
+    low = env if isinstance(env, LoweredEnvironment) else validate(env)
+    lower = solve(low, "guarantee", k, solver=solver, time_limit=time_limit, verbose=verbose)
+    upper = solve(low, "potential", k, solver=solver, time_limit=time_limit, verbose=verbose)
+    return Bounds(lower, upper)
+
+
+__all__ = ["parse_model", "load_model", "validate", "solve", "bounds", "SolverError", "ModelError"]

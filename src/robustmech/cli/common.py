@@ -1,0 +1,67 @@
+"""Options and helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import ParameterError
+from ..solve.highs import SOLVERS
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="a .mech model file")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a model parameter (repeatable), e.g. --param N=3")
+
+
+def add_solver_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--solver", default="highs", choices=SOLVERS,
+                   help="HiGHS method (default: highs, which lets HiGHS choose); pyomo-highs solves the Pyomo model")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="stop the solver after this long")
+    p.add_argument("--verbose", "-v", action="store_true", help="show the solver's log (progress on long solves)")
+
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--out", "-o", metavar="FILE", help="save the result (JSON + .npz arrays)")
+    p.add_argument("--force", action="store_true", help="overwrite --out files that exist")
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` strings to a dict; values stay strings: the elaborator types them
+    against the model's declarations."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise ParameterError(f"--param expects NAME=VALUE, got {item!r}")
+        if name in out:
+            raise ParameterError(f"--param {name} is given twice")
+        out[name] = value
+    return out
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def emit_json(obj: dict) -> None:
+    json.dump(obj, sys.stdout, indent=None, default=_default)
+    sys.stdout.write("\n")
+
+
+def _default(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return str(v)

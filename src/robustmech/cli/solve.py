@@ -1,0 +1,59 @@
+"""``robustmech solve`` and ``robustmech bounds``: the bounding programs of 004."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import api
+from ..programs.bounding import PROGRAMS
+from .common import (add_model_arguments, add_output_arguments, add_solver_arguments, emit_json, parse_params,
+                     positive_int)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("solve", help="solve one bounding program (LB-G-k, UB-P-k or the relaxed dual)",
+                       description="Solve LB-G-k (--program guarantee, eq. (9) of 004), UB-P-k "
+                       "(--program potential, eq. (10)) or the relaxed dual (--program dual, eq. (12)) on a model.")
+    add_model_arguments(p)
+    p.add_argument("--program", default="guarantee", choices=PROGRAMS, help="which program (default: guarantee)")
+    p.add_argument("--k", type=positive_int, default=4, help="grid parameter: X_i(k) = {l/k : 0 <= l <= k^2} (default 4)")
+    p.add_argument("--export", metavar="FILE", help="also write the Pyomo model to FILE (.lp or .mps)")
+    add_solver_arguments(p)
+    add_output_arguments(p)
+    p.set_defaults(handler=run_solve)
+
+    b = sub.add_parser("bounds", help="LB(k) and UB(k) and the gap (Theorem 1 of 004)",
+                       description="Solve LB-G-k and UB-P-k and print both bounds and the gap.")
+    add_model_arguments(b)
+    b.add_argument("--k", type=positive_int, default=4, help="grid parameter (default 4)")
+    add_solver_arguments(b)
+    b.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    b.set_defaults(handler=run_bounds)
+
+
+def run_solve(args: argparse.Namespace) -> int:
+    env = api.load_model(args.model, parse_params(args.param))
+    if not args.json:
+        print(f"solving {args.program} (k={args.k}) on {env.name} ...", file=sys.stderr)
+    result = api.solve(env, args.program, args.k, solver=args.solver, time_limit=args.time_limit,
+                       verbose=args.verbose, export=args.export)
+    if args.out:
+        written = result.save(args.out, force=args.force, source=env.source)
+        if not args.json:
+            print(f"wrote {', '.join(written)}", file=sys.stderr)
+    if args.json:
+        emit_json(result.summary())
+    else:
+        print(result)
+    return 0
+
+
+def run_bounds(args: argparse.Namespace) -> int:
+    env = api.load_model(args.model, parse_params(args.param))
+    result = api.bounds(env, args.k, solver=args.solver, time_limit=args.time_limit, verbose=args.verbose)
+    if args.json:
+        emit_json(result.summary())
+    else:
+        print(result)
+    return 0

@@ -1,0 +1,223 @@
+"""The bounding programs of 004 Section 3: LB-G-k (9), UB-P-k (10) and the relaxed dual (12).
+
+Each program is a reduction: ``build(lowered, k)`` returns the
+:class:`~robustmech.programs.lp.LinearProgram` and the inverse data needed to read a
+solution back; ``read(lp, solution, inverse)`` returns economic objects. Outcomes are
+points of the polyhedron P of :mod:`robustmech.lower.arrays`; for a finite Ω, P is the
+simplex and q(x) = m(·|x).
+
+Layouts: the mechanism m is stored x-major, column ``x * d + j``; the information
+structure σ is θ-major, column ``θ * |X| + x``. All blocks are Kronecker products of
+the grid's derivative matrices with coefficient rows: no Python loop over grid points.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import UnsupportedError
+from ..lower.arrays import LoweredEnvironment
+from ..lower.grid import Grid
+from ..model.objects import InformationStructure, Mechanism
+from .lp import LinearProgram, ProgramBuilder
+
+PROGRAMS = ("guarantee", "potential", "dual")
+
+
+@dataclass(frozen=True)
+class Inverse:
+    """What ``read`` needs besides the solution."""
+
+    program: str
+    grid: Grid
+    lowered: LoweredEnvironment
+
+
+def build(program: str, lowered: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
+    """Build one of ``guarantee`` (LB-G-k), ``potential`` (UB-P-k), ``dual`` (12)."""
+    builders = {"guarantee": build_guarantee_lower_bound, "potential": build_potential_upper_bound, "dual": build_relaxed_dual}
+    if program not in builders:
+        raise UnsupportedError(f"unknown program '{program}'; choose one of {', '.join(PROGRAMS)}")
+    return builders[program](lowered, k)
+
+
+def _mechanism_rows(grid: Grid, low: LoweredEnvironment, derivative) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Rows of w(q(x), θ) + Σ_i u_i(∂_i q(x), θ) over (θ, x), θ-major: the strategic
+    virtual objective (4) of 004 with ∂ = ∇+, or the modified one of (11) with ∂ = ∇-.
+
+    Returns the coefficient matrix on m and the constant part per row
+    (w's constant, plus u_i's constant times ∂_i 1, which is non-zero only for ∇-).
+    """
+    n_x, d = grid.size, low.dim
+    eye = sp.identity(n_x, format="csr")
+    ops = [derivative(i) for i in range(low.n_agents)]
+    ones = np.ones(n_x)
+    d_ones = [op @ ones for op in ops]
+    blocks, consts = [], []
+    for s in range(low.n_states):
+        block = sp.kron(eye, low.designer_coef[s][None, :], format="csr")
+        const = np.full(n_x, low.designer_const[s])
+        for i, op in enumerate(ops):
+            coef = low.utility_coef[i, s]
+            if np.any(coef):
+                block = block + sp.kron(op, coef[None, :], format="csr")
+            if low.utility_const[i, s]:
+                const = const + low.utility_const[i, s] * d_ones[i]
+        blocks.append(block)
+        consts.append(const)
+    return sp.vstack(blocks, format="csr"), np.concatenate(consts)
+
+
+def _polytope_rows(builder: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:
+    """q(x) ∈ P for every x: P's rows repeated on the grid (bounds go on the columns)."""
+    poly, eye = low.polytope, sp.identity(grid.size, format="csr")
+    if len(poly.A_eq):
+        builder.add_rows("feasibility_eq", {"m": sp.kron(eye, sp.csr_matrix(poly.A_eq), format="csr")},
+                         lower=np.tile(poly.b_eq, grid.size), upper=np.tile(poly.b_eq, grid.size),
+                         description="the outcome at each profile is feasible (lotteries sum to one)")
+    if len(poly.A_ub):
+        builder.add_rows("feasibility_ub", {"m": sp.kron(eye, sp.csr_matrix(poly.A_ub), format="csr")},
+                         upper=np.tile(poly.b_ub, grid.size), description="the outcome at each profile is feasible")
+
+
+def _mechanism_variables(builder: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:
+    poly = low.polytope
+    builder.add_variables("m", (grid.size, low.dim), lower=np.tile(poly.lower, grid.size), upper=np.tile(poly.upper, grid.size),
+                          description="m(ω|x): the mechanism's outcome at each action profile")
+
+
+def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
+    """LB-G-k, the linear program (9) of 004, with the upward derivative ∇+ of (1).
+
+    max Σ_θ μ(θ) λ(θ)  s.t.  λ(θ) <= Σ_ω [w(ω,θ) m(ω|x) + Σ_i u_i(ω,θ) ∇+_i m(ω|x)]  ∀θ, x
+                             Σ_ω u_i(ω,θ) m(ω|0,x_-i) >= 0                           ∀i, x_-i, θ
+                             m(·|x) ∈ Δ(Ω) (or the outcome polyhedron)               ∀x
+    """
+    start = time.perf_counter()
+    grid = Grid(low.n_agents, k)
+    b = ProgramBuilder(f"LB-G-{k}", "max")
+    _mechanism_variables(b, grid, low)
+    b.add_variables("lambda", low.n_states, lower=-np.inf, description="λ(θ): the lowest strategic virtual objective in state θ")
+    b.set_cost("lambda", low.prior)
+    coef, const = _mechanism_rows(grid, low, grid.upward)
+    b.add_rows("strategic", {"m": -coef, "lambda": sp.kron(sp.identity(low.n_states), np.ones((grid.size, 1)), format="csr")},
+               upper=const, description="λ(θ) <= strategic virtual objective (4) at every (θ, x)")
+    _participation_rows(b, grid, low)
+    _polytope_rows(b, grid, low)
+    return b.build(time.perf_counter() - start, {"program": "guarantee", "k": k, "equation": "(9) of 004"}), Inverse("guarantee", grid, low)
+
+
+def _participation_rows(b: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:
+    """u_i(q(0, x_-i), θ) >= 0: action 0 is participation secure. States with the same
+    utility coefficients for agent i give the same rows; each is written once."""
+    mats, lowers = [], []
+    for i in range(low.n_agents):
+        select = grid.at_zero(i)
+        seen = set()
+        for s in range(low.n_states):
+            coef, const = low.utility_coef[i, s], low.utility_const[i, s]
+            if not np.any(coef):
+                continue  # constant utility: feasible by the pre-check, nothing to impose
+            key = (tuple(np.round(coef, 12)), round(float(const), 12))
+            if key in seen:
+                continue
+            seen.add(key)
+            mats.append(sp.kron(select, coef[None, :], format="csr"))
+            lowers.append(np.full(select.shape[0], -const))
+    if mats:
+        b.add_rows("participation", {"m": sp.vstack(mats, format="csr")}, lower=np.concatenate(lowers),
+                   description="action 0 is participation secure: u_i(m(0, x_-i), θ) >= 0")
+
+
+def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
+    """The relaxed dual (12) of 004, the LP dual of UB-P-k (10): LB-G-k's form with
+    the downward derivative ∇- (which prices the lowest type's participation into the
+    objective) and no participation-security rows."""
+    start = time.perf_counter()
+    grid = Grid(low.n_agents, k)
+    b = ProgramBuilder(f"dual-{k}", "max")
+    _mechanism_variables(b, grid, low)
+    b.add_variables("lambda", low.n_states, lower=-np.inf, description="λ(θ): the lowest modified strategic virtual objective")
+    b.set_cost("lambda", low.prior)
+    coef, const = _mechanism_rows(grid, low, grid.downward)
+    b.add_rows("strategic", {"m": -coef, "lambda": sp.kron(sp.identity(low.n_states), np.ones((grid.size, 1)), format="csr")},
+               upper=const, description="λ(θ) <= modified strategic virtual objective (11) at every (θ, x)")
+    _polytope_rows(b, grid, low)
+    return b.build(time.perf_counter() - start, {"program": "dual", "k": k, "equation": "(12) of 004"}), Inverse("dual", grid, low)
+
+
+def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
+    """UB-P-k, the linear program (10) of 004, with the adjoint derivative ∇̃+ of (7).
+
+    min Σ_x γ(x)  s.t.  γ(x) >= Σ_θ [w(ω,θ) σ(x,θ) - Σ_i u_i(ω,θ) ∇̃+_i σ(x,θ)]  ∀x, ω
+                        Σ_x σ(x,θ) = μ(θ)                                          ∀θ
+
+    For continuous outcomes the inner maximum over ω becomes the maximum over the
+    polyhedron P = conv(V) + cone(R) + span(L): one row per vertex v, and the
+    informational virtual objective must not increase along any ray (≤ 0) or
+    lineality direction (= 0); otherwise the designer's maximum is +∞. With free
+    transfers this forces the censored geometric signal marginal of 001 Section 3.1.
+    """
+    start = time.perf_counter()
+    grid = Grid(low.n_agents, k)
+    gens = low.polytope.generators
+    if len(gens.vertices) == 0:
+        raise UnsupportedError("the outcome polyhedron has no vertex; UB-P-k needs a pointed outcome space")
+    n_x, n_s = grid.size, low.n_states
+    b = ProgramBuilder(f"UB-P-{k}", "min")
+    b.add_variables("sigma", (n_s, n_x), description="σ(x, θ): the information structure on X(k) (stored θ-major)")
+    b.add_variables("gamma", n_x, lower=-np.inf, description="γ(x): the highest informational virtual objective at x")
+    b.set_cost("gamma", 1.0)
+    adj = [grid.adjoint_upward(i) for i in range(low.n_agents)]
+    eye = sp.identity(n_x, format="csr")
+
+    def virtual(direction: np.ndarray, with_constants: bool) -> sp.csr_matrix:
+        # Σ_θ [w(v,θ) σ_θ - Σ_i u_i(v,θ) ∇̃+_i σ_θ] as a row block over x, columns over (θ, x)
+        cols = []
+        for s in range(n_s):
+            w = low.designer_coef[s] @ direction + (low.designer_const[s] if with_constants else 0.0)
+            block = w * eye
+            for i in range(low.n_agents):
+                u = low.utility_coef[i, s] @ direction + (low.utility_const[i, s] if with_constants else 0.0)
+                if u:
+                    block = block - u * adj[i]
+            cols.append(block)
+        return sp.hstack(cols, format="csr")
+
+    vmats = [virtual(v, True) for v in gens.vertices]
+    b.add_rows("virtual", {"sigma": -sp.vstack(vmats, format="csr"), "gamma": sp.vstack([eye] * len(vmats), format="csr")},
+               lower=0.0, description="γ(x) >= informational virtual objective (8) at every (x, outcome)")
+    if len(gens.rays):
+        b.add_rows("rays", {"sigma": sp.vstack([virtual(r, False) for r in gens.rays], format="csr")}, upper=0.0,
+                   description="the informational virtual objective is bounded along every ray of the outcome space")
+    if len(gens.lineality):
+        b.add_rows("lineality", {"sigma": sp.vstack([virtual(l, False) for l in gens.lineality], format="csr")},
+                   lower=0.0, upper=0.0,
+                   description="the informational virtual objective is flat in free directions (transfers)")
+    b.add_rows("marginal", {"sigma": sp.kron(sp.identity(n_s), np.ones((1, n_x)), format="csr")},
+               lower=low.prior, upper=low.prior, description="the marginal of σ on Θ is the prior μ")
+    meta = {"program": "potential", "k": k, "equation": "(10) of 004", "vertices": gens.vertices.tolist()}
+    return b.build(time.perf_counter() - start, meta), Inverse("potential", grid, low)
+
+
+def read(lp: LinearProgram, x: np.ndarray, inverse: Inverse) -> dict:
+    """Economic objects from a primal solution: the mechanism (and λ) or the
+    information structure (and γ)."""
+    grid, low = inverse.grid, inverse.lowered
+    axes = tuple(grid.values for _ in range(grid.n_agents))
+    if inverse.program in ("guarantee", "dual"):
+        rule = lp.block(x, "m").reshape(grid.shape + (low.dim,))
+        if low.finite:
+            rule = np.clip(rule, 0.0, None)  # solver noise below zero on a lottery
+        mech = Mechanism(axes, low.outcome_names, rule, finite=low.finite, name=lp.name,
+                         metadata={"k": grid.k, "program": inverse.program})
+        return {"mechanism": mech, "lambda": lp.block(x, "lambda")}
+    sigma = lp.block(x, "sigma")  # (S, |X|)
+    joint = np.moveaxis(sigma.reshape((low.n_states,) + grid.shape), 0, -1)
+    info = InformationStructure(axes, low.env.states.labels, np.clip(joint, 0.0, None), name=lp.name,
+                                metadata={"k": grid.k, "program": inverse.program})
+    return {"information": info, "gamma": lp.block(x, "gamma").reshape(grid.shape)}

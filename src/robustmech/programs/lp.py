@@ -1,0 +1,238 @@
+"""A linear program as arrays, with named variable blocks and constraint families.
+
+Every program of robustmech is assembled as a :class:`LinearProgram`: a cost vector,
+a sparse constraint matrix with row bounds, and column bounds, built block by block
+from numpy/scipy arrays. Names survive: a variable block (``m``, ``lambda``) knows its
+columns and shape, a constraint family (``strategic``, ``participation``) its rows,
+so solutions are read back by name and a failed solve can blame a family.
+
+The same program is available as a Pyomo model (:meth:`LinearProgram.to_pyomo`,
+a kernel block whose rows are one ``matrix_constraint`` built from the sparse matrix,
+never one constraint object per row) for inspection and ``.lp``/``.mps`` export; the
+solve layer hands the arrays to HiGHS directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class VariableBlock:
+    name: str
+    start: int
+    shape: tuple[int, ...]
+    description: str = ""
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+    @property
+    def slice(self) -> slice:
+        return slice(self.start, self.start + self.size)
+
+
+@dataclass(frozen=True)
+class ConstraintFamily:
+    name: str
+    start: int
+    count: int
+    description: str = ""
+
+    @property
+    def slice(self) -> slice:
+        return slice(self.start, self.start + self.count)
+
+
+@dataclass
+class LinearProgram:
+    """min or max c·x + offset  s.t.  row_lower <= A x <= row_upper, col_lower <= x <= col_upper."""
+
+    name: str
+    sense: str  # "min" | "max"
+    cost: np.ndarray
+    A: sp.csr_matrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    variables: dict[str, VariableBlock]
+    families: dict[str, ConstraintFamily]
+    offset: float = 0.0
+    build_seconds: float = 0.0
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def n_cols(self) -> int:
+        return self.cost.shape[0]
+
+    @property
+    def n_rows(self) -> int:
+        return self.A.shape[0]
+
+    def block(self, x: np.ndarray, name: str) -> np.ndarray:
+        """The part of a column vector belonging to variable block ``name``, shaped."""
+        b = self.variables[name]
+        return np.asarray(x[b.slice]).reshape(b.shape)
+
+    def rows(self, y: np.ndarray, name: str) -> np.ndarray:
+        return np.asarray(y[self.families[name].slice])
+
+    def family_of_row(self, row: int) -> str:
+        for f in self.families.values():
+            if f.start <= row < f.start + f.count:
+                return f.name
+        raise IndexError(row)
+
+    def block_of_column(self, col: int) -> str:
+        for b in self.variables.values():
+            if b.start <= col < b.start + b.size:
+                return b.name
+        raise IndexError(col)
+
+    def without_families(self, names: set[str]) -> "LinearProgram":
+        """The same program with the rows of some families dropped (for diagnosis)."""
+        keep = np.ones(self.n_rows, dtype=bool)
+        for n in names:
+            keep[self.families[n].slice] = False
+        fams, start = {}, 0
+        for f in self.families.values():
+            if f.name not in names:
+                fams[f.name] = ConstraintFamily(f.name, start, f.count, f.description)
+                start += f.count
+        return LinearProgram(
+            self.name, self.sense, self.cost, self.A[keep], self.row_lower[keep], self.row_upper[keep],
+            self.col_lower, self.col_upper, self.variables, fams, self.offset,
+        )
+
+    def summary(self) -> str:
+        lines = [f"{self.name}: {self.sense} over {self.n_cols} variables, {self.n_rows} rows, {self.A.nnz} nonzeros"]
+        for b in self.variables.values():
+            lines.append(f"  variable {b.name}{list(b.shape)}: {b.description}")
+        for f in self.families.values():
+            lines.append(f"  rows {f.name} ({f.count}): {f.description}")
+        return "\n".join(lines)
+
+    # -- Pyomo ---------------------------------------------------------------
+
+    def to_pyomo(self):
+        """This program as a Pyomo kernel block, built in bulk from the arrays.
+
+        Variables are ``block.x[j]`` (one ``variable_list``), the rows one
+        ``matrix_constraint`` over the CSR matrix, the objective ``block.objective``.
+        """
+        import pyomo.kernel as pmo
+        from pyomo.core.kernel.matrix_constraint import matrix_constraint
+
+        block = pmo.block()
+        lower = np.where(np.isfinite(self.col_lower), self.col_lower, None)
+        upper = np.where(np.isfinite(self.col_upper), self.col_upper, None)
+        block.x = pmo.variable_list(pmo.variable(lb=lo, ub=hi) for lo, hi in zip(lower, upper))
+        row_lower = np.where(np.isfinite(self.row_lower), self.row_lower, -np.inf)
+        row_upper = np.where(np.isfinite(self.row_upper), self.row_upper, np.inf)
+        block.rows = matrix_constraint(self.A.tocsr(), lb=row_lower, ub=row_upper, x=list(block.x))
+        nz = np.flatnonzero(self.cost)
+        expr = pmo.expression(sum(float(self.cost[j]) * block.x[j] for j in nz) + self.offset)
+        block.objective = pmo.objective(expr, sense=pmo.minimize if self.sense == "min" else pmo.maximize)
+        return block
+
+    def export(self, path: str) -> None:
+        """Write the program as ``.lp`` or ``.mps`` through Pyomo's writers."""
+        if not (path.endswith(".lp") or path.endswith(".mps")):
+            raise ValueError("export to a file ending in .lp or .mps")
+        self.to_pyomo().write(path, format="lp" if path.endswith(".lp") else "mps")
+
+
+class ProgramBuilder:
+    """Assemble a :class:`LinearProgram` block by block.
+
+    ``add_variables`` reserves columns; ``add_rows`` takes, for one family, a mapping
+    from variable block to a sparse coefficient matrix (rows × block size) and the row
+    bounds. Assembly is one ``scipy.sparse.bmat``.
+    """
+
+    def __init__(self, name: str, sense: str):
+        if sense not in ("min", "max"):
+            raise ValueError(sense)
+        self.name, self.sense = name, sense
+        self._variables: dict[str, VariableBlock] = {}
+        self._col_lower: list[np.ndarray] = []
+        self._col_upper: list[np.ndarray] = []
+        self._cost: dict[str, np.ndarray] = {}
+        self._families: list[tuple[str, dict, np.ndarray, np.ndarray, str]] = []
+        self._n_cols = 0
+        self.offset = 0.0
+
+    def add_variables(self, name: str, shape, lower=0.0, upper=np.inf, description: str = "") -> VariableBlock:
+        shape = tuple(int(s) for s in np.atleast_1d(shape))
+        size = int(np.prod(shape))
+        block = VariableBlock(name, self._n_cols, shape, description)
+        self._variables[name] = block
+        self._col_lower.append(np.broadcast_to(np.asarray(lower, dtype=float).reshape(-1) if np.ndim(lower) else lower, (size,)).astype(float))
+        self._col_upper.append(np.broadcast_to(np.asarray(upper, dtype=float).reshape(-1) if np.ndim(upper) else upper, (size,)).astype(float))
+        self._n_cols += size
+        return block
+
+    def set_cost(self, name: str, cost) -> None:
+        block = self._variables[name]
+        self._cost[name] = np.broadcast_to(np.asarray(cost, dtype=float).reshape(-1) if np.ndim(cost) else cost, (block.size,)).astype(float)
+
+    def add_rows(self, family: str, coefficients: dict, lower=-np.inf, upper=np.inf, description: str = "") -> None:
+        n_rows = None
+        for name, mat in coefficients.items():
+            block = self._variables[name]
+            if mat.shape[1] != block.size:
+                raise ValueError(f"{family}: block {name} has {block.size} columns, matrix has {mat.shape[1]}")
+            if n_rows is None:
+                n_rows = mat.shape[0]
+            elif mat.shape[0] != n_rows:
+                raise ValueError(f"{family}: inconsistent row counts")
+        if not n_rows:
+            return
+        lo = np.broadcast_to(np.asarray(lower, dtype=float), (n_rows,)).astype(float)
+        hi = np.broadcast_to(np.asarray(upper, dtype=float), (n_rows,)).astype(float)
+        self._families.append((family, coefficients, lo, hi, description))
+
+    def build(self, build_seconds: float = 0.0, metadata: dict | None = None) -> LinearProgram:
+        names = list(self._variables)
+        blocks, lowers, uppers, families, start = [], [], [], {}, 0
+        for family, coefs, lo, hi, desc in self._families:
+            n_rows = lo.shape[0]
+            row = []
+            for name in names:
+                mat = coefs.get(name)
+                row.append(sp.csr_matrix(mat) if mat is not None else sp.csr_matrix((n_rows, self._variables[name].size)))
+            blocks.append(row)
+            lowers.append(lo)
+            uppers.append(hi)
+            if family in families:
+                raise ValueError(f"duplicate constraint family {family}")
+            families[family] = ConstraintFamily(family, start, n_rows, desc)
+            start += n_rows
+        if blocks:
+            A = sp.bmat(blocks, format="csr")
+        else:
+            A = sp.csr_matrix((0, self._n_cols))
+        A.eliminate_zeros()
+        cost = np.zeros(self._n_cols)
+        for name, c in self._cost.items():
+            cost[self._variables[name].slice] = c
+        return LinearProgram(
+            name=self.name,
+            sense=self.sense,
+            cost=cost,
+            A=A,
+            row_lower=np.concatenate(lowers) if lowers else np.zeros(0),
+            row_upper=np.concatenate(uppers) if uppers else np.zeros(0),
+            col_lower=np.concatenate(self._col_lower) if self._col_lower else np.zeros(0),
+            col_upper=np.concatenate(self._col_upper) if self._col_upper else np.zeros(0),
+            variables=dict(self._variables),
+            families=families,
+            offset=self.offset,
+            build_seconds=build_seconds,
+            metadata=dict(metadata or {}),
+        )
