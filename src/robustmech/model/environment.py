@@ -150,6 +150,12 @@ class Environment:
     params: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = None  # the model file's text, when it came from one
     path: str | None = None
+    # objects and instructions a model file may carry besides the environment:
+    # named mechanisms and information structures (robustmech.model.objects) and
+    # program directives ({"program": "guarantee", "k": 6, ...}) in file order
+    mechanisms: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    information_structures: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    directives: tuple = field(default=(), compare=False, repr=False)
     # where each declaration was written: keys "agents", "states", "prior", "outcomes",
     # "designer", ("utility", i), ("param", name), ("variable", name), ("constraint", j)
     locations: Mapping[Any, Location | None] = field(default_factory=dict, compare=False, repr=False)
@@ -252,6 +258,9 @@ class ModelBuilder:
         self._constraints: list[LinearConstraint] = []
         self._utilities: dict[int, Any] = {}
         self._designer: Any = None
+        self._mechanisms: dict[str, Any] = {}
+        self._informations: dict[str, Any] = {}
+        self._directives: list[dict] = []
         self.locations: dict[Any, Location | None] = {}
 
     # -- declarations ------------------------------------------------------
@@ -469,6 +478,25 @@ class ModelBuilder:
         self._designer = payoff
         self.locations["designer"] = location
 
+    def mechanism(self, name: str, mechanism: Any, location: Location | None = None) -> None:
+        """Attach a named finite mechanism (a :class:`~robustmech.model.objects.Mechanism`)."""
+        if name in self._mechanisms:
+            raise ModelError(f"duplicate mechanism '{name}'", location)
+        self._mechanisms[name] = mechanism
+        self.locations[("mechanism", name)] = location
+
+    def information(self, name: str, information: Any, location: Location | None = None) -> None:
+        """Attach a named information structure (:class:`~robustmech.model.objects.InformationStructure`)."""
+        if name in self._informations:
+            raise ModelError(f"duplicate information structure '{name}'", location)
+        self._informations[name] = information
+        self.locations[("information", name)] = location
+
+    def directive(self, program: str, location: Location | None = None, **options: Any) -> None:
+        """Record which program to run with which options (``solve guarantee k=6``)."""
+        self._directives.append({"program": program, **options})
+        self.locations[("directive", len(self._directives) - 1)] = location
+
     # -- build -------------------------------------------------------------
 
     def build(self) -> Environment:
@@ -514,6 +542,9 @@ class ModelBuilder:
             params=dict(self.params),
             source=self.source,
             path=self.path,
+            mechanisms=dict(self._mechanisms),
+            information_structures=dict(self._informations),
+            directives=tuple(self._directives),
             locations=dict(self.locations),
         )
         return env

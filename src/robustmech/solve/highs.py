@@ -78,10 +78,32 @@ def solve(lp: LinearProgram, options: SolverOptions | None = None, *, raise_on_f
     return solution
 
 
-def _highs(options: SolverOptions):
+_BANNER_SHOWN = False
+
+
+def new_highs():
+    """A ``highspy.Highs`` object. HiGHS prints a banner on stdout when the first one is
+    made; that would corrupt ``--json`` output, so the first is made with fd 1 muted."""
+    global _BANNER_SHOWN
     import highspy
 
-    h = highspy.Highs()
+    if _BANNER_SHOWN:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    _BANNER_SHOWN = True
+    return h
+
+
+def _highs(options: SolverOptions):
+    h = new_highs()
     h.setOptionValue("output_flag", bool(options.verbose))
     if options.verbose:
         h.setOptionValue("log_to_console", True)
