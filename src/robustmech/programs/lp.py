@@ -122,8 +122,11 @@ class LinearProgram:
     def to_pyomo(self):
         """This program as a Pyomo kernel block, built in bulk from the arrays.
 
-        Variables are ``block.x[j]`` (one ``variable_list``), the rows one
-        ``matrix_constraint`` over the CSR matrix, the objective ``block.objective``.
+        Each variable block is a ``variable_list`` named like the block (``m``,
+        ``lambda_``), each constraint family one ``matrix_constraint`` over its CSR rows
+        (``strategic``, ``participation``), the objective ``block.objective``. Written
+        with symbolic labels, an exported file reads ``m[12]``, ``strategic[40]``.
+        ``block.columns`` lists all variables in program order.
         """
         import pyomo.kernel as pmo
         from pyomo.core.kernel.matrix_constraint import matrix_constraint
@@ -131,12 +134,24 @@ class LinearProgram:
         block = pmo.block()
         lower = np.where(np.isfinite(self.col_lower), self.col_lower, None)
         upper = np.where(np.isfinite(self.col_upper), self.col_upper, None)
-        block.x = pmo.variable_list(pmo.variable(lb=lo, ub=hi) for lo, hi in zip(lower, upper))
+        columns = []
+        for var in self.variables.values():
+            vl = pmo.variable_list(pmo.variable(lb=lower[j], ub=upper[j]) for j in range(var.start, var.start + var.size))
+            setattr(block, _pyomo_name(var.name), vl)
+            columns.extend(vl)
+        block.columns = columns  # plain attribute: not a Pyomo component
+        A = self.A.tocsr()
         row_lower = np.where(np.isfinite(self.row_lower), self.row_lower, -np.inf)
         row_upper = np.where(np.isfinite(self.row_upper), self.row_upper, np.inf)
-        block.rows = matrix_constraint(self.A.tocsr(), lb=row_lower, ub=row_upper, x=list(block.x))
+        rows = []
+        for fam in self.families.values():
+            sl = fam.slice
+            mc = matrix_constraint(A[sl], lb=row_lower[sl], ub=row_upper[sl], x=columns)
+            setattr(block, _pyomo_name(fam.name), mc)
+            rows.extend(mc)
+        block.row_list = rows
         nz = np.flatnonzero(self.cost)
-        expr = pmo.expression(sum(float(self.cost[j]) * block.x[j] for j in nz) + self.offset)
+        expr = pmo.expression(sum(float(self.cost[j]) * columns[j] for j in nz) + self.offset)
         block.objective = pmo.objective(expr, sense=pmo.minimize if self.sense == "min" else pmo.maximize)
         return block
 
@@ -144,7 +159,12 @@ class LinearProgram:
         """Write the program as ``.lp`` or ``.mps`` through Pyomo's writers."""
         if not (path.endswith(".lp") or path.endswith(".mps")):
             raise ValueError("export to a file ending in .lp or .mps")
-        self.to_pyomo().write(path, format="lp" if path.endswith(".lp") else "mps")
+        self.to_pyomo().write(path, format="lp" if path.endswith(".lp") else "mps", symbolic_solver_labels=True)
+
+
+def _pyomo_name(name: str) -> str:
+    # "lambda" is a Python keyword-ish name Pyomo accepts, but attribute access reads badly
+    return name + "_" if name in ("lambda",) else name
 
 
 class ProgramBuilder:

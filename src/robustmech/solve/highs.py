@@ -153,7 +153,8 @@ def _inf(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _run(h, lp: LinearProgram, options: SolverOptions, column_order: np.ndarray | None = None, row_order: np.ndarray | None = None) -> LPSolution:
+def _run(h, lp: LinearProgram, options: SolverOptions, column_order: np.ndarray | None = None,
+         row_order: np.ndarray | None = None, rows_match: bool = True) -> LPSolution:
     import highspy
 
     start = time.perf_counter()
@@ -183,7 +184,8 @@ def _run(h, lp: LinearProgram, options: SolverOptions, column_order: np.ndarray 
     if row_order is not None and len(y):
         y, act = y[row_order], act[row_order]
     objective = float(info.objective_function_value) if name == "optimal" else float("nan")
-    dual = dual_objective(lp, y, z, act, x) if name == "optimal" else float("nan")
+    # the duals certify the optimum only when the solved rows are the program's rows
+    dual = dual_objective(lp, y, z, act, x) if name == "optimal" and rows_match else float("nan")
     return LPSolution(
         status=name,
         objective=objective,
@@ -271,12 +273,12 @@ def _solve_through_pyomo(lp: LinearProgram, options: SolverOptions) -> LPSolutio
     block = lp.to_pyomo()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.mps")
-        _, symbol_map = block.write(path, format="mps", symbolic_solver_labels=False)
+        symbol_map = block.write(path, format="mps")
         h = _highs(SolverOptions(solver="highs", tolerance=options.tolerance, time_limit=options.time_limit, verbose=options.verbose))
         h.readModel(path)
     # map HiGHS's column order to ours through the writer's symbol map
     names = list(h.getLp().col_names_)
-    by_name = {symbol_map.getSymbol(v): j for j, v in enumerate(block.x)}
+    by_name = {symbol_map.getSymbol(v): j for j, v in enumerate(block.columns)}
     order_highs = np.array([by_name.get(n, -1) for n in names])
     if (order_highs < 0).any() or len(order_highs) != lp.n_cols:
         # Pyomo drops columns that appear nowhere; solve the arrays instead of guessing
@@ -284,13 +286,11 @@ def _solve_through_pyomo(lp: LinearProgram, options: SolverOptions) -> LPSolutio
     column_order = np.argsort(order_highs)
     row_names = list(h.getLp().row_names_)
     rows_by_name = {}
-    for r, con in enumerate(block.rows):
+    for r, con in enumerate(block.row_list):
         rows_by_name[symbol_map.getSymbol(con)] = r
     row_order = None
     if len(row_names) == lp.n_rows and all(n in rows_by_name for n in row_names):
         row_order = np.argsort(np.array([rows_by_name[n] for n in row_names]))
-    sol = _run(h, lp, options, column_order=column_order, row_order=row_order)
-    if row_order is None:
-        sol.dual_objective = float("nan")
+    sol = _run(h, lp, options, column_order=column_order, row_order=row_order, rows_match=row_order is not None)
     sol.solver = "pyomo-highs"
     return sol
