@@ -11,12 +11,15 @@ These functions are the Python API that the command line is a thin layer over::
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Mapping
 
 from .errors import ModelError, SolverError
 from .lower.arrays import LoweredEnvironment, lower_environment
 from .model.environment import Environment
+from .lower.symmetry import find_symmetries
 from .programs import bounding
+from .programs.symmetry import max_violation, reduce_program
 from .results.bounds import Bounds, ProgramResult
 from .solve.highs import SolverOptions
 from .solve.highs import solve as solve_lp
@@ -59,9 +62,15 @@ def solve(
     time_limit: float | None = None,
     verbose: bool = False,
     export: str | None = None,
+    symmetry: bool = True,
 ) -> ProgramResult:
     """Build and solve one bounding program of 004: ``guarantee`` (LB-G-k, (9)),
     ``potential`` (UB-P-k, (10)) or ``dual`` (the relaxed dual (12)).
+
+    With ``symmetry`` (the default), symmetries of the environment are detected
+    (:func:`robustmech.lower.symmetry.find_symmetries`) and the program is solved over
+    symmetric solutions only, which is exact for these convex programs; the expanded
+    solution is checked against every row of the full program.
 
     Raises :class:`~robustmech.errors.SolverError` (with the families to blame)
     unless the solve is optimal.
@@ -72,8 +81,27 @@ def solve(
     lp, inverse = bounding.build(program, low, k)
     if export:
         lp.export(export)
-    sol = solve_lp(lp, SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose))
-    objects = bounding.read(lp, sol.x, inverse)
+    options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose)
+    extra = {}
+    symmetries = find_symmetries(low) if symmetry else []
+    if symmetries:
+        start = time.perf_counter()
+        reduced, P = reduce_program(lp, bounding.column_permutations(lp, inverse, symmetries))
+        reduce_seconds = time.perf_counter() - start
+        sol = solve_lp(reduced, options)
+        x = P @ sol.x
+        violation = max_violation(lp, x)
+        if violation > 1e-6:
+            raise SolverError(f"{lp.name}: the symmetric solution violates the full program by {violation:.2e}; "
+                              "rerun with symmetry off", "error")
+        extra["symmetry"] = {"group_order": len(symmetries) + 1, "columns": reduced.n_cols,
+                             "full_columns": lp.n_cols, "max_violation": violation}
+        build_seconds = lp.build_seconds + reduce_seconds
+    else:
+        sol = solve_lp(lp, options)
+        x = sol.x
+        build_seconds = lp.build_seconds
+    objects = bounding.read(lp, x, inverse)
     multipliers = {name: objects[name] for name in ("lambda", "gamma") if name in objects}
     return ProgramResult(
         program=program,
@@ -81,7 +109,7 @@ def solve(
         value=float(sol.objective),
         status=sol.status,
         dual_value=float(sol.dual_objective),
-        build_seconds=lp.build_seconds,
+        build_seconds=build_seconds,
         solve_seconds=sol.solve_seconds,
         solver=sol.solver,
         model=low.env.name,
@@ -92,15 +120,16 @@ def solve(
         information=objects.get("information"),
         multipliers=multipliers,
         state_labels=low.env.states.labels,
+        extra=extra,
     )
 
 
 def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "highs", time_limit: float | None = None,
-           verbose: bool = False) -> Bounds:
+           verbose: bool = False, symmetry: bool = True) -> Bounds:
     """LB(k) and UB(k): Theorem 1 of 004 says LB(k) <= max guarantee <= min potential <= UB(k)."""
     low = env if isinstance(env, LoweredEnvironment) else validate(env)
-    lower = solve(low, "guarantee", k, solver=solver, time_limit=time_limit, verbose=verbose)
-    upper = solve(low, "potential", k, solver=solver, time_limit=time_limit, verbose=verbose)
+    lower = solve(low, "guarantee", k, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)
+    upper = solve(low, "potential", k, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)
     return Bounds(lower, upper)
 
 

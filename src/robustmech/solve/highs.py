@@ -252,9 +252,10 @@ def diagnose(lp: LinearProgram, solution: LPSolution, options: SolverOptions) ->
             import highspy
 
             h = _highs(SolverOptions(solver="highs-simplex"))
+            h.setOptionValue("presolve", "off")  # presolve proves unboundedness without a ray
             h.passModel(_highs_lp(lp))
             h.run()
-            has, ray = h.getPrimalRay()
+            *_, has, ray = h.getPrimalRay()
             if has:
                 ray = np.asarray(ray)
                 blocks = sorted({lp.block_of_column(j) for j in np.flatnonzero(np.abs(ray) > 1e-9)})
