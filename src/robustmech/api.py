@@ -63,6 +63,7 @@ def solve(
     verbose: bool = False,
     export: str | None = None,
     symmetry: bool = True,
+    progress=None,
 ) -> ProgramResult:
     """Build and solve one bounding program of 004: ``guarantee`` (LB-G-k, (9)),
     ``potential`` (UB-P-k, (10)) or ``dual`` (the relaxed dual (12)).
@@ -81,7 +82,7 @@ def solve(
     lp, inverse = bounding.build(program, low, k)
     if export:
         lp.export(export)
-    options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose)
+    options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose, progress=progress)
     extra = {}
     symmetries = find_symmetries(low) if symmetry else []
     if symmetries:
@@ -125,11 +126,12 @@ def solve(
 
 
 def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "highs", time_limit: float | None = None,
-           verbose: bool = False, symmetry: bool = True) -> Bounds:
+           verbose: bool = False, symmetry: bool = True, progress=None) -> Bounds:
     """LB(k) and UB(k): Theorem 1 of 004 says LB(k) <= max guarantee <= min potential <= UB(k)."""
     low = env if isinstance(env, LoweredEnvironment) else validate(env)
-    lower = solve(low, "guarantee", k, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)
-    upper = solve(low, "potential", k, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)
+    options = dict(solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry, progress=progress)
+    lower = solve(low, "guarantee", k, **options)
+    upper = solve(low, "potential", k, **options)
     return Bounds(lower, upper)
 
 

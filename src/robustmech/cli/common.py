@@ -21,7 +21,9 @@ def add_solver_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--solver", default="highs", choices=SOLVERS,
                    help="HiGHS method (default: highs, which lets HiGHS choose); pyomo-highs solves the Pyomo model")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="stop the solver after this long")
-    p.add_argument("--verbose", "-v", action="store_true", help="show the solver's log (progress on long solves)")
+    p.add_argument("--verbose", "-v", action="store_true", help="show the solver's full log")
+    p.add_argument("--no-symmetry", action="store_true",
+                   help="solve the full program even when the environment is symmetric (slower, same value)")
 
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:

@@ -32,12 +32,17 @@ def register(sub) -> None:
     b.set_defaults(handler=run_bounds)
 
 
+def progress(line: str) -> None:
+    """Condensed solver log on stderr for solves longer than a couple of seconds."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def run_solve(args: argparse.Namespace) -> int:
     env = api.load_model(args.model, parse_params(args.param))
     if not args.json:
         print(f"solving {args.program} (k={args.k}) on {env.name} ...", file=sys.stderr)
     result = api.solve(env, args.program, args.k, solver=args.solver, time_limit=args.time_limit,
-                       verbose=args.verbose, export=args.export)
+                       verbose=args.verbose, export=args.export, symmetry=not args.no_symmetry, progress=progress)
     if args.out:
         written = result.save(args.out, force=args.force, source=env.source)
         if not args.json:
@@ -51,7 +56,8 @@ def run_solve(args: argparse.Namespace) -> int:
 
 def run_bounds(args: argparse.Namespace) -> int:
     env = api.load_model(args.model, parse_params(args.param))
-    result = api.bounds(env, args.k, solver=args.solver, time_limit=args.time_limit, verbose=args.verbose)
+    result = api.bounds(env, args.k, solver=args.solver, time_limit=args.time_limit, verbose=args.verbose,
+                        symmetry=not args.no_symmetry, progress=progress)
     if args.json:
         emit_json(result.summary())
     else:

@@ -37,6 +37,9 @@ class SolverOptions:
     verbose: bool = False
     threads: int | None = None
     extra: dict = field(default_factory=dict)
+    # called with condensed solver log lines once a solve has run for `progress_after` s
+    progress: object = None
+    progress_after: float = 2.0
 
 
 @dataclass
@@ -158,13 +161,15 @@ def _run(h, lp: LinearProgram, options: SolverOptions, column_order: np.ndarray 
     import highspy
 
     start = time.perf_counter()
-    try:
-        h.run()
-    except KeyboardInterrupt:  # pragma: no cover - interactive
-        raise SolverError("interrupted by the user (Ctrl-C); no solution", "interrupted") from None
+    if options.progress is not None and not options.verbose:
+        _attach_progress(h, options, start)
+    h.HandleKeyboardInterrupt = True  # Ctrl-C cancels the solve instead of killing Python mid-call
+    h.solve()
     seconds = time.perf_counter() - start
     status = h.getModelStatus()
     MS = highspy.HighsModelStatus
+    if status == MS.kInterrupt:
+        raise SolverError(f"{lp.name}: interrupted by the user (Ctrl-C) after {seconds:.1f} s; no solution", "interrupted")
     name = {
         MS.kOptimal: "optimal",
         MS.kInfeasible: "infeasible",
@@ -199,6 +204,31 @@ def _run(h, lp: LinearProgram, options: SolverOptions, column_order: np.ndarray 
         message=h.modelStatusToString(status),
         iterations=int(getattr(info, "simplex_iteration_count", 0) or 0) + int(getattr(info, "ipm_iteration_count", 0) or 0),
     )
+
+
+def _attach_progress(h, options: SolverOptions, start: float) -> None:
+    """Forward HiGHS's log, condensed to about one line a second, once the solve has
+    taken longer than ``options.progress_after`` seconds."""
+    h.setOptionValue("output_flag", True)
+    h.setOptionValue("log_to_console", False)
+    last = [0.0]
+
+    def on_log(event) -> None:
+        now = time.perf_counter()
+        line = str(getattr(event, "message", "")).strip()
+        if not line or now - start < options.progress_after or now - last[0] < 1.0:
+            return
+        last[0] = now
+        options.progress(f"[{now - start:6.1f} s] {line}")
+
+    h.cbLogging.subscribe(on_log)
+    h.startCallback(highspy_callback_logging())
+
+
+def highspy_callback_logging():
+    import highspy
+
+    return highspy.cb.HighsCallbackType.kCallbackLogging
 
 
 def dual_objective(lp: LinearProgram, y: np.ndarray, z: np.ndarray, activity: np.ndarray, x: np.ndarray) -> float:

@@ -1,0 +1,113 @@
+"""Benchmarks: build seconds, solve seconds, peak memory and value per program and size.
+
+Each case runs in a fresh subprocess so that its peak resident memory is its own
+(``ru_maxrss`` of that process). ``robustmech bench`` runs a suite and prints a table
+with the machine described; scripts in ``benchmarks/`` call the same functions. With
+``check=True`` every accelerated value is compared with the unaccelerated path (full
+program, no symmetry reduction, HiGHS's default method) where that is affordable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+SUITES = {
+    # the public good of 004 Section 4, N = 2, vbar = 3 (Figure 1's setting)
+    "public-good": [("public_good", {"N": "2", "vbar": "3"}, k) for k in range(2, 11)],
+    "scale": [("public_good", {"N": "2", "vbar": "3"}, 10), ("public_good", {"N": "3", "vbar": "4"}, 5),
+              ("public_good", {"N": "2", "vbar": "3"}, 14), ("public_good", {"N": "2", "vbar": "3"}, 20)],
+    "quick": [("public_good", {"N": "2", "vbar": "3"}, k) for k in (2, 4, 6)],
+}
+
+
+@dataclass
+class Case:
+    model: str
+    params: dict
+    k: int
+    program: str
+    solver: str = "highs"
+    symmetry: bool = True
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        mem_s = f", {mem:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        mem_s = ""
+    return f"{cpu}, {os.cpu_count()} cores{mem_s}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def run_case(case: Case, models_dir: str, timeout: float | None = None) -> dict:
+    """Solve one case in a subprocess; returns its timings, peak memory (MiB) and value."""
+    payload = json.dumps(case.__dict__ | {"models_dir": models_dir})
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "robustmech.bench", payload], capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return case.__dict__ | {"status": "timeout", "wall_seconds": time.perf_counter() - start}
+    if proc.returncode != 0:
+        return case.__dict__ | {"status": "error", "message": proc.stderr.strip().splitlines()[-1:] or [""]}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["wall_seconds"] = time.perf_counter() - start
+    return out
+
+
+def _child(payload: str) -> None:
+    import resource
+
+    import robustmech as rm
+
+    spec = json.loads(payload)
+    path = os.path.join(spec["models_dir"], spec["model"] + ".mech")
+    env = rm.load_model(path, spec["params"])
+    r = rm.solve(env, spec["program"], spec["k"], solver=spec["solver"], symmetry=spec["symmetry"])
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({**{k: v for k, v in spec.items() if k != "models_dir"}, "status": r.status, "value": r.value,
+                      "build_seconds": r.build_seconds, "solve_seconds": r.solve_seconds, "peak_mib": peak_mib,
+                      "variables": r.n_variables, "constraints": r.n_constraints,
+                      "reduced_variables": r.extra.get("symmetry", {}).get("columns")}))
+
+
+def run_suite(suite: str, models_dir: str, solver: str = "highs", check: bool = False, timeout: float | None = None,
+              progress=None) -> list[dict]:
+    rows = []
+    for model, params, k in SUITES[suite]:
+        for program in ("guarantee", "potential"):
+            row = run_case(Case(model, params, k, program, solver), models_dir, timeout)
+            if check and row.get("status") == "optimal" and (k * k + 1) ** int(params.get("N", 2)) <= 5000:
+                ref = run_case(Case(model, params, k, program, "highs", symmetry=False), models_dir, timeout)
+                row["reference_value"] = ref.get("value")
+                row["matches_reference"] = ref.get("value") is not None and abs(ref["value"] - row["value"]) <= 1e-7
+            rows.append(row)
+            if progress:
+                progress(row)
+    return rows
+
+
+def format_row(row: dict) -> str:
+    params = ",".join(f"{k}={v}" for k, v in row["params"].items())
+    if row.get("status") != "optimal":
+        return f"{row['model']:<14} {params:<12} {row['k']:>3} {row['program']:<10} {row.get('status')}"
+    check = ""
+    if "matches_reference" in row:
+        check = "  ok" if row["matches_reference"] else f"  MISMATCH ({row['reference_value']})"
+    return (f"{row['model']:<14} {params:<12} {row['k']:>3} {row['program']:<10} {row['variables']:>9} {row['constraints']:>9} "
+            f"{row['build_seconds']:>8.3f} {row['solve_seconds']:>8.2f} {row['peak_mib']:>8.0f} {row['value']:>10.6f}{check}")
+
+
+HEADER = (f"{'model':<14} {'params':<12} {'k':>3} {'program':<10} {'vars':>9} {'rows':>9} "
+          f"{'build s':>8} {'solve s':>8} {'peak MiB':>8} {'value':>10}")
+
+
+if __name__ == "__main__":  # the subprocess of run_case
+    _child(sys.argv[1])
