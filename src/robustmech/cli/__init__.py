@@ -17,6 +17,7 @@ from ..errors import RobustMechError
 
 SUBCOMMANDS = (
     "robustmech.cli.solve",
+    "robustmech.cli.refine",
     "robustmech.cli.bench",
 )
 
