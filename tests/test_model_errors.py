@@ -1,0 +1,111 @@
+"""Bad models get one line on stderr naming FILE:LINE:COL, and exit code 2.
+
+Each case runs the real command line (``robustmech solve MODEL``) on a small file in
+tests/bad_models/ (or on a bundled model with a bad ``--param``) and checks the exit
+code, that stderr is a single line, the location, and the words of the message.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+
+from robustmech.cli import main
+from robustmech.dsl import parse
+from robustmech.errors import ModelError
+
+HERE = pathlib.Path(__file__).resolve().parent
+BAD = HERE / "bad_models"
+MODELS = HERE.parent / "models"
+
+# (file, line, column, words the message must contain)
+CASES = [
+    ("syntax_error.mech", 8, 37, "syntax error: the statement is incomplete at the end of line 8"),
+    ("unknown_name.mech", 8, 14, "unknown name 'thetta'; did you mean 'theta'?"),
+    ("index_out_of_range.mech", 8, 20, "index out of range: theta[3] does not exist"),
+    ("prior_not_one.mech", 5, 1, "the prior sums to 9/10"),
+    ("negative_probability.mech", 6, 12, "negative probability -1/2 for state 1"),
+    ("nonlinear_utility.mech", 9, 1, "not linear in the outcome variables"),
+    ("empty_states.mech", 5, 1, "the state set is empty"),
+    ("duplicate_name.mech", 8, 5, "duplicate name 'E': already declared as a definition at line 7"),
+    ("missing_designer.mech", 2, 1, "no designer objective"),
+    ("no_participation.mech", 7, 1, "no outcome gives every agent a non-negative utility in state 0"),
+    ("missing_file.mech", 9, 1, "file not found: 'no_such_file.npz'"),
+    ("prior_set.mech", 5, 7, "sets of priors (ambiguity) are not supported yet"),
+]
+
+
+def run_cli(capsys, argv) -> tuple[int, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def assert_one_line_error(err: str, where: str, words: str) -> None:
+    lines = err.strip("\n").split("\n")
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"robustmech: error: {where}: "), lines[0]
+    assert words in lines[0], lines[0]
+    assert "Traceback" not in err and "__ANON" not in err and "Token(" not in err
+
+
+@pytest.mark.parametrize("name, line, column, words", CASES, ids=[c[0] for c in CASES])
+def test_bad_model_reports_file_line_column(capsys, name, line, column, words):
+    path = str(BAD / name)
+    code, err = run_cli(capsys, ["solve", path])
+    assert code == 2
+    assert_one_line_error(err, f"{path}:{line}:{column}", words)
+
+
+@pytest.mark.parametrize("value", ["2.5", "abc", "[1, 2]"])
+def test_integer_parameter_of_the_wrong_type(capsys, value):
+    """N is declared `param N = 2` on line 11 of models/public_good.mech."""
+    path = str(MODELS / "public_good.mech")
+    code, err = run_cli(capsys, ["solve", path, "--param", f"N={value}"])
+    assert code == 2
+    assert_one_line_error(err, f"{path}:11:7", f"parameter of the wrong type: N is an integer")
+
+
+def test_real_parameter_rejects_a_word(capsys):
+    path = str(MODELS / "public_good.mech")
+    code, err = run_cli(capsys, ["solve", path, "--param", "vbar=three"])
+    assert code == 2
+    assert_one_line_error(err, f"{path}:12:7", "vbar is a number")
+
+
+def test_unknown_parameter(capsys):
+    path = str(MODELS / "public_good.mech")
+    code, err = run_cli(capsys, ["solve", path, "--param", "M=3"])
+    assert code == 2
+    assert_one_line_error(err, path, "unknown parameter 'M' in --param (this model's parameters: N, vbar)")
+
+
+def test_model_file_not_found(capsys):
+    path = str(BAD / "does_not_exist.mech")
+    code, err = run_cli(capsys, ["solve", path])
+    assert code == 2
+    assert_one_line_error(err, path, "cannot read model file")
+
+
+# ------------------------------------------------------------- syntax errors in words
+
+
+@pytest.mark.parametrize("text, line, column, words", [
+    ("param N = 2 @", 1, 13, "unexpected character '@'"),
+    ("let outcome = 3", 1, 5, "unexpected reserved word 'outcome'; expected a name"),
+    ("state x = 3", 1, 9, "unexpected '='; expected one of '[', 'in'"),
+    ("designer 3", 1, 10, "unexpected number 3; expected '='"),
+    ("let x = a b", 1, 11, "unexpected name 'b'; expected an operator"),
+    ("outcome paid_by[j in 1..2", 1, 26, "unexpected end of file; expected ']'"),
+    ('model m "title', 1, 9, "unterminated string"),
+])
+def test_syntax_errors_say_what_was_expected(text, line, column, words):
+    """Lark's UnexpectedToken / UnexpectedCharacters / UnexpectedEOF, in words."""
+    with pytest.raises(ModelError) as info:
+        parse(text, "m.mech")
+    message = str(info.value)
+    assert message.startswith(f"m.mech:{line}:{column}: "), message
+    assert words in message
+    assert not re.search(r"__ANON|[A-Z]{3,}_|\$END|LPAR|RSQB", message), message
