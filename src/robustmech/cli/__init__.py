@@ -18,6 +18,8 @@ from ..errors import RobustMechError
 SUBCOMMANDS = (
     "robustmech.cli.solve",
     "robustmech.cli.refine",
+    "robustmech.cli.verify",
+    "robustmech.cli.closed_form",
     "robustmech.cli.bench",
 )
 

@@ -1,0 +1,44 @@
+"""``robustmech closed-form``: the closed-form value of a bundled model, beside LB(k) and UB(k)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import api
+from ..symbolic.closed_forms import closed_form
+from .common import add_model_arguments, emit_json, parse_params, positive_int
+
+
+def register(sub) -> None:
+    p = sub.add_parser("closed-form", help="the closed-form value of a bundled model (and LB(k), UB(k) with --k)",
+                       description="Print the closed-form value of a bundled model, found by the model's name: "
+                       "public_good (004 (15)-(17)), common_value_binary (003 (34)-(37)), common_value_uniform "
+                       "(002 (3)), bilateral_trade_two_states (003 (43)-(45)). With --k, also solve LB-G-k and "
+                       "UB-P-k of 004 and print the bracket.")
+    add_model_arguments(p)
+    p.add_argument("--k", type=positive_int, default=None, help="also compute LB(k) and UB(k) on X(k)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(handler=run_closed_form)
+
+
+def run_closed_form(args: argparse.Namespace) -> int:
+    env = api.load_model(args.model, parse_params(args.param))
+    form = closed_form(env.name, dict(env.params))
+    out = {"model": env.name, "params": form.params, "value": form.value, "formula": form.formula,
+           "source": form.source, **form.extra}
+    if args.k is not None:
+        bounds = api.bounds(env, args.k)
+        out.update({"k": args.k, "lower": bounds.lower.value, "upper": bounds.upper.value,
+                    "in_bracket": bool(bounds.lower.value - 1e-7 <= form.value <= bounds.upper.value + 1e-7)})
+    if args.json:
+        emit_json(out)
+        return 0
+    params = ", ".join(f"{k}={v:g}" for k, v in form.params.items())
+    print(f"{env.name} ({params}): closed form {form.value:.10g}   [{form.source}]")
+    print(f"  {form.formula}")
+    for key, value in form.extra.items():
+        print(f"  {key} = {value:.10g}")
+    if args.k is not None:
+        print(f"  LB({args.k}) = {out['lower']:.10g} <= {form.value:.10g} <= UB({args.k}) = {out['upper']:.10g}"
+              f"   {'inside' if out['in_bracket'] else 'OUTSIDE the bracket'}")
+    return 0

@@ -1,0 +1,40 @@
+"""``robustmech verify [NAME ...]``: run the named symbolic checks and print a table."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..symbolic.checks import CHECKS, run_checks
+from .common import emit_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verify", help="check the papers' closed forms and identities (SymPy and numerics)",
+                       description="Run the named checks (all by default): each identity a closed-form "
+                       "result rests on. Exits 1 if any check fails.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all); see --list")
+    p.add_argument("--list", action="store_true", help="list the checks and their sources")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(handler=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    if args.list:
+        for name, check in CHECKS.items():
+            print(f"{name:36s} {check.source}")
+        return 0
+    results = run_checks(args.names or None)
+    failed = [r for r in results if not r.passed]
+    if args.json:
+        emit_json({"passed": not failed, "checks": [
+            {"check": r.name, "source": r.source, "passed": r.passed, "residual": r.residual,
+             "tolerance": r.tolerance, "seconds": r.seconds} for r in results]})
+    else:
+        width = max(len(r.name) for r in results)
+        source_width = max(len(r.source) for r in results)
+        print(f"{'check':{width}s}  {'source':{source_width}s}  result  residual")
+        for r in results:
+            print(f"{r.name:{width}s}  {r.source:{source_width}s}  {'pass' if r.passed else 'FAIL':6s}  "
+                  f"{r.residual:.2e} (tol {r.tolerance:.0e})")
+        print(f"{len(results) - len(failed)} of {len(results)} checks passed")
+    return 1 if failed else 0
