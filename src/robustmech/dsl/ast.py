@@ -361,6 +361,40 @@ class InformationStmt(Statement):
     joints: tuple[Expr, ...] = ()
 
 
+# ----------------------------------------------------------------- prior-free models (000)
+
+
+@dataclass(frozen=True)
+class TypesStmt(Statement):
+    """``types theta[i] in S``: agent i's finite type grid (prior-free models of 000; the
+    state is the type profile). ``S`` may use the index ``var``."""
+
+    name: str
+    var: str
+    grid: Expr
+    name_loc: Location = field(default_factory=Location)
+    var_loc: Location = field(default_factory=Location)
+
+
+@dataclass(frozen=True)
+class IncentiveStmt(Statement):
+    """``ic dominant``, ``ic dominant adjacent`` or ``ic none`` (words as written; the
+    elaborator checks them)."""
+
+    kind: str
+    modifier: Optional[str] = None
+    kind_loc: Location = field(default_factory=Location)
+    modifier_loc: Optional[Location] = None
+
+
+@dataclass(frozen=True)
+class ParticipationStmt(Statement):
+    """``participation ex_post`` or ``participation none``."""
+
+    kind: str
+    kind_loc: Location = field(default_factory=Location)
+
+
 @dataclass(frozen=True)
 class ModelAST(Node):
     """A parsed model file: its statements in file order."""

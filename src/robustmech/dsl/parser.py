@@ -24,6 +24,7 @@ GRAMMAR_PATH = pathlib.Path(__file__).with_name("grammar.lark")
 STATEMENT_WORDS = (
     "model", "param", "agents", "state", "prior", "outcome", "allocate", "transfer", "variable",
     "constraint", "let", "utility", "designer", "solve", "bounds", "evaluate", "mechanism", "information",
+    "types", "ic", "participation",
 )
 
 #: how named terminals are described in error messages
@@ -350,6 +351,20 @@ class _ToAST(Transformer):
 
     def info_joint(self, meta, expr):
         return expr
+
+    # -- prior-free statements (000) ------------------------------------------
+
+    def types_stmt(self, meta, name, var, grid):
+        return A.TypesStmt(self._loc(meta), str(name), str(var), grid, _tok_loc(self.filename, name),
+                           _tok_loc(self.filename, var))
+
+    def ic_stmt(self, meta, kind, modifier=None):
+        return A.IncentiveStmt(self._loc(meta), str(kind), str(modifier) if modifier is not None else None,
+                               _tok_loc(self.filename, kind),
+                               _tok_loc(self.filename, modifier) if modifier is not None else None)
+
+    def participation_stmt(self, meta, kind):
+        return A.ParticipationStmt(self._loc(meta), str(kind), _tok_loc(self.filename, kind))
 
     # -- expressions ----------------------------------------------------------
 

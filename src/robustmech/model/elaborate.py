@@ -25,7 +25,7 @@ import numpy as np
 import sympy
 
 from ..dsl import ast as A
-from ..errors import Location, ModelError, ParameterError
+from ..errors import Location, ModelError, ParameterError, UnsupportedError
 from .environment import Environment, ModelBuilder
 from .objects import InformationStructure, Mechanism
 
@@ -99,6 +99,10 @@ class _Context:
 def elaborate(ast: A.ModelAST, overrides: Mapping[str, Any] | None = None, source: str | None = None) -> Environment:
     """The Environment a parsed model describes, with ``overrides`` (``--param``
     values, as strings or numbers) replacing the declared parameter defaults."""
+    marker = next((s for s in ast.statements if isinstance(s, (A.TypesStmt, A.IncentiveStmt, A.ParticipationStmt))), None)
+    if marker is not None:  # a model of 000: robustmech.model.elaborate_prior_free
+        raise UnsupportedError(f"{marker.loc}: this is a prior-free model: use robustmech refine "
+                               "(it declares `types`, `ic` or `participation`: the environments of 000)")
     return _Elaborator(ast, dict(overrides or {}), source if source is not None else ast.source).run()
 
 

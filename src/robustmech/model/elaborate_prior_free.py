@@ -1,0 +1,398 @@
+"""Elaboration of prior-free model files: the environments of 000 (Kambhampati).
+
+A prior-free ``.mech`` file declares agents with finite type grids (the state is the type
+profile, known to the agents; there is no prior), quasilinear outcomes, the utilities, the
+designer's payoff per type profile, and the incentive and participation families::
+
+    agents i in 1..I
+    types theta[i] in 1..N                # Θ^i = {θ_1 < ... < θ_N}
+    ic dominant                           # or: ic dominant adjacent | ic none
+    participation ex_post                 # or: participation none
+    allocate Q[i] >= 0 with sum(Q) <= 1
+    transfer P[i]
+    utility[i] = theta[i] * Q[i] - P[i]
+    designer   = sum(P)
+
+The language is that of ``docs/language.md`` (names, parameters, definitions, expressions,
+``allocate``, ``transfer``, ``variable``, ``constraint``, ``outcome``) with three statements
+added (``types``, ``ic``, ``participation``; ``docs/refinements.md``). A finite outcome set
+(``outcome Q[q in grid(0, 3, 7)]``, ``outcome none``) is a *lottery*: the mechanism picks a
+probability for each outcome at each profile (000 Section 3: Q(θ) ∈ Δ(Q)); payoffs are
+evaluated at each outcome, with ``outcome`` and the family's index (``q``) bound to it, and
+extended linearly, so ``utility[i] = theta[i] * q - P[i]`` is θ E_Q[q] - P. Outcome
+variables (transfers, allocations) may sit beside the lottery; their coefficients must not
+depend on the outcome.
+
+Everything is declared through :class:`~robustmech.model.prior_free.PriorFreeBuilder` with
+the ``location`` of each statement, so that every error names ``file:line:col``. The
+expression evaluator is the Bayesian elaborator's (:mod:`robustmech.model.elaborate`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import sympy
+
+from ..dsl import ast as A
+from ..errors import Location, ModelError, UnsupportedError
+from .elaborate import (_PENDING, Family, LetFunction, OutcomeValue, _Context, _Elaborator, _describe_indices, _integer, _show,
+                        _stem)
+from .prior_free import PriorFreeBuilder, PriorFreeEnvironment
+
+#: the statements that make a model file prior-free
+PRIOR_FREE_STATEMENTS = (A.TypesStmt, A.IncentiveStmt, A.ParticipationStmt)
+
+_IC_HELP = "write `ic dominant` (dominant-strategy IC), `ic dominant adjacent` (downward-adjacent IC only) or `ic none`"
+_IR_HELP = "write `participation ex_post` or `participation none`"
+
+
+def is_prior_free(ast: A.ModelAST) -> bool:
+    """True when the model declares ``types``, ``ic`` or ``participation`` (a model of 000)."""
+    return any(isinstance(s, PRIOR_FREE_STATEMENTS) for s in ast.statements)
+
+
+def prior_free_marker(ast: A.ModelAST) -> A.Statement | None:
+    """The first statement that makes ``ast`` prior-free (``types`` if there is one)."""
+    found = [s for s in ast.statements if isinstance(s, PRIOR_FREE_STATEMENTS)]
+    types = [s for s in found if isinstance(s, A.TypesStmt)]
+    return (types or found or [None])[0]
+
+
+def load_prior_free(path: str | os.PathLike, params: Mapping[str, Any] | None = None) -> PriorFreeEnvironment:
+    """Read, parse and elaborate a prior-free ``.mech`` file, with ``--param`` overrides
+    (strings or numbers, typed against the declared defaults)."""
+    from ..dsl.parser import parse
+
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ModelError(f"cannot read model file: {exc.strerror}", Location(path)) from None
+    return elaborate_prior_free(parse(text, path), params or {}, source=text)
+
+
+def elaborate_prior_free(ast: A.ModelAST, overrides: Mapping[str, Any] | None = None,
+                         source: str | None = None) -> PriorFreeEnvironment:
+    """The :class:`PriorFreeEnvironment` a parsed prior-free model describes."""
+    if not is_prior_free(ast):
+        states = [s for s in ast.statements if isinstance(s, (A.StateStmt, A.PriorStmt))]
+        where = states[0].loc if states else Location(ast.filename)
+        raise UnsupportedError(f"{where}: this is a Bayesian model (no `types` declared): use robustmech solve or "
+                               "robustmech bounds; robustmech refine needs a prior-free model (`types theta[i] in ...`, 000)")
+    return _PriorFreeElaborator(ast, dict(overrides or {}), source if source is not None else ast.source).run()
+
+
+class _PriorFreeElaborator(_Elaborator):
+    """The Bayesian elaborator's names, parameters and expressions, with the statements of
+    a prior-free model, declared through :class:`PriorFreeBuilder`."""
+
+    def __init__(self, ast: A.ModelAST, overrides: dict, source: str | None):
+        super().__init__(ast, overrides, source)
+        self.lottery_names: list[str] = []
+        self.lottery_symbols: list[sympy.Symbol] = []
+        self.outcome_index: dict[str, tuple[str, Any, str]] = {}  # member -> (index name, value, family)
+
+    # ------------------------------------------------------------------ driver
+
+    def run(self) -> PriorFreeEnvironment:
+        stmts = self.ast.statements
+        models = [s for s in stmts if isinstance(s, A.ModelStmt)]
+        if len(models) > 1:
+            raise ModelError("the model is named twice (one `model NAME \"title\"` per file)", models[1].loc)
+        start = models[0].loc if models else Location(self.file, 1, 1)
+        name = models[0].name if models else _stem(self.file)
+        title = models[0].title if models else ""
+        path = self.file if self.file != "<model>" else None
+        self.b = PriorFreeBuilder(name, title, path=path, source=self.source)
+        self._refuse_bayesian(stmts)
+
+        self._claim_names(stmts)
+        self._params([s for s in stmts if isinstance(s, A.ParamStmt)])
+        self._guard(self._agents, [s for s in stmts if isinstance(s, (A.AgentsRange, A.AgentsNamed))], start)
+        for s in stmts:
+            if isinstance(s, A.LetStmt):
+                self.globals[s.name].value = LetFunction(s)
+        self._types([s for s in stmts if isinstance(s, A.TypesStmt)], start)
+        self._incentive([s for s in stmts if isinstance(s, A.IncentiveStmt)], start)
+        self._participation([s for s in stmts if isinstance(s, A.ParticipationStmt)], start)
+        self._guard(self._outcomes, [s for s in stmts if isinstance(s, A.OutcomeStmt)], stmts)
+        if not self.lottery_symbols and not self.variables:
+            raise ModelError("no outcomes declared: declare a lottery (`outcome Q[q in grid(0, 3, 7)]`), allocations "
+                             "(`allocate Q[i] >= 0 with sum(Q) <= 1`), a probability (`variable Q in [0, 1]`) or "
+                             "transfers (`transfer P[i]`)", start)
+        for s in stmts:
+            if isinstance(s, A.ConstraintStmt):
+                self._guard(self._constraint, s)
+        utilities = [s for s in stmts if isinstance(s, A.UtilityStmt)]
+        for s in utilities:
+            self._guard(self._utility, s)
+        missing = [self.b._agents[i] for i in range(len(self.agent_numbers)) if ("utility", i) not in self.b.locations]
+        if missing:
+            where = utilities[-1].loc if utilities else start
+            raise ModelError(f"no utility for agent {missing[0]}: write `utility[{self.agent_var or missing[0]}] = ...`",
+                             where)
+        designers = [s for s in stmts if isinstance(s, A.DesignerStmt)]
+        if not designers:
+            raise ModelError("the model has no designer payoff: add a line `designer = EXPR` (the payoff per type "
+                             "profile, e.g. revenue `sum(P)`)", start)
+        for s in designers:
+            self._guard(self._designer, s)
+        return self.b.build()
+
+    def _refuse_bayesian(self, stmts) -> None:
+        for s in stmts:
+            if isinstance(s, A.StateStmt):
+                raise ModelError("a prior-free model has no state set: the state is the type profile, declared by "
+                                 "`types theta[i] in ...`; remove the `state` statement", s.loc)
+            if isinstance(s, A.PriorStmt):
+                raise ModelError("a prior-free model has no prior (000); the bayes and lps criteria of robustmech "
+                                 "refine take beliefs over type profiles with --belief", s.loc)
+            if isinstance(s, (A.MechanismStmt, A.InformationStmt)):
+                raise ModelError("mechanisms and information structures from files are not part of prior-free models; "
+                                 "robustmech refine computes the mechanism", s.loc)
+            if isinstance(s, A.DirectiveStmt):
+                raise ModelError(f"`{s.verb}` directives are for Bayesian models; run a prior-free model with "
+                                 "robustmech refine MODEL --criterion bayes|lps|robust|perfect|proper", s.loc)
+
+    def _claim_names(self, stmts) -> None:
+        super()._claim_names(stmts)
+        for s in stmts:
+            if isinstance(s, A.TypesStmt):
+                self._claim(s.name, "type", s.name_loc)
+            elif isinstance(s, A.OutcomeStmt):
+                for d in s.decls:
+                    if d.var is not None:
+                        bound = self.globals.get(d.var)
+                        if bound is not None and bound.kind == "outcome index":
+                            continue  # several families may share an index name
+                        self._claim(d.var, "outcome index", d.loc)
+
+    # ------------------------------------------------------------------ types, ic, participation
+
+    def _types(self, stmts, start: Location) -> None:
+        if not stmts:
+            raise ModelError("no types declared: write `types theta[i] in {...}` (each agent's finite type grid)", start)
+        if len(stmts) > 1:
+            raise ModelError("types are declared twice: declare one type grid per agent with one `types` statement "
+                             "(the grid may use the agents' index)", stmts[1].loc)
+        s = stmts[0]
+        if self.agent_var is not None and s.var != self.agent_var:
+            raise ModelError(f"the index of the types must be the agents' index: write `types {s.name}[{self.agent_var}] "
+                             f"in ...`", s.var_loc)
+        if self.agent_var is None and s.var in self.globals:
+            raise ModelError(f"the index '{s.var}' hides the {self.globals[s.var].kind} of that name; choose another "
+                             "index name", s.var_loc)
+        grids = []
+        for number in self.agent_numbers:
+            value = self._guard(lambda st: self._eval(st.grid, _Context({s.var: sympy.Integer(number)})), s)
+            elements = self._iterable(value, s.grid.loc)
+            if not elements:
+                raise ModelError(f"the type grid of agent {self.b._agents[len(grids)]} is empty", s.grid.loc)
+            values = []
+            for e in elements:
+                if not (isinstance(e, sympy.Expr) and e.is_number and e.is_real):
+                    raise ModelError(f"a type must be a number, got {_show(e)}", s.grid.loc)
+                values.append(e)
+            if not isinstance(value, Family):
+                values = sorted(values, key=lambda v: sympy.N(v, 30))  # a set of types is listed increasing
+            grids.append(values)
+        grid = grids[0] if all(g == grids[0] for g in grids) else grids
+        symbols = self.b.types(s.name, grid, location=s.loc)
+        self.globals[s.name].value = Family(tuple(symbols), tuple(self.agent_numbers), s.name)
+
+    def _incentive(self, stmts, start: Location) -> None:
+        if not stmts:
+            raise ModelError(f"no incentive constraints declared: {_IC_HELP}", start)
+        if len(stmts) > 1:
+            raise ModelError("the incentive constraints are declared twice", stmts[1].loc)
+        s = stmts[0]
+        if s.kind == "adjacent":
+            raise ModelError(f"unknown incentive constraints 'adjacent': {_IC_HELP}", s.kind_loc)
+        if s.kind not in ("dominant", "none"):
+            raise ModelError(f"unknown incentive constraints '{s.kind}': {_IC_HELP}", s.kind_loc)
+        kind = s.kind
+        if s.modifier is not None:
+            if s.kind != "dominant" or s.modifier != "adjacent":
+                raise ModelError(f"unexpected '{s.modifier}' after `ic {s.kind}`: {_IC_HELP}", s.modifier_loc)
+            kind = "adjacent"
+        self.b.incentive(kind, location=s.loc)
+
+    def _participation(self, stmts, start: Location) -> None:
+        if not stmts:
+            raise ModelError(f"no participation constraints declared: {_IR_HELP}", start)
+        if len(stmts) > 1:
+            raise ModelError("the participation constraints are declared twice", stmts[1].loc)
+        s = stmts[0]
+        if s.kind not in ("ex_post", "none"):
+            raise ModelError(f"unknown participation constraints '{s.kind}': {_IR_HELP}", s.kind_loc)
+        self.b.participation(s.kind, location=s.loc)
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _outcomes(self, finite: list, stmts) -> None:
+        if finite:
+            self._lottery(finite)
+        for s in stmts:
+            if isinstance(s, A.AllocateStmt):
+                self._guard(self._allocate, s)
+            elif isinstance(s, A.TransferStmt):
+                self._guard(self._transfer, s)
+            elif isinstance(s, A.VariableStmt):
+                self._guard(self._variable, s)
+
+    def _lottery(self, finite: list) -> None:
+        """A finite outcome set: one probability per outcome, summing to one at each profile."""
+        names, families = [], []
+        for s in finite:
+            for d in s.decls:
+                if d.var is None:
+                    names.append(d.name)
+                    families.append(d.name)
+                    self.globals[d.name].value = OutcomeValue(d.name)
+                    continue
+                values = []
+                for v in self._iterable(self._eval(d.range, _Context({})), d.range.loc):
+                    if not (isinstance(v, sympy.Expr) and v.is_number and v.is_real):
+                        raise ModelError(f"an outcome index must be a number, got {_show(v)}", d.range.loc)
+                    values.append(int(v) if v.is_integer else v)
+                if not values:
+                    raise ModelError(f"the outcome family {d.name} is empty", d.range.loc)
+                members = [f"{d.name}[{v}]" for v in values]
+                for m, v in zip(members, values):
+                    self.outcome_index[m] = (d.var, sympy.sympify(v), d.name)
+                names += members
+                families += [d.name] * len(members)
+                self.globals[d.name].value = Family(tuple(OutcomeValue(m) for m in members), tuple(values), d.name)
+        loc = finite[0].loc
+        for n, family in zip(names, families):  # as PriorFreeBuilder.lottery names them
+            self.lottery_symbols.append(self.b._add(n, 0, 1, "lottery", family, None, loc))
+        self.lottery_names = names
+        self.b.constraint(sympy.Eq(sympy.Add(*self.lottery_symbols), 1), location=loc)
+
+    def _per_agent(self, index: A.IndexDecl, what: str) -> list[int] | None:
+        """None for one variable per agent (the agents' index, or ``[j in 1..I]`` for named
+        agents); otherwise the indices of a shared family ``[j in 1..M]``."""
+        if index.range is None:
+            if index.var != self.agent_var:
+                raise ModelError(f"unknown index '{index.var}': write {what}[{self.agent_var or 'i'}] for one per agent, "
+                                 f"or {what}[{index.var} in 1..M]", index.loc)
+            return None
+        indices = [_integer(v, "an index", index.range.loc)
+                   for v in self._iterable(self._eval(index.range, _Context({})), index.range.loc)]
+        if self.agent_var is None and indices == list(self.agent_numbers):
+            return None
+        if indices != list(range(1, len(indices) + 1)):
+            raise ModelError(f"the indices of {what} run 1..n", index.range.loc)
+        return indices
+
+    def _allocate(self, s: A.AllocateStmt) -> None:
+        if s.lower is not None:
+            lower = self._eval(s.lower, _Context({}))
+            if s.lower_op != ">=" or not (isinstance(lower, sympy.Expr) and lower == 0):
+                raise ModelError(f"an allocation is a probability: write `allocate {s.name}[...] >= 0`", s.lower.loc)
+        total = None
+        if s.total is not None:
+            t = s.total
+            if not (isinstance(t, A.Compare) and t.op == "<=" and isinstance(t.left, A.Call) and t.left.func == "sum"
+                    and len(t.left.args) == 1 and isinstance(t.left.args[0], A.Name) and t.left.args[0].name == s.name):
+                raise ModelError(f"expected `with sum({s.name}) <= TOTAL`", t.loc)
+            total = self._scalar(self._eval(t.right, _Context({})), t.right.loc, "the total")
+        indices = self._per_agent(s.index, s.name)
+        if indices is None:
+            syms = self.b.allocation(s.name, total=total, location=s.loc)
+            indices = list(self.agent_numbers)
+        else:
+            syms = [self.b.variable(f"{s.name}[{j}]", 0, None, role="allocation", location=s.loc) for j in indices]
+            if total is not None:
+                self.b.constraint(sympy.Add(*syms) <= total, location=s.loc)
+        self._bind_variables(s.name, list(syms), indices)
+
+    def _transfer(self, s: A.TransferStmt) -> None:
+        indices = self._per_agent(s.index, s.name)
+        if indices is None:
+            syms = self.b.transfer(s.name, location=s.loc)
+            indices = list(self.agent_numbers)
+        else:
+            syms = [self.b.variable(f"{s.name}[{j}]", role="transfer", location=s.loc) for j in indices]
+        self._bind_variables(s.name, list(syms), indices)
+
+    def _variable(self, s: A.VariableStmt) -> None:
+        if s.index is None:
+            lo, hi = self._bounds(s, _Context({}))
+            if lo == 0 and hi == 1:
+                sym = self.b.probability(s.name, location=s.loc)  # the public-good probability of 000 Section 5
+            else:
+                sym = self.b.variable(s.name, lo, hi, role="variable", location=s.loc)
+            self.globals[s.name].value = sym
+            self.variables.append(sym)
+            return
+        indices = self._per_agent(s.index, s.name)
+        syms = []
+        if indices is None:
+            for pos, number in enumerate(self.agent_numbers):
+                lo, hi = self._bounds(s, _Context({s.index.var: sympy.Integer(number)}))
+                syms.append(self.b._add(f"{s.name}[{pos + 1}]", lo, hi, "variable", s.name, pos, s.loc))
+            indices = list(self.agent_numbers)
+        else:
+            for j in indices:
+                lo, hi = self._bounds(s, _Context({s.index.var: sympy.Integer(j)}))
+                syms.append(self.b.variable(f"{s.name}[{j}]", lo, hi, role="variable", location=s.loc))
+        self._bind_variables(s.name, syms, indices)
+
+    # ------------------------------------------------------------------ payoffs
+
+    def _payoff(self, expr: A.Expr, locals_: dict, what: str, loc: Location):
+        """A payoff linear in the outcome variables; with a lottery, its expectation:
+        Σ_ω Q_ω u(ω, θ) + (the part linear in the other outcome variables)."""
+        if not self.lottery_names:
+            ctx = _Context(dict(locals_), no_outcome="`outcome` names an element of a finite outcome set; this model "
+                           "declares none (it has outcome variables: use them directly)")
+            return self._scalar(self._eval(expr, ctx), expr.loc, what)
+        values = []
+        for member in self.lottery_names:
+            inner = dict(locals_)
+            if member in self.outcome_index:
+                var, value, _ = self.outcome_index[member]
+                inner[var] = value
+            values.append(self._scalar(self._eval(expr, _Context(inner, outcome=OutcomeValue(member))), expr.loc, what))
+        zero = {v: sympy.Integer(0) for v in self.variables}
+        const = [sympy.expand(v.xreplace(zero)) for v in values]
+        rest = [sympy.expand(v - c) for v, c in zip(values, const)]
+        for member, r in zip(self.lottery_names, rest):
+            if sympy.expand(r - rest[0]) != 0:
+                raise ModelError(f"{what} is not linear in the outcome: its part in the outcome variables changes with "
+                                 f"the outcome ({rest[0]} at {self.lottery_names[0]}, {r} at {member}); a lottery "
+                                 "multiplies only terms that do not involve the outcome variables", loc)
+        return sympy.Add(*(w * c for w, c in zip(self.lottery_symbols, const))) + rest[0]
+
+    # ------------------------------------------------------------------ expressions
+
+    def _eval_Name(self, node: A.Name, ctx):
+        binding = self.globals.get(node.name)
+        if node.name not in ctx.locals and binding is not None and binding.kind == "outcome index":
+            families = sorted({fam for var, _, fam in self.outcome_index.values() if var == node.name})
+            decl = ", ".join(f"{f}[{node.name} in ...]" for f in families)
+            where = (f"; here the outcome is {ctx.outcome.name}" if ctx.outcome is not None else
+                     " (in utilities, the designer payoff and definitions they use)")
+            raise ModelError(f"'{node.name}' is the index of the outcome family {decl}: it has a value only at those "
+                             f"outcomes{where}", node.loc)
+        if binding is not None and binding.kind == "type" and binding.value is _PENDING:
+            raise ModelError(f"the types '{node.name}' cannot be used here: they have no value before the `types` "
+                             "statement is elaborated (use them in utilities, the designer payoff and definitions)",
+                             node.loc)
+        return super()._eval_Name(node, ctx)
+
+    def _eval_Index(self, node: A.Index, ctx):
+        """Families indexed by numbers other than integers (an outcome family ``Q[q in grid(0, 1, 3)]``)."""
+        base = self._eval(node.base, ctx)
+        if isinstance(base, Family) and len(node.indices) == 1 and not all(isinstance(k, int) for k in base.indices):
+            key = self._scalar(self._eval(node.indices[0], ctx), node.indices[0].loc, "an index")
+            for k, entry in zip(base.indices, base.entries):
+                if self._equal(sympy.sympify(k), key, node.loc) is True:
+                    return entry
+            raise ModelError(f"index out of range: {base.name}[{key}] does not exist (its indices are "
+                             f"{_describe_indices(base.indices)})", node.indices[0].loc)
+        return super()._eval_Index(node, ctx)
