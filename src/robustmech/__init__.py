@@ -13,6 +13,7 @@ from .lower.grid import Grid
 from .model.environment import ContinuousOutcomes, Environment, FiniteOutcomes, ModelBuilder, StateSpace
 from .model.objects import InformationStructure, Mechanism
 from .results.bounds import Bounds, ProgramResult, load
+from .certify import Certificate, GuaranteeResult, PotentialResult, certify, guarantee, potential
 
 __all__ = [
     "bounds", "load_model", "parse_model", "solve", "validate", "load",
@@ -20,4 +21,5 @@ __all__ = [
     "LoweredEnvironment", "lower_environment", "Grid",
     "ContinuousOutcomes", "Environment", "FiniteOutcomes", "ModelBuilder", "StateSpace",
     "InformationStructure", "Mechanism", "Bounds", "ProgramResult",
+    "certify", "guarantee", "potential", "Certificate", "GuaranteeResult", "PotentialResult",
 ]

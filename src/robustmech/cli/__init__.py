@@ -21,6 +21,8 @@ SUBCOMMANDS = (
     "robustmech.cli.verify",
     "robustmech.cli.closed_form",
     "robustmech.cli.bench",
+    "robustmech.cli.evaluate",
+    "robustmech.cli.certify",
 )
 
 

@@ -31,9 +31,11 @@ Payoff = Union[tuple, sympy.Expr]  # tuple of Expr (finite outcomes) or one Expr
 def _number(value: Any, what: str, location: Location | None) -> sympy.Expr:
     """An exact SymPy number from an int, a float, a string or a SymPy number."""
     try:
-        if isinstance(value, float):
+        if isinstance(value, (float, np.floating)):
             # a decimal the user typed: keep it exact (0.4 -> 2/5)
-            number = sympy.Rational(repr(value))
+            number = sympy.Rational(repr(float(value)))
+        elif isinstance(value, np.integer):
+            number = sympy.Integer(int(value))
         elif isinstance(value, str):
             number = sympy.Rational(value)
         else:
@@ -358,7 +360,7 @@ class ModelBuilder:
 
     def prior_product(self, marginals: Sequence[Mapping[Any, Any]], location: Location | None = None) -> None:
         """Independent coordinates: ``marginals[c]`` maps each value of coordinate c to
-        its probability; μ(θ) = ∏_c marginals[c][θ_c]."""
+        its probability; ``μ(θ) = ∏_c marginals[c][θ_c]``."""
         self._need_states("prior", location)
         if len(marginals) != len(self._state_symbols):
             raise ModelError(

@@ -1,0 +1,444 @@
+"""Exact evaluation of given objects, and the certificate chain of Theorem 1 of 004.
+
+* :func:`guarantee`: the exact guarantee G(M) of a finite mechanism, the minimum of the
+  designer's objective over all Bayes correlated equilibria (``programs/bce.py``), with
+  the best BCE and the participation security of every action;
+* :func:`potential`: the exact potential P(I) of a finite information structure, the
+  value of the best direct mechanism under interim IC and IR (``programs/direct.py``);
+* :func:`certify`: solve LB-G-k and UB-P-k, evaluate the LB mechanism exactly and the
+  UB information structure exactly, and check
+
+      LB(k) <= G(M_LB) <= P(I_UB) <= UB(k)
+
+  (Theorem 1 of 004; G(M) <= P(I) for participation-secure M, 003 Section 2).
+
+These functions are the Python API that ``robustmech evaluate`` and ``robustmech
+certify`` are thin layers over::
+
+    import robustmech as rm
+    from robustmech.model.generators import first_price_auction
+    g = rm.guarantee(env, first_price_auction(env, bids=21))
+    c = rm.certify(env, k=4); c.check()
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import api
+from .errors import ModelError, SolverError
+from .lower.arrays import LoweredEnvironment
+from .model.environment import Environment
+from .model.objects import InformationStructure, Mechanism
+from .programs import bce, direct
+from .solve.highs import SolverOptions
+from .solve.highs import solve as solve_lp
+
+
+def _lowered(env: Environment | LoweredEnvironment) -> LoweredEnvironment:
+    return env if isinstance(env, LoweredEnvironment) else api.validate(env)
+
+
+@dataclass
+class GuaranteeResult:
+    """G(M) = min over BCE, with the worst and the best BCE (003 (2), (5)-(6))."""
+
+    mechanism: Mechanism
+    value: float  # the guarantee: the worst BCE's value
+    best_value: float  # the best BCE's value
+    worst: bce.CorrelatedEquilibrium
+    best: bce.CorrelatedEquilibrium
+    dual_value: float
+    best_dual_value: float
+    secure_actions: list  # per agent: labels of the participation-secure actions
+    agents: tuple
+    status: str
+    build_seconds: float
+    solve_seconds: float
+    n_variables: int
+    n_constraints: int
+    model: str = ""
+
+    @property
+    def participation_secure(self) -> bool:
+        """Every agent has a participation-secure action: M ∈ 𝓜⁰ (003 Section 2)."""
+        return all(len(s) > 0 for s in self.secure_actions)
+
+    def summary(self) -> dict:
+        return {
+            "model": self.model,
+            "evaluation": "guarantee",
+            "mechanism": self.mechanism.name,
+            "actions": [int(len(a)) for a in self.mechanism.actions],
+            "guarantee": self.value,
+            "best_bce": self.best_value,
+            "dual_value": self.dual_value,
+            "duality_gap": abs(self.value - self.dual_value),
+            "status": self.status,
+            "participation_secure": self.participation_secure,
+            "secure_actions": {a: [_label(x) for x in s] for a, s in zip(self.agents, self.secure_actions)},
+            "variables": self.n_variables,
+            "constraints": self.n_constraints,
+            "build_seconds": round(self.build_seconds, 6),
+            "solve_seconds": round(self.solve_seconds, 6),
+        }
+
+    def __str__(self) -> str:
+        lines = [f"guarantee of {self.mechanism.name} ({' x '.join(str(len(a)) for a in self.mechanism.actions)} actions): "
+                 f"{self.value:.6f}  [{self.status}, dual {self.dual_value:.6f}]",
+                 f"  best BCE: {self.best_value:.6f}"]
+        for a, s in zip(self.agents, self.secure_actions):
+            shown = ", ".join(str(_label(x)) for x in s[:8]) + (", ..." if len(s) > 8 else "")
+            lines.append(f"  agent {a}: {len(s)} participation-secure action(s)" + (f": {shown}" if len(s) else ""))
+        if not self.participation_secure:
+            lines.append("  warning: the mechanism is not participation secure (some agent has no secure action)")
+        lines.append(f"  {self.n_variables} variables, {self.n_constraints} rows; build {self.build_seconds:.2f} s, "
+                     f"solve {self.solve_seconds:.2f} s")
+        return "\n".join(lines)
+
+
+@dataclass
+class PotentialResult:
+    """P(I) = the best direct mechanism's value under interim IC and IR (003 (1), (3)-(4))."""
+
+    information: InformationStructure
+    value: float
+    dual_value: float
+    mechanism: Mechanism  # the optimal direct mechanism
+    binding: dict  # constraint family -> number of rows with a non-zero dual
+    status: str
+    build_seconds: float
+    solve_seconds: float
+    n_variables: int
+    n_constraints: int
+    model: str = ""
+
+    def summary(self) -> dict:
+        return {
+            "model": self.model,
+            "evaluation": "potential",
+            "information": self.information.name,
+            "signals": [int(len(s)) for s in self.information.signals],
+            "potential": self.value,
+            "dual_value": self.dual_value,
+            "duality_gap": abs(self.value - self.dual_value),
+            "status": self.status,
+            "binding_constraints": self.binding,
+            "variables": self.n_variables,
+            "constraints": self.n_constraints,
+            "build_seconds": round(self.build_seconds, 6),
+            "solve_seconds": round(self.solve_seconds, 6),
+        }
+
+    def __str__(self) -> str:
+        bind = ", ".join(f"{k} {v}" for k, v in self.binding.items() if v)
+        return (f"potential of {self.information.name} "
+                f"({' x '.join(str(len(s)) for s in self.information.signals)} signals): {self.value:.6f}  "
+                f"[{self.status}, dual {self.dual_value:.6f}]\n"
+                f"  binding constraints: {bind or 'none'}\n"
+                f"  {self.n_variables} variables, {self.n_constraints} rows; build {self.build_seconds:.2f} s, "
+                f"solve {self.solve_seconds:.2f} s")
+
+
+def guarantee(env: Environment | LoweredEnvironment, mechanism: Mechanism, solver: str = "highs",
+              time_limit: float | None = None, verbose: bool = False, best: bool = True) -> GuaranteeResult:
+    """The exact guarantee of a finite mechanism: min (and max) of the designer's
+    objective over all Bayes correlated equilibria with the prior as state marginal."""
+    low = _lowered(env)
+    if not isinstance(mechanism, Mechanism):
+        raise ModelError(f"expected a Mechanism, got {type(mechanism).__name__}")
+    lp, inverse = bce.build(low, mechanism, "min")
+    options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose)
+    low_sol = solve_lp(lp, options)
+    worst = bce.read(lp, low_sol.x, inverse, low_sol.objective)
+    solve_seconds = low_sol.solve_seconds
+    if best:
+        lp_max = bce.with_sense(lp, "max")
+        high_sol = solve_lp(lp_max, options)
+        best_bce = bce.read(lp_max, high_sol.x, inverse, high_sol.objective)
+        best_dual = high_sol.dual_objective
+        solve_seconds += high_sol.solve_seconds
+    else:
+        best_bce, best_dual = worst, low_sol.dual_objective
+    secure = bce.participation_security(low, mechanism)
+    labels = [np.asarray(a)[s].tolist() for a, s in zip(mechanism.actions, secure)]
+    return GuaranteeResult(
+        mechanism=mechanism, value=float(low_sol.objective), best_value=float(best_bce.value), worst=worst,
+        best=best_bce, dual_value=float(low_sol.dual_objective), best_dual_value=float(best_dual),
+        secure_actions=labels, agents=low.env.agents, status=low_sol.status, build_seconds=lp.build_seconds,
+        solve_seconds=solve_seconds, n_variables=lp.n_cols, n_constraints=lp.n_rows, model=low.env.name)
+
+
+def potential(env: Environment | LoweredEnvironment, information: InformationStructure, solver: str = "highs",
+              time_limit: float | None = None, verbose: bool = False) -> PotentialResult:
+    """The exact potential of a finite information structure: the best direct mechanism
+    under every interim incentive and participation constraint."""
+    low = _lowered(env)
+    if not isinstance(information, InformationStructure):
+        raise ModelError(f"expected an InformationStructure, got {type(information).__name__}")
+    lp, inverse = direct.build(low, information)
+    sol = solve_lp(lp, SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose))
+    mech = direct.read(lp, sol.x, inverse)
+    binding = {}
+    for name, fam in lp.families.items():
+        if name.startswith(("ic[", "ir[")):
+            binding[name] = int(np.sum(np.abs(sol.row_dual[fam.slice]) > 1e-9))
+    return PotentialResult(information=information, value=float(sol.objective), dual_value=float(sol.dual_objective),
+                           mechanism=mech, binding=binding, status=sol.status, build_seconds=lp.build_seconds,
+                           solve_seconds=sol.solve_seconds, n_variables=lp.n_cols, n_constraints=lp.n_rows,
+                           model=low.env.name)
+
+
+@dataclass
+class Certificate:
+    """LB(k) <= G(M_LB) <= P(I_UB) <= UB(k) (Theorem 1 of 004), each link checked."""
+
+    k: int
+    lower: float
+    mechanism_guarantee: float
+    information_potential: float
+    upper: float
+    tolerance: float
+    model: str = ""
+    params: dict = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    LINKS = (("lower", "mechanism_guarantee", "LB(k) <= G(M_LB)"),
+             ("mechanism_guarantee", "information_potential", "G(M_LB) <= P(I_UB)"),
+             ("information_potential", "upper", "P(I_UB) <= UB(k)"))
+
+    def slack(self, a: float, b: float) -> float:
+        """How far a <= b is violated beyond the tolerance, relative to the values' size."""
+        return (a - b) - self.tolerance * max(1.0, abs(a), abs(b))
+
+    @property
+    def broken(self) -> list[str]:
+        return [text for a, b, text in self.LINKS if self.slack(getattr(self, a), getattr(self, b)) > 0]
+
+    @property
+    def holds(self) -> bool:
+        return not self.broken
+
+    def check(self) -> "Certificate":
+        """Raise SolverError (exit 3) naming the broken links, if any."""
+        if self.broken:
+            parts = []
+            for a, b, text in self.LINKS:
+                if self.slack(getattr(self, a), getattr(self, b)) > 0:
+                    parts.append(f"{text} fails: {getattr(self, a):.9g} > {getattr(self, b):.9g}")
+            raise SolverError(f"certificate chain broken on {self.model} at k={self.k}: " + "; ".join(parts)
+                              + f" (tolerance {self.tolerance:g})", "certificate")
+        return self
+
+    def summary(self) -> dict:
+        return {"model": self.model, "params": dict(self.params), "k": self.k, "lower": self.lower,
+                "mechanism_guarantee": self.mechanism_guarantee, "information_potential": self.information_potential,
+                "upper": self.upper, "holds": self.holds, "tolerance": self.tolerance, "seconds": round(self.seconds, 6),
+                **self.details}
+
+    def __str__(self) -> str:
+        mark = "holds" if self.holds else "BROKEN: " + "; ".join(self.broken)
+        return (f"{self.model} k={self.k}: certificate chain of Theorem 1 (004)\n"
+                f"  LB(k)                            {self.lower:.9f}\n"
+                f"  <= guarantee of the LB mechanism {self.mechanism_guarantee:.9f}\n"
+                f"  <= potential of the UB structure {self.information_potential:.9f}\n"
+                f"  <= UB(k)                         {self.upper:.9f}\n"
+                f"  {mark} (tolerance {self.tolerance:g})")
+
+
+def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e-6, solver: str = "highs",
+            time_limit: float | None = None, verbose: bool = False, symmetry: bool = True) -> Certificate:
+    """Solve LB-G-k and UB-P-k, evaluate both solutions exactly, and return the chain
+    (call :meth:`Certificate.check` to fail loudly when a link breaks)."""
+    start = time.perf_counter()
+    low = _lowered(env)
+    lb = api.solve(low, "guarantee", k, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)
+    ub = api.solve(low, "potential", k, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)
+    # LB mechanisms make the BCE program highly degenerate for the simplex method
+    # (measured on the public good, k=6: 16 s dual simplex, 2.7 s interior point with
+    # crossover); when HiGHS is left to choose, the BCE step uses the interior point method
+    bce_solver = "highs-ipm" if solver == "highs" else solver
+    g = guarantee(low, lb.mechanism, solver=bce_solver, time_limit=time_limit, verbose=verbose, best=False)
+    p = potential(low, ub.information, solver=solver, time_limit=time_limit, verbose=verbose)
+    details = {
+        "mechanism_participation_secure": g.participation_secure,
+        "seconds_by_step": {"lower": round(lb.build_seconds + lb.solve_seconds, 6),
+                            "upper": round(ub.build_seconds + ub.solve_seconds, 6),
+                            "bce": round(g.build_seconds + g.solve_seconds, 6),
+                            "direct": round(p.build_seconds + p.solve_seconds, 6)},
+        "sizes": {"bce": [g.n_variables, g.n_constraints], "direct": [p.n_variables, p.n_constraints]},
+    }
+    return Certificate(k=k, lower=lb.value, mechanism_guarantee=g.value, information_potential=p.value, upper=ub.value,
+                       tolerance=tolerance, model=low.env.name, params={k_: _plain(v) for k_, v in low.env.params.items()},
+                       details=details, seconds=time.perf_counter() - start)
+
+
+def _label(x: Any):
+    x = x.item() if hasattr(x, "item") else x
+    if isinstance(x, float):
+        return round(x, 12)
+    return x
+
+
+def _plain(v: Any):
+    try:
+        f = float(v)
+        return int(f) if f.is_integer() else f
+    except (TypeError, ValueError):
+        return str(v)
+
+
+# ---------------------------------------------------------------------------
+# naming the objects to evaluate: a model's named object, a saved file, a generator
+
+INFORMATION_BUILTINS = ("private_values", "no_information", "complete_information")
+
+
+def resolve_mechanism(env: Environment, spec: str) -> Mechanism:
+    """The mechanism ``spec`` names: a mechanism declared in the model, a saved result
+    (``robustmech solve ... --out r.json``) or an ``.npz`` file, or a standard mechanism
+    with options, e.g. ``first_price(bids=41, reserve=0.1)`` or ``posted_price(price=0.25)``."""
+    from .model import generators
+
+    named = dict(env.mechanisms)
+    if spec in named:
+        obj = named[spec]
+        return obj if isinstance(obj, Mechanism) else _mechanism_file(env, str(obj))
+    if _looks_like_file(spec):
+        return _mechanism_file(env, spec)
+    parsed = _call_spec(spec)
+    if parsed is not None and parsed[0].replace("-", "_") in generators.GENERATORS:
+        name, options = parsed
+        return generators.standard_mechanism(env, name, **options)
+    known = list(named) + [f"{g}(...)" for g in generators.GENERATORS]
+    raise ModelError(f"no mechanism '{spec}': name one declared in the model, a result file (.json/.npz), "
+                     f"or one of {', '.join(known)}")
+
+
+def resolve_information(env: Environment, spec: str) -> InformationStructure:
+    """The information structure ``spec`` names: one declared in the model, a saved
+    result (``robustmech solve --program potential ... --out r.json``) or an ``.npz``,
+    or ``private_values`` (agent i observes state coordinate i), ``no_information``,
+    ``complete_information`` (every agent observes the state)."""
+    from .model import generators
+
+    named = dict(env.information_structures)
+    if spec in named:
+        obj = named[spec]
+        return obj if isinstance(obj, InformationStructure) else _information_file(env, str(obj))
+    if _looks_like_file(spec):
+        return _information_file(env, spec)
+    if spec == "private_values":
+        return generators.state_revealing_information(env, name=spec)
+    if spec in ("no_information", "complete_information"):
+        n, s = env.n_agents, env.n_states
+        prior = env.states.prior_array()
+        if spec == "no_information":
+            return generators.information_from_joint([[0]] * n, env.states.labels, prior.reshape((1,) * n + (s,)), name=spec)
+        joint = np.zeros((s,) * n + (s,))
+        joint[(np.arange(s),) * (n + 1)] = prior
+        return generators.information_from_joint([np.arange(s)] * n, env.states.labels, joint, name=spec)
+    raise ModelError(f"no information structure '{spec}': name one declared in the model, a result file "
+                     f"(.json/.npz), or one of {', '.join(list(named) + list(INFORMATION_BUILTINS))}")
+
+
+def _looks_like_file(spec: str) -> bool:
+    import os
+
+    return spec.endswith((".json", ".npz")) or os.path.sep in spec or os.path.exists(spec)
+
+
+def _call_spec(spec: str):
+    """``name`` or ``name(key=value, ...)`` -> (name, options), values as numbers."""
+    import re
+
+    m = re.fullmatch(r"\s*([A-Za-z_][\w-]*)\s*(?:\((.*)\))?\s*", spec)
+    if not m:
+        return None
+    options = {}
+    body = (m.group(2) or "").strip()
+    for part in filter(None, (p.strip() for p in body.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ModelError(f"mechanism options are written key=value, got '{part}' in '{spec}'")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ModelError(f"option {key.strip()} of '{spec}' must be a number, got '{value.strip()}'") from None
+        options[key.strip()] = int(number) if number.is_integer() and key.strip() == "bids" else number
+    return m.group(1), options
+
+
+def _read_file(path: str):
+    import os
+
+    from .results.bounds import load
+
+    if not os.path.exists(path):
+        raise ModelError(f"cannot read '{path}': no such file")
+    if path.endswith(".json"):
+        try:
+            return "result", load(path)
+        except (ValueError, KeyError, OSError) as exc:
+            raise ModelError(f"cannot read result file '{path}': {exc}") from None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "arrays", {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read array file '{path}': {exc}") from None
+
+
+def _indexed(arrays: dict, prefix: str) -> list:
+    out, i = [], 0
+    while f"{prefix}_{i}" in arrays:
+        out.append(arrays[f"{prefix}_{i}"])
+        i += 1
+    return out
+
+
+def _mechanism_file(env: Environment, path: str) -> Mechanism:
+    import os
+
+    kind, content = _read_file(path)
+    if kind == "result":
+        if content.mechanism is None:
+            raise ModelError(f"'{path}' holds no mechanism (it is a {content.program} result)")
+        content.mechanism.name = f"{content.program} k={content.k} ({os.path.basename(path)})"
+        return content.mechanism
+    rule = content.get("mechanism_rule", content.get("rule"))
+    if rule is None:
+        raise ModelError(f"'{path}' has no array 'rule' (the outcome at each action profile)")
+    n = rule.ndim - 1
+    actions = _indexed(content, "actions") or [np.arange(k) for k in rule.shape[:-1]]
+    outcomes = [str(o) for o in content["outcomes"]] if "outcomes" in content else list(env.outcomes.names)
+    try:
+        return Mechanism(tuple(actions[:n]), outcomes, rule, finite=env.outcomes.is_finite,
+                         name=os.path.splitext(os.path.basename(path))[0])
+    except ValueError as exc:
+        raise ModelError(f"'{path}': {exc}") from None
+
+
+def _information_file(env: Environment, path: str) -> InformationStructure:
+    import os
+
+    kind, content = _read_file(path)
+    if kind == "result":
+        if content.information is None:
+            raise ModelError(f"'{path}' holds no information structure (it is a {content.program} result)")
+        content.information.name = f"{content.program} k={content.k} ({os.path.basename(path)})"
+        return content.information
+    joint = content.get("information_joint", content.get("joint"))
+    if joint is None:
+        raise ModelError(f"'{path}' has no array 'joint' (the distribution of signal profiles and states)")
+    n = joint.ndim - 1
+    signals = _indexed(content, "signals") or [np.arange(k) for k in joint.shape[:-1]]
+    try:
+        return InformationStructure(tuple(signals[:n]), env.states.labels, joint,
+                                    name=os.path.splitext(os.path.basename(path))[0])
+    except ValueError as exc:
+        raise ModelError(f"'{path}': {exc}") from None

@@ -1,0 +1,187 @@
+"""The Bayes correlated equilibrium program: the exact guarantee of a finite mechanism.
+
+For a finite mechanism M = (A, m) and the prior μ, the guarantee G(M) of (2) in 003 is
+the lowest designer objective over all information structures and equilibria; by the
+revelation principle of Bergemann and Morris it is the minimum over Bayes correlated
+equilibria (003 Section 3.1, the Lagrangian (5)-(6); 004 Section 3.1.2):
+
+    min / max  Σ_{a,θ} σ(a, θ) w(m(a), θ)
+    s.t.       Σ_{a_-i, θ} σ(a_i, a_-i, θ) [u_i(m(a'_i, a_-i), θ) - u_i(m(a), θ)] <= 0
+                                                  ∀ i, recommended a_i, deviation a'_i ≠ a_i
+               Σ_a σ(a, θ) = μ(θ)  ∀ θ,   σ >= 0.
+
+Every obedience constraint is imposed (every agent, recommendation and deviation), not
+only the local ones of LB-G-k. Outcomes are points of the lowered outcome polyhedron,
+so u_i(m(a), θ) = utility_coef[i, θ] · m(a) + utility_const[i, θ] and the program is an
+LP for continuous (quasilinear) outcomes too.
+
+Layout: σ is stored profile-major, column ``a * |Θ| + θ`` with ``a`` the C-order flat
+index of the action profile. The obedience block of agent i is assembled at once as a
+COO matrix from the gain array G[a_i, a'_i, a_-i, θ] (numpy broadcasting; a loop over
+agents only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import ModelError
+from ..lower.arrays import LoweredEnvironment
+from ..model.objects import Mechanism
+from .lp import LinearProgram, ProgramBuilder
+
+
+@dataclass(frozen=True)
+class Inverse:
+    """What ``read`` needs besides the solution."""
+
+    mechanism: Mechanism
+    lowered: LoweredEnvironment
+    utilities: np.ndarray  # U[i, a_1, ..., a_N, θ] = u_i(m(a), θ)
+    designer: np.ndarray  # W[a_1, ..., a_N, θ] = w(m(a), θ)
+
+
+@dataclass
+class CorrelatedEquilibrium:
+    """A Bayes correlated equilibrium σ ∈ Δ(A × Θ) of a mechanism, read back from the LP.
+
+    ``joint[a_1, ..., a_N, θ]``; ``value`` is the designer's expected objective under it.
+    """
+
+    mechanism: Mechanism
+    state_labels: tuple[str, ...]
+    joint: np.ndarray
+    value: float
+    sense: str  # "min" (the worst BCE: the guarantee) or "max" (the best BCE)
+
+    def action_distribution(self) -> np.ndarray:
+        """The distribution of recommended action profiles, Σ_θ σ(a, θ)."""
+        return self.joint.sum(-1)
+
+    def state_marginal(self) -> np.ndarray:
+        return self.joint.reshape(-1, self.joint.shape[-1]).sum(0)
+
+
+def payoff_arrays(low: LoweredEnvironment, mechanism: Mechanism, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+    """U[i, a, θ] = u_i(m(a), θ) and W[a, θ] = w(m(a), θ) for every action profile a.
+
+    Checks that the mechanism speaks the environment's outcome language and that every
+    m(a) is feasible (a lottery over Ω, or a point of the outcome polyhedron)."""
+    check_mechanism(low, mechanism, tol)
+    rule = mechanism.rule
+    U = np.einsum("...d,isd->i...s", rule, low.utility_coef) + low.utility_const.reshape(
+        (low.n_agents,) + (1,) * mechanism.n_agents + (low.n_states,))
+    W = np.einsum("...d,sd->...s", rule, low.designer_coef) + low.designer_const
+    return U, W
+
+
+def check_mechanism(low: LoweredEnvironment, mechanism: Mechanism, tol: float = 1e-7) -> None:
+    """A clear ModelError unless ``mechanism`` is a feasible mechanism of this environment."""
+    name = mechanism.name
+    if mechanism.n_agents != low.n_agents:
+        raise ModelError(f"mechanism '{name}' has action sets for {mechanism.n_agents} agents; "
+                         f"the model has {low.n_agents}")
+    if tuple(mechanism.outcome_names) != tuple(low.outcome_names):
+        raise ModelError(f"mechanism '{name}' is written over outcomes ({', '.join(mechanism.outcome_names)}); "
+                         f"the model's are ({', '.join(low.outcome_names)})")
+    rule = mechanism.rule
+    if not np.all(np.isfinite(rule)):
+        raise ModelError(f"mechanism '{name}' has a non-finite outcome")
+    points = rule.reshape(-1, low.dim)
+    poly = low.polytope
+    worst = 0.0
+    if len(poly.A_eq):
+        worst = max(worst, np.abs(points @ poly.A_eq.T - poly.b_eq).max(initial=0.0))
+    if len(poly.A_ub):
+        worst = max(worst, (points @ poly.A_ub.T - poly.b_ub).max(initial=0.0))
+    lo = np.where(np.isfinite(poly.lower), poly.lower, -np.inf)
+    hi = np.where(np.isfinite(poly.upper), poly.upper, np.inf)
+    worst = max(worst, (lo - points).max(initial=0.0), (points - hi).max(initial=0.0))
+    if worst > tol:
+        what = "a lottery over the outcomes" if low.finite else "a feasible outcome"
+        raise ModelError(f"mechanism '{name}' is not {what} at some action profile (violation {worst:.2e})")
+
+
+def participation_security(low: LoweredEnvironment, mechanism: Mechanism, tol: float = 1e-7) -> list[np.ndarray]:
+    """For each agent, which actions are participation secure (003 Section 2):
+    u_i(m(a_i, a_-i), θ) >= 0 for every a_-i and θ. Returns boolean arrays over A_i."""
+    U, _ = payoff_arrays(low, mechanism)
+    secure = []
+    for i in range(low.n_agents):
+        Ui = np.moveaxis(U[i], i, 0).reshape(mechanism.shape[i], -1)
+        secure.append(Ui.min(axis=1) >= -tol)
+    return secure
+
+
+def build(low: LoweredEnvironment, mechanism: Mechanism, sense: str = "min") -> tuple[LinearProgram, Inverse]:
+    """The BCE program of the module docstring, minimizing (``sense="min"``: the
+    mechanism's guarantee) or maximizing (the best BCE) the designer's objective."""
+    start = time.perf_counter()
+    U, W = payoff_arrays(low, mechanism)
+    shape = mechanism.shape
+    n_a, n_s = int(np.prod(shape)), low.n_states
+    b = ProgramBuilder(f"BCE-{sense}({mechanism.name})", sense)
+    b.add_variables("sigma", (n_a, n_s), description="σ(a, θ): the joint distribution of recommended actions and states")
+    b.set_cost("sigma", W.reshape(-1))
+    for i in range(low.n_agents):
+        b.add_rows(f"obedience[{low.env.agents[i]}]", {"sigma": obedience_matrix(U[i], i)}, upper=0.0,
+                   description=f"agent {low.env.agents[i]} obeys every recommendation against every deviation")
+    b.add_rows("marginal", {"sigma": sp.kron(np.ones((1, n_a)), sp.identity(n_s), format="csr")},
+               lower=low.prior, upper=low.prior, description="the marginal of σ on Θ is the prior μ")
+    meta = {"program": "bce", "sense": sense, "source": "Bergemann-Morris; 003 (5)-(6)"}
+    lp = b.build(time.perf_counter() - start, meta)
+    return lp, Inverse(mechanism, low, U, W)
+
+
+def with_sense(lp: LinearProgram, sense: str) -> LinearProgram:
+    """The same program, minimizing or maximizing (the rows do not change)."""
+    name = lp.name.replace("BCE-min", f"BCE-{sense}").replace("BCE-max", f"BCE-{sense}")
+    return dataclasses.replace(lp, sense=sense, name=name, metadata=dict(lp.metadata, sense=sense))
+
+
+ROUNDING = 1e-13  # relative size below which a payoff difference is rounding noise
+
+
+def obedience_matrix(U_i: np.ndarray, agent: int) -> sp.csr_matrix:
+    """Rows (a_i, a'_i), a'_i ≠ a_i, of Σ_{a_-i,θ} σ(a, θ)[U_i(a'_i, a_-i, θ) - U_i(a, θ)].
+
+    ``U_i`` has shape (|A_1|, ..., |A_N|, |Θ|); columns follow σ's profile-major layout.
+    Row r = a_i (|A_i| - 1) + (index of a'_i among the other actions).
+    """
+    shape = U_i.shape
+    n_i = shape[agent]
+    moved = np.moveaxis(U_i, agent, 0).reshape(n_i, -1)  # (A_i, R·S)
+    cols = np.moveaxis(np.arange(U_i.size).reshape(shape), agent, 0).reshape(n_i, -1)
+    rec, dev = np.nonzero(~np.eye(n_i, dtype=bool))  # every (recommendation, deviation) pair
+    data = moved[dev] - moved[rec]  # (pairs, R·S)
+    rows = np.broadcast_to(np.arange(len(rec))[:, None], data.shape)
+    # a difference below the rounding error of U itself is zero (equal payoffs computed
+    # along different float paths); keeping 1e-16 entries makes the simplex crawl
+    keep = np.abs(data) > ROUNDING * max(1.0, float(np.abs(U_i).max(initial=0.0)))
+    return sp.csr_matrix((data[keep], (rows[keep], cols[rec][keep])), shape=(len(rec), U_i.size))
+
+
+def read(lp: LinearProgram, x: np.ndarray, inverse: Inverse, value: float) -> CorrelatedEquilibrium:
+    """The BCE σ(a, θ) from a primal solution."""
+    shape = inverse.mechanism.shape + (inverse.lowered.n_states,)
+    joint = np.clip(lp.block(x, "sigma").reshape(shape), 0.0, None)
+    return CorrelatedEquilibrium(inverse.mechanism, inverse.lowered.env.states.labels, joint, float(value), lp.sense)
+
+
+def max_obedience_violation(U: np.ndarray, joint: np.ndarray) -> float:
+    """The largest gain from a deviation, max over i, a_i, a'_i of
+    Σ_{a_-i,θ} σ(a, θ)[U_i(a'_i, a_-i, θ) - U_i(a, θ)] (≤ 0 in a BCE)."""
+    worst = -np.inf
+    for i in range(U.shape[0]):
+        n_i = U.shape[1 + i]
+        Ui = np.moveaxis(U[i], i, 0).reshape(n_i, -1)
+        sig = np.moveaxis(joint, i, 0).reshape(n_i, -1)
+        # gain[a_i, a'_i] = Σ σ(a_i, ·) U(a'_i, ·) - Σ σ(a_i, ·) U(a_i, ·)
+        gain = sig @ Ui.T - np.sum(sig * Ui, axis=1)[:, None]
+        worst = max(worst, float(gain.max()))
+    return worst
