@@ -23,6 +23,9 @@ SUBCOMMANDS = (
     "robustmech.cli.bench",
     "robustmech.cli.evaluate",
     "robustmech.cli.certify",
+    "robustmech.cli.sweep",
+    "robustmech.cli.show",
+    "robustmech.cli.plot",
 )
 
 

@@ -41,6 +41,8 @@ class ProgramResult:
     multipliers: dict = field(default_factory=dict)  # "lambda" (per state) or "gamma" (per profile)
     state_labels: tuple = ()
     extra: dict = field(default_factory=dict)
+    # where a loaded result came from: "versions", "machine", "source" (the model file)
+    provenance: dict = field(default_factory=dict)
 
     @property
     def duality_gap(self) -> float:
@@ -82,8 +84,8 @@ class ProgramResult:
     def save(self, path: str, force: bool = False, source: str | None = None) -> list[str]:
         """Write ``path`` (JSON) and, when there are arrays, ``path`` with ``.npz``.
         Refuses to overwrite an existing file unless ``force``."""
-        arrays_path = _arrays_path(path)
-        targets = [path] + ([arrays_path] if self.mechanism is not None or self.information is not None else [])
+        npz_path = arrays_path(path)
+        targets = [path] + ([npz_path] if self.mechanism is not None or self.information is not None else [])
         for t in targets:
             if os.path.exists(t) and not force:
                 raise FileExistsError(f"{t} exists; refusing to overwrite it (use --force)")
@@ -105,8 +107,8 @@ class ProgramResult:
             arrays[f"multiplier_{name}"] = np.asarray(value)
         meta["state_labels"] = list(self.state_labels)
         if arrays:
-            meta["arrays"] = os.path.basename(arrays_path)
-            np.savez_compressed(arrays_path, **arrays)
+            meta["arrays"] = os.path.basename(npz_path)
+            np.savez_compressed(npz_path, **arrays)
         with open(path, "w") as fh:
             json.dump(meta, fh, indent=2)
         return targets
@@ -141,6 +143,7 @@ def load(path: str) -> ProgramResult:
         params=meta.get("params", {}), n_variables=meta.get("variables", 0), n_constraints=meta.get("constraints", 0),
         mechanism=mech, information=info, multipliers=multipliers, state_labels=tuple(meta.get("state_labels", ())),
         extra={k: v for k, v in meta.items() if k not in known},
+        provenance={k: meta[k] for k in ("versions", "machine", "source") if k in meta},
     )
 
 
@@ -176,6 +179,10 @@ class Bounds:
             "solve_seconds": round(self.lower.solve_seconds + self.upper.solve_seconds, 6),
         }
 
+    def _repr_html_(self) -> str:  # pragma: no cover - notebook rendering
+        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.summary().items() if not isinstance(v, dict))
+        return f"<table>{rows}</table>"
+
     def __str__(self) -> str:
         s = self.summary()
         return f"{s['model']} k={s['k']}: LB {s['lower']:.6f} <= value <= UB {s['upper']:.6f}  (gap {s['gap']:.6f})"
@@ -193,7 +200,8 @@ def versions() -> dict:
     return out
 
 
-def _arrays_path(path: str) -> str:
+def arrays_path(path: str) -> str:
+    """Where the arrays of a result saved at ``path`` go: ``x.json`` -> ``x.npz``."""
     root, ext = os.path.splitext(path)
     return (root if ext == ".json" else path) + ".npz"
 

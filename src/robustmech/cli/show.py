@@ -1,0 +1,135 @@
+"""``robustmech show``: read back a saved result or a sweep's folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..results.bounds import FORMAT as RESULT_FORMAT
+from ..results.bounds import load
+from ..results.sweep import is_sweep_dir, load_sweep
+from .common import emit_json
+
+PROGRAM_NAMES = {"guarantee": "LB-G", "potential": "UB-P", "dual": "relaxed dual"}
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "show", help="print a saved result (robustmech solve --out) or a sweep's table",
+        description="Print what a saved result holds (model, parameters, program, k, value and its certificate, "
+        "solver, versions, timings, the mechanism or information structure) or, for a sweep's folder, its table.")
+    p.add_argument("path", metavar="RESULT", help="a result file written by `robustmech solve --out`, or a sweep folder")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    what.add_argument("--source", action="store_true", help="print the model source saved with the result")
+    what.add_argument("--csv", action="store_true", help="print a sweep's table as CSV")
+    p.set_defaults(handler=run)
+
+
+def read_meta(path: str) -> dict:
+    """The JSON of a saved result, with a one-line error for anything else."""
+    if not os.path.exists(path):
+        raise ParameterError(f"no such file or folder: {path}")
+    try:
+        with open(path) as fh:
+            meta = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise ParameterError(f"{path} is not a robustmech result (not a JSON file)") from None
+    if not isinstance(meta, dict) or meta.get("format") != RESULT_FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ParameterError(f"{path} is not a robustmech result (format {found!r})")
+    return meta
+
+
+def load_result(path: str):
+    """:func:`robustmech.load` with one-line errors (missing or corrupt arrays)."""
+    read_meta(path)
+    try:
+        return load(path)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ParameterError(f"cannot read {path}: {exc}") from None
+
+
+def describe_result(meta: dict, result) -> str:
+    """What ``robustmech show`` prints for a result."""
+    prog = meta.get("program")
+    name = PROGRAM_NAMES.get(prog, prog)
+    k = meta.get("k")
+    params = ", ".join(f"{p}={v}" for p, v in (meta.get("params") or {}).items())
+    lines = [f"{prog} ({name}{'-' + str(k) if k and prog in ('guarantee', 'potential') else ''}"
+             f"{', k=' + str(k) if k and prog not in ('guarantee', 'potential') else ''}) on {meta.get('model')}"
+             + (f": {params}" if params else "")]
+    lines.append(f"  value      {meta['value']:.9g}  [{meta.get('status')}]")
+    if meta.get("dual_value") is not None:
+        lines.append(f"  dual value {meta['dual_value']:.9g}  (duality gap {meta.get('duality_gap', 0):.1e})")
+    lines.append(f"  solver {meta.get('solver')}: build {meta.get('build_seconds', 0):.3f} s, solve "
+                 f"{meta.get('solve_seconds', 0):.3f} s; {meta.get('variables', 0)} variables, "
+                 f"{meta.get('constraints', 0)} constraints")
+    if meta.get("lambda"):
+        lines.append("  λ(θ): " + ", ".join(f"{s} {v:.6g}" for s, v in meta["lambda"].items()))
+    if result is not None and result.mechanism is not None:
+        m = result.mechanism
+        kind = "outcomes" if m.finite else "outcome variables"
+        lines.append(f"  mechanism: {' x '.join(str(len(a)) for a in m.actions)} action profiles"
+                     f" (actions {_span(m.actions[0])}); {kind} {', '.join(m.outcome_names)}")
+    if result is not None and result.information is not None:
+        info = result.information
+        rho = info.signal_distribution()
+        lines.append(f"  information structure: {' x '.join(str(len(s)) for s in info.signals)} signal profiles "
+                     f"(signals {_span(info.signals[0])}), {len(info.state_labels)} states; "
+                     f"{int(np.count_nonzero(rho > 1e-12))} profiles with positive probability")
+    versions = meta.get("versions") or {}
+    if versions:
+        lines.append("  versions: " + ", ".join(f"{p} {v}" for p, v in versions.items()))
+    if meta.get("machine"):
+        lines.append(f"  machine: {meta['machine']}")
+    src = meta.get("source")
+    lines.append(f"  model source: {len(src.splitlines())} lines saved (--source prints them)" if src
+                 else "  model source: not saved (the model was not read from a file)")
+    return "\n".join(lines)
+
+
+def _span(values) -> str:
+    v = np.asarray(values)
+    if v.size and np.issubdtype(v.dtype, np.number):
+        step = f", step {v[1] - v[0]:g}" if v.size > 1 else ""
+        return f"{v[0]:g} .. {v[-1]:g}{step}"
+    return f"{v.size} labels"
+
+
+def run(args: argparse.Namespace) -> int:
+    path = args.path
+    if os.path.isdir(path):
+        if not is_sweep_dir(path):
+            raise ParameterError(f"{path} is a folder but not a sweep (no sweep.json)")
+        if args.source:
+            raise ParameterError("--source is for a saved result; a sweep's folder names its model in sweep.json")
+        table = load_sweep(path)
+        if args.json:
+            emit_json(table.to_json())
+        elif args.csv:
+            sys.stdout.write(table.to_csv())
+        else:
+            meta = table.meta
+            print(f"sweep of {meta.get('model')} (solver {meta.get('solver')}): {len(table)} rows on disk, "
+                  f"{len(table.finished())} optimal")
+            print(table)
+        return 0
+    if args.csv:
+        raise ParameterError("--csv is for a sweep's folder")
+    meta = read_meta(path)
+    if args.source:
+        if not meta.get("source"):
+            raise ParameterError(f"{path} has no model source saved (the model was not read from a file)")
+        sys.stdout.write(meta["source"] if meta["source"].endswith("\n") else meta["source"] + "\n")
+        return 0
+    if args.json:
+        emit_json({k: v for k, v in meta.items() if k not in ("source", "format", "arrays")})
+        return 0
+    print(describe_result(meta, load_result(path)))
+    return 0
