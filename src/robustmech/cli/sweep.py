@@ -7,7 +7,7 @@ import os
 import sys
 
 from ..results.sweep import BACKENDS, parse_ks, parse_param_grid, run_sweep
-from .common import emit_json
+from .common import emit_json, positive_int
 
 
 def register(sub) -> None:
@@ -29,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("--backend", default="local", choices=BACKENDS,
                    help="local: a process pool on this machine (default); serial: one process; "
                    "dask: a Dask cluster (--scheduler ADDRESS, or a local cluster), needs robustmech[cluster]")
-    p.add_argument("--jobs", "-j", type=_positive, default=None, metavar="N",
+    p.add_argument("--jobs", "-j", type=positive_int, default=None, metavar="N",
                    help="worker processes for local and a local Dask cluster (default: all cores)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (--backend dask)")
     p.add_argument("--solver", default="highs", help="HiGHS method (default: highs)")
@@ -41,16 +41,6 @@ def register(sub) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.add_argument("--json", action="store_true", help="print the table as one JSON object on stdout")
     p.set_defaults(handler=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _progress(done: int, total: int, row: dict) -> None:
