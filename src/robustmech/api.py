@@ -14,11 +14,13 @@ import os
 import time
 from typing import Any, Mapping
 
-from .errors import ModelError, SolverError
+from .errors import Location, ModelError, SolverError
 from .lower.arrays import LoweredEnvironment, lower_environment
 from .model.environment import Environment
 from .lower.symmetry import find_symmetries
-from .programs import bounding
+from .lower.quasilinear import is_quasilinear
+from .lower.quasilinear import recognise as recognise_quasilinear
+from .programs import auction, bounding
 from .programs.symmetry import max_violation, reduce_program
 from .results.bounds import Bounds, ProgramResult
 from .solve.highs import SolverOptions
@@ -42,7 +44,7 @@ def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None)
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as exc:
-        raise ModelError(f"cannot read model file: {exc.strerror}", None) from None
+        raise ModelError(f"cannot read model file: {exc.strerror}", Location(path)) from None
     env = elaborate(parse_model(text, path), params or {}, source=text)
     validate(env)
     return env
@@ -64,6 +66,7 @@ def solve(
     export: str | None = None,
     symmetry: bool = True,
     progress=None,
+    options: Mapping[str, Any] | None = None,
 ) -> ProgramResult:
     """Build and solve one bounding program of 004: ``guarantee`` (LB-G-k, (9)),
     ``potential`` (UB-P-k, (10)) or ``dual`` (the relaxed dual (12)).
@@ -79,6 +82,9 @@ def solve(
     low = env if isinstance(env, LoweredEnvironment) else validate(env)
     if not isinstance(k, int) or k < 1:
         raise ModelError(f"k must be a positive integer, got {k!r}")
+    if program in auction.PROGRAMS:  # quasilinear auctions: 001 (3), (4), (41), (3-D); options: correlation, penalty
+        return _solve_auction(low, program, k, SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose),
+                              export, dict(options or {}))
     lp, inverse = bounding.build(program, low, k)
     if export:
         lp.export(export)
@@ -126,13 +132,50 @@ def solve(
 
 
 def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "highs", time_limit: float | None = None,
-           verbose: bool = False, symmetry: bool = True, progress=None) -> Bounds:
-    """LB(k) and UB(k): Theorem 1 of 004 says LB(k) <= max guarantee <= min potential <= UB(k)."""
+           verbose: bool = False, symmetry: bool = True, progress=None, family: str = "auto",
+           options: Mapping[str, Any] | None = None) -> Bounds:
+    """LB(k) and UB(k): Theorem 1 of 004 says LB(k) <= max guarantee <= min potential <= UB(k).
+
+    ``family``: ``"general"`` (LB-G-k and UB-P-k of 004), ``"auction"`` (the restricted
+    programs (41) and (3) of 001, transfers solved out, for quasilinear environments), or
+    ``"auto"`` (the auction programs when the environment is recognised as quasilinear)."""
     low = env if isinstance(env, LoweredEnvironment) else validate(env)
+    if family not in ("auto", "general", "auction"):
+        raise ModelError(f"family must be auto, general or auction, got {family!r}")
+    if family == "auction" or (family == "auto" and is_quasilinear(low)):
+        lower = solve(low, auction.LOWER, k, solver=solver, time_limit=time_limit, verbose=verbose, options=options)
+        upper = solve(low, auction.UPPER, k, solver=solver, time_limit=time_limit, verbose=verbose, options=options)
+        return Bounds(lower, upper)
     options = dict(solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry, progress=progress)
     lower = solve(low, "guarantee", k, **options)
     upper = solve(low, "potential", k, **options)
     return Bounds(lower, upper)
+
+
+def _solve_auction(low: LoweredEnvironment, program: str, k: int, solver_options: SolverOptions, export: str | None,
+                   options: dict) -> ProgramResult:
+    """Recognise the quasilinear structure, build, solve and read back an auction program."""
+    ql = recognise_quasilinear(low)
+    lp, inverse = auction.build(program, ql, k, **options)
+    if export:
+        lp.export(export)
+    sol = solve_lp(lp, solver_options)
+    objects = auction.read(lp, sol, inverse)
+    arrays = {name: objects[name] for name in ("lam", "Xi", "gamma", "allocation", "transfers", "interim_values",
+                                               "virtual_values", "aggregate_allocation", "aggregate_transfer")
+              if objects.get(name) is not None}
+    if "lam" in arrays:
+        arrays["lambda"] = arrays.pop("lam")
+    extra = {"equation": lp.metadata.get("equation"), "correlation": inverse.correlation}
+    extra.update(objects.get("checks", {}))
+    extra.update({f"decomposition_{key}": value for key, value in objects.get("decomposition", {}).items()})
+    return ProgramResult(
+        program=program, k=k, value=float(sol.objective), status=sol.status, dual_value=float(sol.dual_objective),
+        build_seconds=lp.build_seconds, solve_seconds=sol.solve_seconds, solver=sol.solver, model=low.env.name,
+        params=dict(low.env.params), n_variables=lp.n_cols, n_constraints=lp.n_rows,
+        mechanism=objects.get("mechanism"), information=objects.get("information"), multipliers=arrays,
+        state_labels=low.env.states.labels, extra=extra,
+    )
 
 
 __all__ = ["parse_model", "load_model", "validate", "solve", "bounds", "SolverError", "ModelError"]

@@ -18,14 +18,14 @@ from ..errors import RobustMechError
 SUBCOMMANDS = (
     "robustmech.cli.solve",
     "robustmech.cli.refine",
-    "robustmech.cli.verify",
-    "robustmech.cli.closed_form",
     "robustmech.cli.bench",
     "robustmech.cli.evaluate",
     "robustmech.cli.certify",
     "robustmech.cli.sweep",
     "robustmech.cli.show",
     "robustmech.cli.plot",
+    "robustmech.cli.verify",
+    "robustmech.cli.closed_form",
 )
 
 

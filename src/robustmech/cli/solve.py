@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .. import api
+from ..programs.auction import PROGRAMS as AUCTION_PROGRAMS
 from ..programs.bounding import PROGRAMS
 from .common import (add_model_arguments, add_output_arguments, add_solver_arguments, emit_json, parse_params,
                      positive_int)
@@ -16,7 +17,8 @@ def register(sub) -> None:
                        description="Solve LB-G-k (--program guarantee, eq. (9) of 004), UB-P-k "
                        "(--program potential, eq. (10)) or the relaxed dual (--program dual, eq. (12)) on a model.")
     add_model_arguments(p)
-    p.add_argument("--program", default="guarantee", choices=PROGRAMS, help="which program (default: guarantee)")
+    p.add_argument("--program", default="guarantee", choices=PROGRAMS + AUCTION_PROGRAMS,
+                   help="which program (default: guarantee); auction-* are the programs of 001 for quasilinear auctions")
     p.add_argument("--k", type=positive_int, default=4, help="grid parameter: X_i(k) = {l/k : 0 <= l <= k^2} (default 4)")
     p.add_argument("--export", metavar="FILE", help="also write the Pyomo model to FILE (.lp or .mps)")
     add_solver_arguments(p)
@@ -32,12 +34,24 @@ def register(sub) -> None:
     b.set_defaults(handler=run_bounds)
 
 
+def refuse_overwrite(path: str) -> None:
+    import os
+
+    from ..results.bounds import arrays_path
+
+    for target in (path, arrays_path(path)):
+        if os.path.exists(target):
+            raise FileExistsError(f"{target} exists; refusing to overwrite it (use --force)")
+
+
 def progress(line: str) -> None:
     """Condensed solver log on stderr for solves longer than a couple of seconds."""
     print(line, file=sys.stderr, flush=True)
 
 
 def run_solve(args: argparse.Namespace) -> int:
+    if args.out and not args.force:
+        refuse_overwrite(args.out)  # before the solve, not after it
     env = api.load_model(args.model, parse_params(args.param))
     if not args.json:
         print(f"solving {args.program} (k={args.k}) on {env.name} ...", file=sys.stderr)

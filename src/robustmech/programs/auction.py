@@ -1,0 +1,485 @@
+"""Auction programs: profit guarantees with interdependent values, transfers solved out.
+
+The restricted programs of 001 and their multi-good forms in 004 Sections 5-6, for a
+quasilinear environment (:mod:`robustmech.lower.quasilinear`): allocations a ∈ Q =
+{a >= 0 : A a <= b}, one free transfer per agent, u_i = V_i(θ)·a - t_i and
+w = Σt + D(θ)·a + w_0(θ). Grid and derivatives are those of 004 (they coincide with
+001's): X_i(k) = {l/k : 0 <= l <= k²}, ∇+ with the factor k - 1, and the censored
+geometric marginal ρ_i(x_i) = (1 - 1/k)^{k x_i} (1/k)^{[x_i < k]} of 001 Section 3.1.
+
+Programs (``build(program, ql, k, ...)``):
+
+``auction-potential``
+    the restricted min-2max program (3) of 001 (its multi-good form (20) of 004, its
+    demand-cap form (35) of 001 Appendix B.1.3): an information structure σ on
+    X(k) × Θ whose marginal on X(k) is ρ; minimise Σ_x max_{a ∈ Q} a·c(x), where
+    c_j(x) = Σ_θ [D_j(θ) σ(x,θ) - Σ_i V_ij(θ) ∇̃+_i σ(x,θ)] is the informational
+    virtual objective (ρ(x) times the virtual value w_i - ∇+ w_i of (13)). The inner
+    maximum is written through LP duality: Σ_x b·y(x) with Aᵀy(x) >= c(x), y >= 0
+    (y = γ for one good; y = (γ, η) for demand caps, as in (35)). An upper bound.
+``auction-guarantee-transfers``
+    the restricted max-2min program (4) of 001 ((18) of 004): q, t on X(k) with
+    t_i(0, x_-i) = 0 and λ(θ) <= Σt(x) + D(θ)·q(x) + Σ_i V_i(θ)·∇+_i q(x) - ∇+·t(x).
+    A lower bound, with a participation-secure mechanism.
+``auction-guarantee``
+    the same value without transfers (Lemma 5 of 001, (28) of 004): maximise
+    E_μ λ + E_ρ Ξ with λ(θ) + Ξ(x) <= D(θ)·q(x) + Σ_i V_i(θ)·∇+_i q(x). Transfers are
+    recovered afterwards (001 Section 3.4, Appendix B.2) and checked on the grid.
+``auction-dual``
+    (3-D) of 001 / (21) of 004: the LP dual of ``auction-potential``, the same form with
+    the downward derivative ∇- and no transfers.
+
+Priors (``correlation``): ``"known"`` (μ given), ``"unknown"`` (only each agent's
+marginal of V_i(θ) is known, 001 Appendix B.1.5: λ(θ) = Σ_i λ_i(V_i(θ))), or a
+``penalty`` c(θ) that the adversary pays for choosing θ (001 Appendix B.1.6: the
+adversary minimises E[profit + c(θ)] over value distributions of any marginal).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import ModelError, UnsupportedError
+from ..lower.grid import Grid
+from ..lower.quasilinear import QuasilinearEnvironment
+from ..model.objects import InformationStructure, Mechanism
+from .lp import LinearProgram, ProgramBuilder
+
+PROGRAMS = ("auction-guarantee", "auction-guarantee-transfers", "auction-potential", "auction-dual")
+LOWER, UPPER = "auction-guarantee", "auction-potential"
+CORRELATIONS = ("known", "unknown")
+
+
+# ---------------------------------------------------------------------------
+# the censored geometric marginal
+
+
+def censored_geometric(k: int) -> np.ndarray:
+    """ρ_i on X_i(k) of 001 Section 3.1: (1/k)(1 - 1/k)^l for l < k², (1 - 1/k)^{k²} at the top."""
+    K = k * k + 1
+    rho = (1.0 / k) * (1.0 - 1.0 / k) ** np.arange(K)
+    rho[-1] = (1.0 - 1.0 / k) ** (K - 1)
+    return rho
+
+
+def signal_marginal(grid: Grid) -> np.ndarray:
+    """ρ(x) = Π_i ρ_i(x_i) on X(k), flat in the grid's order."""
+    rho1 = censored_geometric(grid.k)
+    out = np.ones(1)
+    for _ in range(grid.n_agents):
+        out = np.kron(out, rho1)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# building
+
+
+@dataclass(frozen=True)
+class AuctionInverse:
+    """What ``read`` needs besides the solution."""
+
+    program: str
+    grid: Grid
+    ql: QuasilinearEnvironment
+    rho: np.ndarray
+    correlation: str
+    penalty: np.ndarray | None
+    classes: tuple = ()  # per agent: (labels per state, class values) for correlation="unknown"
+    blocks: dict = field(default_factory=dict)
+
+
+def build(program: str, ql: QuasilinearEnvironment, k: int, correlation: str = "known",
+          penalty=None) -> tuple[LinearProgram, AuctionInverse]:
+    """Build one of :data:`PROGRAMS` on X(k)."""
+    if program not in PROGRAMS:
+        raise UnsupportedError(f"unknown auction program '{program}'; choose one of {', '.join(PROGRAMS)}")
+    if correlation not in CORRELATIONS:
+        raise ModelError(f"correlation must be one of {', '.join(CORRELATIONS)}, got {correlation!r}")
+    if not isinstance(k, (int, np.integer)) or k < 2:
+        raise ModelError(f"the auction programs need k >= 2 (ρ is degenerate at k = 1), got {k!r}")
+    if penalty is not None:
+        penalty = np.asarray(penalty, dtype=float).reshape(-1)
+        if penalty.shape != (ql.n_states,) or not np.all(np.isfinite(penalty)):
+            raise ModelError(f"the penalty needs one finite number per state ({ql.n_states}), got shape {penalty.shape}")
+        if correlation != "known":
+            raise ModelError("a penalty replaces the prior: do not combine it with correlation='unknown'")
+    start = time.perf_counter()
+    grid = Grid(ql.n_agents, int(k))
+    rho = signal_marginal(grid)
+    classes = _marginal_classes(ql) if correlation == "unknown" else ()
+    inv = AuctionInverse(program, grid, ql, rho, correlation, penalty, classes)
+    if program == "auction-potential":
+        lp = _build_potential(inv)
+    else:
+        lp = _build_guarantee(inv)
+    lp.build_seconds = time.perf_counter() - start
+    return lp, inv
+
+
+_EQUATIONS = {
+    "auction-guarantee": "(41) of 001 / (28) of 004 (transfers solved out, Lemma 5)",
+    "auction-guarantee-transfers": "(4) of 001 / (18) of 004",
+    "auction-potential": "(3) of 001 / (20) of 004 ((35) with demand caps)",
+    "auction-dual": "(3-D) of 001 / (21) of 004",
+}
+
+
+def _marginal_classes(ql: QuasilinearEnvironment) -> tuple:
+    """For each agent, the distinct value vectors V_i(θ) and which one each state has."""
+    out = []
+    for i in range(ql.n_agents):
+        vals, labels = np.unique(np.round(ql.values[i], 12), axis=0, return_inverse=True)
+        out.append((labels.reshape(-1), vals))
+    return tuple(out)
+
+
+def _multiplier_part(inv: AuctionInverse, b: ProgramBuilder, n_rows_per_state: int):
+    """The λ side of the virtual-profit rows over (θ, x), θ-major: returns the
+    coefficient blocks and the extra right-hand side (the penalty)."""
+    ql, S = inv.ql, inv.ql.n_states
+    ones = np.ones((n_rows_per_state, 1))
+    if inv.penalty is not None:
+        b.add_variables("profit", 1, lower=-np.inf, description="Π: the penalised profit bound (001 Appendix B.1.6)")
+        b.set_cost("profit", 1.0)
+        return {"profit": sp.csr_matrix(np.ones((S * n_rows_per_state, 1)))}, np.repeat(inv.penalty, n_rows_per_state)
+    if inv.correlation == "unknown":
+        blocks = {}
+        for i, (labels, vals) in enumerate(inv.classes):
+            onehot = sp.csr_matrix((np.ones(S), (np.arange(S), labels)), shape=(S, len(vals)))
+            name = f"lambda_{i + 1}"
+            b.add_variables(name, len(vals), lower=-np.inf,
+                            description=f"λ_{i + 1}(v_{i + 1}): agent {i + 1}'s part of the multiplier (001 B.1.5)")
+            b.set_cost(name, onehot.T @ ql.prior)
+            blocks[name] = sp.kron(onehot, ones, format="csr")
+        return blocks, np.zeros(S * n_rows_per_state)
+    b.add_variables("lambda", S, lower=-np.inf, description="λ(θ): the lowest virtual profit in state θ")
+    b.set_cost("lambda", ql.prior)
+    return {"lambda": sp.kron(sp.identity(S), ones, format="csr")}, np.zeros(S * n_rows_per_state)
+
+
+def _allocation_operator(inv: AuctionInverse, derivative) -> sp.csr_matrix:
+    """Rows (θ, x), θ-major; columns q (x-major, x * m + j):
+    D(θ)·q(x) + Σ_i V_i(θ)·∂_i q(x), with ∂ = ∇+ (1) or ∇- (3-D)."""
+    ql, grid = inv.ql, inv.grid
+    eye = sp.identity(grid.size, format="csr")
+    ops = [derivative(i) for i in range(ql.n_agents)]
+    blocks = []
+    for s in range(ql.n_states):
+        block = sp.kron(eye, ql.cost[s][None, :], format="csr")
+        for i, op in enumerate(ops):
+            if np.any(ql.values[i, s]):
+                block = block + sp.kron(op, ql.values[i, s][None, :], format="csr")
+        blocks.append(block)
+    return sp.vstack(blocks, format="csr")
+
+
+def _transfer_operator(grid: Grid) -> sp.csr_matrix:
+    """Σ_i ∇+_i t_i(x) - Σt(x): the aggregate excess growth Ξ(x) of (17) of 001, as a
+    matrix on t stored x-major (x * N + i)."""
+    n = grid.n_agents
+    op = -sp.kron(sp.identity(grid.size), np.ones((1, n)), format="csr")
+    for i in range(n):
+        e = np.zeros((1, n))
+        e[0, i] = 1.0
+        op = op + sp.kron(grid.upward(i), e, format="csr")
+    return op.tocsr()
+
+
+def _build_guarantee(inv: AuctionInverse) -> LinearProgram:
+    ql, grid, program = inv.ql, inv.grid, inv.program
+    n_x, m, S, N = grid.size, ql.dim, ql.n_states, ql.n_agents
+    b = ProgramBuilder(f"{program}-{grid.k}", "max")
+    b.add_variables("q", (n_x, m), lower=0.0, description="q(x): the allocation at each action profile")
+    lam_blocks, extra_rhs = _multiplier_part(inv, b, n_x)
+    derivative = grid.downward if program == "auction-dual" else grid.upward
+    coef = {"q": -_allocation_operator(inv, derivative), **lam_blocks}
+    if program == "auction-guarantee-transfers":
+        upper = np.full((n_x, N), np.inf)
+        lower = np.full((n_x, N), -np.inf)
+        profiles = np.indices(grid.shape).reshape(N, -1).T
+        secure = profiles == 0  # (n_x, N): x_i = 0
+        upper[secure] = 0.0
+        lower[secure] = 0.0
+        b.add_variables("t", (n_x, N), lower=lower, upper=upper,
+                        description="t(x): transfers, t_i(0, x_-i) = 0 (action 0 is participation secure)")
+        coef["t"] = sp.vstack([_transfer_operator(grid)] * S, format="csr")
+        description = "λ(θ) <= Σt + D·q + v·∇+q - ∇+·t: the virtual profit (4) of 001 at every (θ, x)"
+    else:
+        b.add_variables("Xi", n_x, lower=-np.inf, description="Ξ(x): the aggregate excess growth ∇+·t - Σt")
+        b.set_cost("Xi", inv.rho)
+        coef["Xi"] = sp.vstack([sp.identity(n_x, format="csr")] * S, format="csr")
+        if program == "auction-dual":
+            description = "λ(θ) + Ξ(x) <= D·q + v·∇-q at every (θ, x): (3-D) of 001"
+        else:
+            description = "λ(θ) + Ξ(x) <= D·q + v·∇+q at every (θ, x): (41a) of 001"
+    rhs = np.repeat(ql.designer_const, n_x) + extra_rhs
+    b.add_rows("virtual_profit", coef, upper=rhs, description=description)
+    if len(ql.A):
+        b.add_rows("feasibility", {"q": sp.kron(sp.identity(n_x), sp.csr_matrix(ql.A), format="csr")},
+                   upper=np.tile(ql.b, n_x), description="q(x) ∈ Q: " + ", ".join(ql.row_names))
+    meta = {"program": program, "k": grid.k, "equation": _EQUATIONS[program], "correlation": inv.correlation}
+    return b.build(0.0, meta)
+
+
+def _build_potential(inv: AuctionInverse) -> LinearProgram:
+    ql, grid = inv.ql, inv.grid
+    n_x, m, S, r = grid.size, ql.dim, ql.n_states, len(ql.b)
+    b = ProgramBuilder(f"auction-potential-{grid.k}", "min")
+    b.add_variables("sigma", (S, n_x), description="σ(x, θ): the information structure on X(k) (stored θ-major)")
+    sigma_cost = np.repeat(ql.designer_const, n_x)
+    if inv.penalty is not None:
+        sigma_cost = sigma_cost + np.repeat(inv.penalty, n_x)
+    b.set_cost("sigma", sigma_cost)
+    if r:
+        b.add_variables("y", (n_x, r), description="y(x): multipliers on the allocation rows (γ, and η for demand caps)")
+        b.set_cost("y", np.tile(ql.b, n_x))
+    eye = sp.identity(n_x, format="csr")
+    adj = [grid.adjoint_upward(i) for i in range(ql.n_agents)]
+    cols = []
+    for s in range(S):
+        block = sp.kron(eye, ql.cost[s][:, None], format="csr")
+        for i in range(ql.n_agents):
+            if np.any(ql.values[i, s]):
+                block = block - sp.kron(adj[i], ql.values[i, s][:, None], format="csr")
+        cols.append(block)
+    virtual = sp.hstack(cols, format="csr")  # rows (x, j), columns (θ, x)
+    coef = {"sigma": -virtual}
+    if r:
+        coef["y"] = sp.kron(eye, sp.csr_matrix(ql.A.T), format="csr")
+    b.add_rows("virtual_value", coef, lower=0.0,
+               description="Σ_r A_rj y_r(x) >= c_j(x), the informational virtual objective (13) of 001")
+    b.add_rows("signal_marginal", {"sigma": sp.hstack([eye] * S, format="csr")}, lower=inv.rho, upper=inv.rho,
+               description="Σ_θ σ(x, θ) = ρ(x): the censored geometric marginal (001 Section 3.1, 004 Proposition 1)")
+    if inv.penalty is None:
+        if inv.correlation == "unknown":
+            for i, (labels, vals) in enumerate(inv.classes):
+                onehot = sp.csr_matrix((np.ones(S), (labels, np.arange(S))), shape=(len(vals), S))
+                target = onehot @ ql.prior
+                b.add_rows(f"marginal_{i + 1}", {"sigma": sp.kron(onehot, np.ones((1, n_x)), format="csr")},
+                           lower=target, upper=target,
+                           description=f"the marginal of agent {i + 1}'s value is known (001 Appendix B.1.5)")
+        else:
+            b.add_rows("prior", {"sigma": sp.kron(sp.identity(S), np.ones((1, n_x)), format="csr")},
+                       lower=ql.prior, upper=ql.prior, description="Σ_x σ(x, θ) = μ(θ)")
+    meta = {"program": "auction-potential", "k": grid.k, "equation": _EQUATIONS["auction-potential"],
+            "correlation": inv.correlation}
+    return b.build(0.0, meta)
+
+
+# ---------------------------------------------------------------------------
+# transfers from the aggregate excess growth (001 Section 3.4 and Appendix B.2)
+
+
+def _expect(f: np.ndarray, axes, rho1: np.ndarray) -> np.ndarray:
+    """E_ρ over the agents in ``axes`` (kept as length-1 axes, so the result broadcasts)."""
+    for a in axes:
+        f = np.tensordot(f, rho1, axes=([a], [0]))
+        f = np.expand_dims(f, a)
+    return f
+
+
+def individual_excess_growth(Xi: np.ndarray, k: int) -> np.ndarray:
+    """ξ_i for a balanced Ξ on X(k) (array of the grid's shape), by the balanced division
+    Ξ_i = Ξ/N, Ξ_(z,i,j) = E_{x_i}[Ξ_(z,i)]/|N(z,i)| of 001 Appendix B.2 and (37).
+
+    Summing (37) over the queues z with the same set S of bidders ahead of i gives
+    ξ_i = Σ_{S ⊆ N∖i} |S|!(N-|S|-1)!/N! · (E_S Ξ - E_{S∪i} Ξ) (E_S integrates the
+    actions in S against ρ); for N = 2 this is (25) with Ξ_1 = Ξ_2 = Ξ/2.
+    Returns an array of shape (N,) + Ξ.shape.
+    """
+    N = Xi.ndim
+    rho1 = censored_geometric(k)
+    out = np.zeros((N,) + Xi.shape)
+    for i in range(N):
+        others = [j for j in range(N) if j != i]
+        for size in range(N):
+            weight = math.factorial(size) * math.factorial(N - size - 1) / math.factorial(N)
+            for S in itertools.combinations(others, size):
+                ES = _expect(Xi, S, rho1)
+                out[i] += weight * (ES - _expect(ES, (i,), rho1))
+    return out
+
+
+def transfers_from_excess_growth(xi: np.ndarray, k: int) -> np.ndarray:
+    """t_i from ξ_i = ∇+_i t_i - t_i, solved backwards in x_i: t_i(k) = -ξ_i(k),
+    t_i(l) = (-ξ_i(l) + (k-1) t_i(l+1)) / k, i.e. (22) of 001 with the factor 1/k it
+    lacks below the top (README, known slips). ``xi`` has shape (N,) + grid shape."""
+    N = xi.shape[0]
+    K = k * k + 1
+    rho1 = censored_geometric(k)
+    # t(l) = -Σ_{m >= l} ρ(m) ξ(m) / (k^{[l<K-1]} ρ(l)) as one upper-triangular K x K matrix
+    T = np.triu(np.ones((K, K))) * (rho1[None, :] / rho1[:, None])
+    T[:-1] /= k
+    out = np.empty_like(xi)
+    for i in range(N):
+        moved = np.moveaxis(xi[i], i, 0)
+        out[i] = np.moveaxis(-np.tensordot(T, moved, axes=([1], [0])), 0, i)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# reading back
+
+
+def read(lp: LinearProgram, solution, inverse: AuctionInverse) -> dict:
+    """Economic objects from a solution: a participation-secure mechanism (with checks
+    on the grid and the decomposition of the guarantee) or an information structure
+    (with interim values, virtual values and the decomposition of the profit bound)."""
+    if inverse.program == "auction-potential":
+        return _read_potential(lp, solution, inverse)
+    return _read_guarantee(lp, solution, inverse)
+
+
+def _multiplier_values(lp: LinearProgram, x: np.ndarray, inv: AuctionInverse) -> np.ndarray:
+    """The per-state multiplier λ(θ) (Σ_i λ_i(V_i(θ)) for unknown correlation; Π for a penalty,
+    for which the rows' right-hand side carries -c(θ))."""
+    S = inv.ql.n_states
+    if inv.penalty is not None:
+        return np.full(S, lp.block(x, "profit")[0]) - inv.penalty
+    if inv.correlation == "unknown":
+        return sum(lp.block(x, f"lambda_{i + 1}")[labels] for i, (labels, _) in enumerate(inv.classes))
+    return lp.block(x, "lambda")
+
+
+def _aggregate_by_level(f: np.ndarray, grid: Grid, rho: np.ndarray) -> np.ndarray:
+    """ρ-weighted mean, min and max of f over the profiles with the same aggregate action
+    Σx (level Σ_i l_i); rows: mean, min, max; columns: Σx = 0, 1/k, ..., N k."""
+    levels = np.indices(grid.shape).reshape(grid.n_agents, -1).sum(axis=0)
+    n_levels = levels.max() + 1
+    w = np.bincount(levels, weights=rho, minlength=n_levels)
+    mean = np.bincount(levels, weights=rho * f, minlength=n_levels) / np.where(w > 0, w, 1)
+    lo = np.full(n_levels, np.inf)
+    hi = np.full(n_levels, -np.inf)
+    np.minimum.at(lo, levels, f)
+    np.maximum.at(hi, levels, f)
+    return np.vstack([mean, lo, hi])
+
+
+def _read_guarantee(lp: LinearProgram, solution, inv: AuctionInverse) -> dict:
+    ql, grid, rho = inv.ql, inv.grid, inv.rho
+    x = solution.x
+    n_x, N, S = grid.size, ql.n_agents, ql.n_states
+    q = np.clip(lp.block(x, "q"), 0.0, None)  # (n_x, m); solver noise below 0
+    lam = _multiplier_values(lp, x, inv)
+    out: dict = {}
+    if inv.program == "auction-dual":
+        # the duals of the rows (3-D) are an information structure σ with marginals μ and ρ:
+        # the minimiser of (3) (complementary slackness), read as in ``auction-potential``
+        sigma = np.abs(np.asarray(solution.row_dual)[lp.families["virtual_profit"].slice]).reshape(S, n_x)
+        out = _information_outputs(lp, inv, sigma, q)
+        out.update(lam=lam, Xi=lp.block(x, "Xi"))
+        return out
+    if inv.program == "auction-guarantee":
+        Xi = lp.block(x, "Xi")
+        shift = float(rho @ Xi)  # Lemma 5: (λ + C, Ξ - C) with C = E_ρ Ξ is balanced
+        Xi_bal = (Xi - shift).reshape(grid.shape)
+        xi = individual_excess_growth(Xi_bal, grid.k)
+        t = transfers_from_excess_growth(xi, grid.k).reshape(N, n_x).T  # (n_x, N)
+        lam_recovered = lam + shift
+    else:
+        t = lp.block(x, "t")
+        lam_recovered = lam
+    # checks on the grid: participation security, and every local constraint of (4)
+    excess = _transfer_operator(grid) @ t.reshape(-1)
+    alloc_term = _allocation_operator(inv, grid.upward) @ q.reshape(-1)
+    virtual_profit = (np.repeat(ql.designer_const, n_x) + np.tile(-excess, S) + alloc_term).reshape(S, n_x)
+    if inv.penalty is not None:
+        virtual_profit = virtual_profit + inv.penalty[:, None]
+        lam_check = lam_recovered + inv.penalty
+    else:
+        lam_check = lam_recovered
+    profiles = np.indices(grid.shape).reshape(N, -1).T
+    secure = np.abs(t[profiles == 0]).max(initial=0.0)
+    violation = float(np.max(lam_check[:, None] - virtual_profit))
+    certified = virtual_profit.min(axis=1)  # λ(θ) of Proposition 4 of 001 for this mechanism
+    checks = {
+        "participation_max_abs_t_at_0": float(secure),
+        "local_constraint_max_violation": max(violation, 0.0),
+    }
+    if inv.program == "auction-guarantee":
+        checks["excess_growth_max_error"] = float(np.abs(excess - Xi_bal.reshape(-1)).max())
+    if inv.penalty is None and inv.correlation == "known":
+        checks["certified_guarantee"] = float(ql.prior @ certified + 0.0)
+    elif inv.penalty is not None:
+        checks["certified_guarantee"] = float(virtual_profit.min())  # Π <= min over (θ, x), penalty included
+    # the mechanism in the environment's own outcome coordinates
+    d = ql.lowered.dim
+    rule = np.zeros((n_x, d))
+    rule[:, ql.allocation_columns] = q
+    rule[:, ql.transfer_columns] = t
+    axes = tuple(grid.values for _ in range(N))
+    mech = Mechanism(axes, ql.lowered.outcome_names, rule.reshape(grid.shape + (d,)), finite=False, name=lp.name,
+                     metadata={"k": grid.k, "program": inv.program, "secure_action": 0.0})
+    # decomposition of the guarantee along the worst-case local BCE: the duals of the
+    # virtual-profit rows are a distribution on Θ × X(k) with marginal μ
+    weights = np.abs(np.asarray(solution.row_dual)[lp.families["virtual_profit"].slice]).reshape(S, n_x)
+    total = weights.sum()
+    decomposition = {}
+    if total > 0:
+        weights = weights / total
+        revenue = float((weights.sum(axis=0) * t.sum(axis=1)).sum())
+        cost_part = _allocation_operator(inv, lambda i: sp.csr_matrix((n_x, n_x))) @ q.reshape(-1)
+        cost = float((weights.reshape(-1) * (cost_part + np.repeat(ql.designer_const, n_x))).sum())
+        rent = float((weights.reshape(-1) * (virtual_profit.reshape(-1) - cost_part - np.repeat(ql.designer_const, n_x)
+                                             - np.tile(t.sum(axis=1), S)
+                                             - (np.repeat(inv.penalty, n_x) if inv.penalty is not None else 0.0))).sum())
+        decomposition = {"revenue": revenue, "allocation_term": cost, "strategic_rent": rent}
+        if inv.penalty is not None:
+            decomposition["penalty"] = float((weights.sum(axis=1) * inv.penalty).sum())
+    out.update(mechanism=mech, lam=lam_recovered, checks=checks, decomposition=decomposition,
+               transfers=t.T.reshape((N,) + grid.shape), allocation=q.T.reshape((ql.dim,) + grid.shape))
+    out["aggregate_allocation"] = np.stack([_aggregate_by_level(q @ row, grid, rho) for row in ql.A]) if len(ql.A) else None
+    out["aggregate_transfer"] = _aggregate_by_level(t.sum(axis=1), grid, rho)
+    if inv.program == "auction-guarantee":
+        out["Xi"] = Xi_bal
+    return out
+
+
+def _read_potential(lp: LinearProgram, solution, inv: AuctionInverse) -> dict:
+    ql, grid = inv.ql, inv.grid
+    sigma = np.clip(lp.block(solution.x, "sigma"), 0.0, None)  # (S, n_x)
+    # the seller's best allocation on this structure: the duals of the virtual-value rows ((3-D) of 001)
+    alloc = np.abs(np.asarray(solution.row_dual)[lp.families["virtual_value"].slice]).reshape(grid.size, ql.dim)
+    out = _information_outputs(lp, inv, sigma, alloc)
+    gamma = lp.block(solution.x, "y") if len(ql.b) else np.zeros((grid.size, 0))
+    out["gamma"] = gamma.T.reshape((len(ql.b),) + grid.shape)
+    return out
+
+
+def _information_outputs(lp: LinearProgram, inv: AuctionInverse, sigma: np.ndarray, alloc: np.ndarray) -> dict:
+    """Interim values, virtual values and the decomposition of the profit bound for an
+    information structure σ (S, |X|) with marginal ρ, and an allocation (|X|, m)."""
+    ql, grid, rho = inv.ql, inv.grid, inv.rho
+    n_x, S, m = grid.size, ql.n_states, ql.dim
+    joint = np.moveaxis(sigma.reshape((S,) + grid.shape), 0, -1)
+    info = InformationStructure(tuple(grid.values for _ in range(grid.n_agents)), ql.lowered.env.states.labels, joint,
+                                name=lp.name, metadata={"k": grid.k, "program": inv.program})
+    # interim values w_ij(x) = Σ_θ V_ij(θ) σ(x,θ) / ρ(x) of (12) of 001, for the owner i of variable j
+    owner_values = np.zeros((S, m))
+    for j, i in enumerate(ql.owners):
+        owner_values[:, j] = ql.values[i, :, j] if i >= 0 else np.sum(ql.values[:, :, j], axis=0)
+    interim = (sigma.T @ owner_values) / rho[:, None]  # (n_x, m)
+    # the informational virtual objective c(x) and the virtual value c(x)/ρ(x)
+    adj = [grid.adjoint_upward(i) for i in range(ql.n_agents)]
+    c = sigma.T @ ql.cost  # (n_x, m)
+    rent = np.zeros((n_x, m))
+    for i in range(ql.n_agents):
+        adj_sigma = (adj[i] @ sigma.T).T  # ∇̃+_i σ(·, θ), (S, n_x)
+        c -= adj_sigma.T @ ql.values[i]
+        rent += (sigma + adj_sigma).T @ ql.values[i]
+    virtual = c / rho[:, None]
+    surplus = float(np.sum(alloc * (sigma.T @ (ql.cost + ql.values.sum(axis=0)))))
+    rents = float(np.sum(alloc * rent))
+    decomposition = {"surplus": surplus, "information_rent": rents, "profit": surplus - rents
+                     + float(ql.designer_const @ sigma.sum(axis=1))}
+    aggregate = np.stack([_aggregate_by_level(alloc @ row, grid, rho) for row in ql.A]) if len(ql.A) else None
+    return {"information": info, "interim_values": interim.T.reshape((m,) + grid.shape),
+            "virtual_values": virtual.T.reshape((m,) + grid.shape), "allocation": alloc.T.reshape((m,) + grid.shape),
+            "decomposition": decomposition, "aggregate_allocation": aggregate}

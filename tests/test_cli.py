@@ -1,0 +1,105 @@
+"""The command line of the foundation issue: `robustmech solve` and `robustmech bounds`.
+
+Numbers: LB-G-k (9) and UB-P-k (10) of 004 on the public good of 004 Section 4
+(N = 2, vbar = 3), whose closed-form max guarantee (15)-(17) is about 1.5567.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from robustmech.cli import main
+
+from conftest import MODELS
+
+PUBLIC_GOOD = str(MODELS / "public_good.mech")
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_solve_json_has_the_promised_fields(capsys):
+    code, out, err = run(capsys, "solve", PUBLIC_GOOD, "--program", "guarantee", "--k", "4", "--json")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 1  # one JSON object on stdout, nothing else (the HiGHS banner is muted)
+    obj = json.loads(lines[0])
+    for key in ("program", "k", "value", "status", "build_seconds", "solve_seconds", "dual_value"):
+        assert key in obj
+    assert obj["program"] == "guarantee" and obj["k"] == 4 and obj["status"] == "optimal"
+    assert 1.48 < obj["value"] < 1.5567  # LB(4) lies below the closed-form guarantee (Theorem 1 of 004)
+    assert obj["value"] == pytest.approx(obj["dual_value"], abs=1e-8)
+
+
+def test_bounds_json_reports_lower_upper_gap(capsys):
+    code, out, _ = run(capsys, "bounds", PUBLIC_GOOD, "--k", "3", "--json")
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["lower"] <= 1.5567 <= obj["upper"]  # Theorem 1 of 004 with (15)-(17)
+    assert obj["gap"] == pytest.approx(obj["upper"] - obj["lower"])
+    assert obj["lower"] == pytest.approx(10 / 7)  # LB(3) = 10/7, the simplex vertex HiGHS certifies
+
+
+def test_param_override_changes_the_model(capsys):
+    code, out, _ = run(capsys, "bounds", PUBLIC_GOOD, "--k", "2", "--param", "N=3", "--param", "vbar=4", "--json")
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["params"]["N"] == 3
+    from robustmech.symbolic.public_good import public_good_solution
+
+    assert obj["lower"] <= public_good_solution(3, 4).guarantee <= obj["upper"]
+
+
+def test_dual_program_equals_potential(capsys):
+    """(12) of 004 is the LP dual of (10)."""
+    _, out_ub, _ = run(capsys, "solve", PUBLIC_GOOD, "--program", "potential", "--k", "3", "--json")
+    _, out_dual, _ = run(capsys, "solve", PUBLIC_GOOD, "--program", "dual", "--k", "3", "--json")
+    assert json.loads(out_dual)["value"] == pytest.approx(json.loads(out_ub)["value"], abs=1e-8)
+
+
+def test_out_saves_and_never_overwrites(capsys, tmp_path):
+    import robustmech as rm
+
+    path = tmp_path / "lb.json"
+    code, _, _ = run(capsys, "solve", PUBLIC_GOOD, "--k", "3", "--out", str(path))
+    assert code == 0
+    loaded = rm.load(str(path))
+    assert loaded.value == pytest.approx(10 / 7)
+    assert loaded.mechanism.rule.shape == (10, 10, 3)
+    before = path.read_text()
+    code, _, err = run(capsys, "solve", PUBLIC_GOOD, "--k", "2", "--out", str(path))
+    assert code == 2 and "exists" in err and len(err.strip().splitlines()) == 1
+    assert path.read_text() == before  # nothing a user wrote is overwritten
+    code, _, _ = run(capsys, "solve", PUBLIC_GOOD, "--k", "2", "--out", str(path), "--force")
+    assert code == 0 and rm.load(str(path)).k == 2
+
+
+def test_solver_failure_exits_3(capsys, tmp_path):
+    """A time limit the solver cannot meet is a solver failure: exit 3 with the reason."""
+    code, out, err = run(capsys, "solve", PUBLIC_GOOD, "--k", "12", "--time-limit", "0.001", "--no-symmetry",
+                         "--solver", "highs-simplex")
+    assert code == 3
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("robustmech: error:") and "time limit" in last
+
+
+def test_export_writes_a_pyomo_lp_file(capsys, tmp_path):
+    path = tmp_path / "ub.lp"
+    code, _, _ = run(capsys, "solve", PUBLIC_GOOD, "--program", "potential", "--k", "2", "--export", str(path))
+    assert code == 0
+    text = path.read_text()
+    assert "min" in text and "virtual(" in text and "marginal(" in text
+
+
+def test_help_and_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("solve", "bounds", "bench"):
+        assert command in out
