@@ -22,7 +22,7 @@ from robustmech.cli import main
 from robustmech.results import plots
 from robustmech.results.sweep import run_sweep
 
-from conftest import common_value_auction, public_good
+from conftest import ROOT, common_value_auction, public_good
 
 K = 4
 PANELS = ("expenditure_contour", "expenditure_aggregate", "share", "log_density_contour", "density_aggregate",
@@ -241,3 +241,33 @@ def test_proportional_figure_draws_closed_forms_and_the_lp_aggregates():
     np.testing.assert_allclose(alloc["lp_y"], (m.outcome("q[1]") + m.outcome("q[2]")).ravel()[keep])
     transfer = fig.robustmech_panels["aggregate_transfer"].data
     np.testing.assert_allclose(transfer["lp_y"], (m.outcome("t[1]") + m.outcome("t[2]")).ravel()[keep])
+
+
+def test_cli_proportional_figure_uses_the_closed_form_of_002(tmp_path, capsys):
+    """002 Figure 2 from the command line: the closed-form curves are Q̄ (16) and T̄ (12)
+    of the proportional auction for the model's common-value distribution (here the
+    10-point uniform of 001's appendix), N = 2; the figure is written and refuses to
+    overwrite."""
+    from robustmech.cli import main
+    from robustmech.symbolic.auction import ProportionalAuction
+    from robustmech.symbolic.distributions import Discrete
+
+    model = str(ROOT / "models" / "common_value_auction.mech")
+    lb = tmp_path / "lb.json"
+    assert main(["solve", model, "--k", "2", "--out", str(lb)]) == 0
+    out = tmp_path / "prop.png"
+    assert main(["plot", str(lb), "--figure", "proportional", "--model", model, "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    assert main(["plot", str(lb), "--figure", "proportional", "--model", model, "--out", str(out)]) == 2
+    from robustmech.cli.plot import _proportional
+
+    class Args:
+        pass
+
+    args = Args()
+    args.model, args.title = model, None
+    fig = _proportional([rm.load(str(lb))], args)
+    auction = ProportionalAuction(Discrete(tuple(np.arange(10) / 9), tuple([0.1] * 10)), 2)
+    data = fig.robustmech_panels["aggregate_allocation"].data
+    np.testing.assert_allclose(data["y"][::50], [auction.aggregate_allocation(x) for x in data["x"][::50]])
+    assert data["y"][-1] == pytest.approx(1.0)  # Q̄ = 1 beyond the graded interval (002 (16))

@@ -27,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("result", metavar="RESULT", help="a saved result (.json) or a sweep folder")
     p.add_argument("--with", dest="other", metavar="RESULT2",
                    help="a second saved result: the UB-P-k solution beside an LB-G-k one (public-good)")
-    p.add_argument("--figure", "-f", choices=plots.FIGURES[:-1], default=None,
+    p.add_argument("--figure", "-f", choices=plots.FIGURES, default=None,
                    help="which figure (default: convergence for a sweep, public-good for LB/UB results "
                    "of a finite-outcome model, allocation for an auction mechanism)")
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="the image file: .png, .pdf or .svg")
@@ -146,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
             fig = plots.allocation_figure(mech_results[0], outcomes=args.outcome, title=args.title)
         elif figure == "bce":
             fig = _bce(mech_results, args)
+        elif figure == "proportional":
+            fig = _proportional(mech_results, args)
         else:
             raise ParameterError(f"unknown figure {figure!r}")
     written = plots.save_figure(fig, args.out, force=args.force)
@@ -171,3 +173,31 @@ def _bce(mech_results, args):
     print(f"computing the worst BCE of the saved mechanism on {env.name} ...", file=sys.stderr)
     g = guarantee(env, result.mechanism)
     return plots.bce_figure(g.worst, title=args.title, model=env.name)
+
+
+def _proportional(mech_results, args):
+    """002 Figure 2: the proportional auction's aggregate allocation Q̄ (16) and
+    transfer T̄ (12) for the model's common-value distribution and number of bidders,
+    with the saved LB mechanism's aggregates Σq_i, Σt_i overlaid against Σx."""
+    if not mech_results:
+        raise ParameterError("the proportional figure needs an LB result of a common-value auction "
+                             "(robustmech solve MODEL --program guarantee --out lb.json)")
+    if not args.model:
+        raise ParameterError("the proportional figure needs --model: the common-value auction the mechanism was solved on")
+    import numpy as np
+
+    from ..results.sweep import ModelSpec
+    from ..symbolic.auction import ProportionalAuction
+    from ..symbolic.distributions import Discrete
+
+    result = mech_results[0]
+    env = ModelSpec.of(args.model).build({k: str(v) for k, v in (result.params or {}).items()})
+    if len(env.states.symbols) != 1:
+        raise ParameterError("the proportional auction of 002 is for a pure common value: the model's state must be "
+                             f"one value, not ({', '.join(s.name for s in env.states.symbols)})")
+    auction = ProportionalAuction(Discrete(tuple(env.states.values()[:, 0]), tuple(env.states.prior_array())),
+                                  env.n_agents)
+    top = float(sum(np.max(a) for a in result.mechanism.actions))
+    title = args.title or f"Proportional auction (002 Figure 2): {env.name}, N={env.n_agents}; LP: {result.program} k={result.k}"
+    return plots.proportional_figure(np.vectorize(auction.aggregate_allocation), np.vectorize(auction.aggregate_transfer),
+                                     top=top, lp=result, title=title)
