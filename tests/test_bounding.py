@@ -246,3 +246,23 @@ def test_asymmetric_prior_is_not_reduced():
     b.utility(1, {"none": 0, "p1": theta[1], "p2": theta[1] - 1})
     b.designer({"none": 0, "p1": sum(theta) - 1, "p2": sum(theta) - 1})
     assert find_symmetries(rm.validate(b.build())) == []
+
+
+def test_dual_value_is_a_weak_duality_bound():
+    """The reported dual value is recomputed from the row duals alone (z = c - Aᵀy) and
+    bounds the optimum from the other side; duals of the wrong sign give no bound."""
+    from robustmech.programs.lp import ProgramBuilder
+    from robustmech.solve.highs import dual_objective
+    import scipy.sparse as sp
+
+    b = ProgramBuilder("toy", "min")  # min x1 + x2  s.t.  x1 + x2 >= 1, x >= 0: optimum 1
+    b.add_variables("x", 2, lower=0)
+    b.set_cost("x", [1, 1])
+    b.add_rows("cover", {"x": sp.csr_matrix(np.ones((1, 2)))}, lower=1.0)
+    lp = b.build()
+    none = np.zeros(0)
+    assert dual_objective(lp, np.array([1.0]), none, none, none) == pytest.approx(1.0)
+    assert dual_objective(lp, np.array([0.5]), none, none, none) == pytest.approx(0.5)  # feasible, not optimal
+    assert dual_objective(lp, np.array([-1.0]), none, none, none) == -np.inf  # wrong sign: no certificate
+    result = rm.solve(public_good(), "guarantee", 3)
+    assert result.extra["dual_certified"] and result.extra["max_violation"] <= 1e-9

@@ -50,8 +50,11 @@ def test_chain_on_the_public_good(public_good_low, k):
     assert cert.holds, str(cert)
     assert cert.mechanism_guarantee >= cert.lower - 1e-7
     assert cert.details["mechanism_participation_secure"]
-    # the bracket contains the closed-form max guarantee (15)-(17) of 004, about 1.5567
-    assert cert.mechanism_guarantee <= 1.5568 <= cert.information_potential
+    # G(M_LB) <= max guarantee = λ of (15)-(17) of 004 <= min potential <= P(I_UB)
+    from robustmech.symbolic.public_good import public_good_solution
+
+    lam = public_good_solution(2, 3).guarantee
+    assert cert.mechanism_guarantee <= lam + 1e-7 and lam <= cert.information_potential + 1e-7
     cert.check()
 
 

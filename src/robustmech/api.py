@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import time
+
+import numpy as np
 from typing import Any, Mapping
 
 from .errors import Location, ModelError, SolverError
@@ -108,6 +110,7 @@ def solve(
         sol = solve_lp(lp, options)
         x = sol.x
         build_seconds = lp.build_seconds
+    extra.update(certify_solution(lp, x, sol))
     objects = bounding.read(lp, x, inverse)
     multipliers = {name: objects[name] for name in ("lambda", "gamma") if name in objects}
     return ProgramResult(
@@ -152,6 +155,28 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "highs",
     return Bounds(lower, upper)
 
 
+CERTIFICATE_TOLERANCE = 1e-6
+
+
+def certify_solution(lp, x, sol) -> dict:
+    """Refuse to report a value that is not a bound, and say whether it is certified optimal.
+
+    A point that satisfies every row and column bound (to ``CERTIFICATE_TOLERANCE``,
+    relative to the value's size) gives a valid bound in the program's direction: a
+    feasible LB-G-k mechanism's value is at most the max guarantee, a feasible UB-P-k
+    structure's at least the min potential. A point that violates them does not, and
+    is refused (first-order methods such as PDLP that stop early fail here loudly).
+    Optimality is certified separately by the weak-duality value of the duals."""
+    scale = max(1.0, abs(sol.objective))
+    violation = max_violation(lp, x)
+    if violation > CERTIFICATE_TOLERANCE * scale:
+        raise SolverError(
+            f"{lp.name}: the solver's point violates the program by {violation:.1e}, so its value is not a bound; "
+            "rerun with --solver highs-simplex or highs-ipm", "uncertified")
+    gap = abs(sol.objective - sol.dual_objective)
+    return {"max_violation": violation, "dual_certified": bool(np.isfinite(gap) and gap <= CERTIFICATE_TOLERANCE * scale)}
+
+
 def _solve_auction(low: LoweredEnvironment, program: str, k: int, solver_options: SolverOptions, export: str | None,
                    options: dict) -> ProgramResult:
     """Recognise the quasilinear structure, build, solve and read back an auction program."""
@@ -160,13 +185,14 @@ def _solve_auction(low: LoweredEnvironment, program: str, k: int, solver_options
     if export:
         lp.export(export)
     sol = solve_lp(lp, solver_options)
+    certificate = certify_solution(lp, sol.x, sol)
     objects = auction.read(lp, sol, inverse)
     arrays = {name: objects[name] for name in ("lam", "Xi", "gamma", "allocation", "transfers", "interim_values",
                                                "virtual_values", "aggregate_allocation", "aggregate_transfer")
               if objects.get(name) is not None}
     if "lam" in arrays:
         arrays["lambda"] = arrays.pop("lam")
-    extra = {"equation": lp.metadata.get("equation"), "correlation": inverse.correlation}
+    extra = {"equation": lp.metadata.get("equation"), "correlation": inverse.correlation, **certificate}
     extra.update(objects.get("checks", {}))
     extra.update({f"decomposition_{key}": value for key, value in objects.get("decomposition", {}).items()})
     return ProgramResult(

@@ -218,7 +218,11 @@ class Certificate:
 
     @property
     def broken(self) -> list[str]:
-        return [text for a, b, text in self.LINKS if self.slack(getattr(self, a), getattr(self, b)) > 0]
+        links = [text for a, b, text in self.LINKS if self.slack(getattr(self, a), getattr(self, b)) > 0]
+        # G(M) <= P(I) needs M participation secure (004 Section 2): a link of its own
+        if self.details.get("mechanism_participation_secure") is False:
+            links.append("M_LB participation secure")
+        return links
 
     @property
     def holds(self) -> bool:
@@ -231,6 +235,8 @@ class Certificate:
             for a, b, text in self.LINKS:
                 if self.slack(getattr(self, a), getattr(self, b)) > 0:
                     parts.append(f"{text} fails: {getattr(self, a):.9g} > {getattr(self, b):.9g}")
+            if "M_LB participation secure" in self.broken:
+                parts.append("the LB mechanism's action 0 is not participation secure")
             raise SolverError(f"certificate chain broken on {self.model} at k={self.k}: " + "; ".join(parts)
                               + f" (tolerance {self.tolerance:g})", "certificate")
         return self

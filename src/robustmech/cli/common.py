@@ -20,7 +20,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 def add_solver_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--solver", default="highs", choices=SOLVERS,
                    help="HiGHS method (default: highs, which lets HiGHS choose); pyomo-highs solves the Pyomo model")
-    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="stop the solver after this long")
+    p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS", help="stop the solver after this long")
     p.add_argument("--verbose", "-v", action="store_true", help="show the solver's full log")
     p.add_argument("--no-symmetry", action="store_true",
                    help="solve the full program even when the environment is symmetric (slower, same value)")
@@ -54,6 +54,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
 
 

@@ -34,14 +34,31 @@ def register(sub) -> None:
     b.set_defaults(handler=run_bounds)
 
 
-def refuse_overwrite(path: str) -> None:
+def check_output_path(path: str, force: bool) -> None:
+    """Refuse an --out path whose folder is missing, or whose files exist (without --force)."""
     import os
 
+    from ..errors import ParameterError
     from ..results.bounds import arrays_path
 
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ParameterError(f"cannot write {path}: the folder {folder} does not exist")
     for target in (path, arrays_path(path)):
-        if os.path.exists(target):
+        if os.path.exists(target) and not force:
             raise FileExistsError(f"{target} exists; refusing to overwrite it (use --force)")
+
+
+def check_export_path(path: str) -> None:
+    import os
+
+    from ..errors import ParameterError
+
+    if not (path.endswith(".lp") or path.endswith(".mps")):
+        raise ParameterError(f"--export writes .lp or .mps files, not {path!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ParameterError(f"cannot write {path}: the folder {folder} does not exist")
 
 
 def progress(line: str) -> None:
@@ -50,8 +67,10 @@ def progress(line: str) -> None:
 
 
 def run_solve(args: argparse.Namespace) -> int:
-    if args.out and not args.force:
-        refuse_overwrite(args.out)  # before the solve, not after it
+    if args.out:
+        check_output_path(args.out, args.force)  # before the solve, not after it
+    if args.export:
+        check_export_path(args.export)
     env = api.load_model(args.model, parse_params(args.param))
     if not args.json:
         print(f"solving {args.program} (k={args.k}) on {env.name} ...", file=sys.stderr)
@@ -76,4 +95,7 @@ def run_bounds(args: argparse.Namespace) -> int:
         emit_json(result.summary())
     else:
         print(result)
+    if not result.consistent:
+        print("robustmech: error: LB(k) > UB(k), which Theorem 1 of 004 rules out: a solver tolerance problem", file=sys.stderr)
+        return 3
     return 0

@@ -170,6 +170,7 @@ class Bounds:
             "upper": self.upper.value,
             "gap": self.gap,
             "status": "optimal" if self.lower.status == self.upper.status == "optimal" else "failed",
+            "consistent": self.consistent,
             "solver": self.lower.solver,
             "lower_build_seconds": round(self.lower.build_seconds, 6),
             "lower_solve_seconds": round(self.lower.solve_seconds, 6),
@@ -183,9 +184,15 @@ class Bounds:
         rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.summary().items() if not isinstance(v, dict))
         return f"<table>{rows}</table>"
 
+    @property
+    def consistent(self) -> bool:
+        """LB(k) <= UB(k), as Theorem 1 of 004 promises (to 1e-7)."""
+        return self.lower.value <= self.upper.value + 1e-7 * max(1.0, abs(self.upper.value))
+
     def __str__(self) -> str:
         s = self.summary()
-        return f"{s['model']} k={s['k']}: LB {s['lower']:.6f} <= value <= UB {s['upper']:.6f}  (gap {s['gap']:.6f})"
+        warn = "" if self.consistent else "  VIOLATES Theorem 1 of 004 (LB > UB)"
+        return warn.join(["", ""]) + f"{s['model']} k={s['k']}: LB {s['lower']:.6f} <= value <= UB {s['upper']:.6f}  (gap {s['gap']:.6f})" + warn
 
 
 def versions() -> dict:

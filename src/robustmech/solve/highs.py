@@ -105,6 +105,21 @@ def new_highs():
     return h
 
 
+class _stdout_muted:
+    """Point file descriptor 1 at /dev/null for the duration (C code prints there)."""
+
+    def __enter__(self):
+        sys.stdout.flush()
+        self.saved, self.devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(self.devnull, 1)
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 1)
+        os.close(self.saved)
+        os.close(self.devnull)
+        return False
+
+
 def _highs(options: SolverOptions):
     h = new_highs()
     h.setOptionValue("output_flag", bool(options.verbose))
@@ -164,7 +179,11 @@ def _run(h, lp: LinearProgram, options: SolverOptions, column_order: np.ndarray 
     if options.progress is not None and not options.verbose:
         _attach_progress(h, options, start)
     h.HandleKeyboardInterrupt = True  # Ctrl-C cancels the solve instead of killing Python mid-call
-    h.solve()
+    if options.verbose:
+        h.solve()
+    else:
+        with _stdout_muted():  # some HiGHS methods (PDLP) print to stdout even with output off
+            h.solve()
     seconds = time.perf_counter() - start
     status = h.getModelStatus()
     MS = highspy.HighsModelStatus
@@ -231,25 +250,31 @@ def highspy_callback_logging():
     return highspy.cb.HighsCallbackType.kCallbackLogging
 
 
-def dual_objective(lp: LinearProgram, y: np.ndarray, z: np.ndarray, activity: np.ndarray, x: np.ndarray) -> float:
-    """The Lagrangian dual value Σ_r y_r b_r + Σ_j z_j β_j + offset.
+def dual_objective(lp: LinearProgram, y: np.ndarray, z: np.ndarray, activity: np.ndarray, x: np.ndarray,
+                   tol: float = 1e-9) -> float:
+    """A weak-duality bound on the optimum from the row duals y alone.
 
-    HiGHS's duals satisfy c = Aᵀy + z; each dual multiplies the bound its row (column)
-    sits at. With optimal duals this equals the primal objective: the reported gap is
-    a certificate of optimality, independent of HiGHS's own claim.
+    The column duals are recomputed as z = c - Aᵀy (HiGHS's reported reduced costs are
+    not trusted). Each dual multiplies the bound its sign selects (for a minimisation,
+    a positive dual the lower bound, a negative one the upper bound; the reverse for a
+    maximisation); a dual that would need an infinite bound makes the duals infeasible,
+    and the function returns -inf for a minimisation (+inf for a maximisation): no
+    certificate. Otherwise the value bounds the optimum from the other side, so
+    |primal - dual| is a certificate of optimality independent of the solver's claim.
     """
-    return float(_bound_sum(y, lp.row_lower, lp.row_upper, activity) + _bound_sum(z, lp.col_lower, lp.col_upper, x) + lp.offset)
-
-
-def _bound_sum(dual, lower, upper, value) -> float:
-    if not len(dual):
-        return 0.0
-    lo_fin, hi_fin = np.isfinite(lower), np.isfinite(upper)
-    near_lo = np.abs(value - np.where(lo_fin, lower, np.inf)) <= np.abs(value - np.where(hi_fin, upper, np.inf))
-    use_lo = lo_fin & (~hi_fin | near_lo)
-    bound = np.where(use_lo, np.where(lo_fin, lower, 0.0), np.where(hi_fin, upper, 0.0))
-    active = dual != 0
-    return float(np.dot(dual[active], bound[active]))
+    sign = 1.0 if lp.sense == "min" else -1.0
+    z = lp.cost - lp.A.T @ y
+    total = lp.offset
+    for dual, lower, upper in ((y, lp.row_lower, lp.row_upper), (z, lp.col_lower, lp.col_upper)):
+        if not len(dual):
+            continue
+        scale = np.maximum(1.0, np.abs(dual).max(initial=0.0))
+        use_lower = sign * dual > tol * scale
+        use_upper = sign * dual < -tol * scale
+        if np.any(use_lower & ~np.isfinite(lower)) or np.any(use_upper & ~np.isfinite(upper)):
+            return -sign * np.inf
+        total += float(np.dot(dual[use_lower], lower[use_lower]) + np.dot(dual[use_upper], upper[use_upper]))
+    return float(total)
 
 
 def diagnose(lp: LinearProgram, solution: LPSolution, options: SolverOptions) -> SolverError:
