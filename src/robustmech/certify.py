@@ -359,6 +359,9 @@ def _looks_like_file(spec: str) -> bool:
     return spec.endswith((".json", ".npz")) or os.path.sep in spec or os.path.exists(spec)
 
 
+MAX_BIDS = 10_000  # a bid grid per agent; the BCE has |A|·|Θ| columns
+
+
 def _call_spec(spec: str):
     """``name`` or ``name(key=value, ...)`` -> (name, options), values as numbers."""
     import re
@@ -376,7 +379,12 @@ def _call_spec(spec: str):
             number = float(value)
         except ValueError:
             raise ModelError(f"option {key.strip()} of '{spec}' must be a number, got '{value.strip()}'") from None
-        options[key.strip()] = int(number) if number.is_integer() and key.strip() == "bids" else number
+        if key.strip() == "bids":
+            if not number.is_integer() or not 2 <= number <= MAX_BIDS:
+                raise ModelError(f"bids in '{spec}' must be a whole number of grid points from 2 to {MAX_BIDS}, "
+                                 f"got {value.strip()}")
+            number = int(number)
+        options[key.strip()] = number
     return m.group(1), options
 
 

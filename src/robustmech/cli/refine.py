@@ -72,10 +72,11 @@ def load_prior_free(model: str, params: dict) -> pf.PriorFreeEnvironment:
 def _num(params: dict, name: str, default):
     if name not in params:
         return default
+    text = params.pop(name)
     try:
-        return sympy.Rational(params.pop(name))
+        return sympy.Rational(text)
     except (TypeError, ValueError):
-        raise ParameterError(f"--param {name} must be a number, got {params.get(name)!r}") from None
+        raise ParameterError(f"--param {name} must be a number, got {text!r}") from None
 
 
 def _int(params: dict, name: str, default: int, least: int) -> int:
