@@ -137,10 +137,15 @@ def build_bayes(a: PriorFreeArrays, mass: np.ndarray, floors: list[tuple[np.ndar
     mass = _f(mass)
     b.set_cost("z", V.T @ mass)
     b.offset = float(mass @ w0)
-    if len(floors):
-        rows = np.vstack([_f(m) for m, _ in floors])
+    if isinstance(floors, tuple) and len(floors) == 2 and sp.issparse(floors[0]):
+        rows, vals = floors[0].tocsr(), np.asarray(floors[1], dtype=float)  # already a sparse block
+    elif len(floors):
+        rows = sp.csr_matrix(np.vstack([_f(m) for m, _ in floors]))
         vals = np.array([val for _, val in floors], dtype=float)
-        b.add_rows("stage_values", {"z": sp.csr_matrix(rows) @ V}, lower=vals - rows @ w0,
+    else:
+        rows = None
+    if rows is not None:
+        b.add_rows("stage_values", {"z": rows @ V}, lower=vals - rows @ w0,
                    description="earlier beliefs of the LPS keep their optimal values")
     return b.build(metadata={"program": name, "source": "000 eq. (1)"})
 
@@ -411,8 +416,9 @@ def perfectly_robust(a: PriorFreeArrays, solver: Solver, mass: np.ndarray | None
         raise UnsupportedError("the perfectly robust criterion needs a full-support objective (every weight > 0)")
     rob = robust(a, solver)
     t = rob.stages[0]["value"]
+    # every profile keeps the maxmin value: one sparse identity block, not n dense rows
     lp, sol, tau = _solve_relaxing(solver, lambda tau: build_bayes(
-        a, mass, [(np.eye(a.n_cells)[c], t - tau * _scale([t])) for c in range(a.n_cells)], name="perfect-stage-2"))
+        a, mass, (sp.identity(a.n_cells, format="csr"), np.full(a.n_cells, t - tau * _scale([t]))), name="perfect-stage-2"))
     z = _z(a, lp, sol.x)
     v = a.payoffs(z)
     gain, rho = admissibility(a, v, solver)
