@@ -222,7 +222,44 @@ def describe(env: Environment) -> str:
 # builder
 
 
-class ModelBuilder:
+class DeclarationBuilder:
+    """What every builder declares the same way: parameters and agents.
+
+    Subclasses set ``self.params``, ``self._agents`` and ``self.locations``.
+    """
+
+    params: dict
+    locations: dict
+    _agents: tuple[str, ...] | None
+
+    def param(self, name: str, value: Any, location: Location | None = None) -> Any:
+        if name in self.params:
+            raise ModelError(f"duplicate parameter '{name}'", location)
+        self.params[name] = value
+        self.locations[("param", name)] = location
+        return value
+
+    def agents(self, agents: int | Sequence[str], location: Location | None = None) -> tuple[str, ...]:
+        """Declare the agents: a count (named 1..N) or a list of names."""
+        if self._agents is not None:
+            raise ModelError("agents are declared twice", location)
+        if isinstance(agents, (int, np.integer)) and not isinstance(agents, bool):
+            if agents < 1:
+                raise ModelError(f"there must be at least one agent, got {agents}", location)
+            names = tuple(str(i) for i in range(1, int(agents) + 1))
+        else:
+            names = tuple(str(a) for a in agents)
+        if not names:
+            raise ModelError("there must be at least one agent", location)
+        dup = _first_duplicate(names)
+        if dup is not None:
+            raise ModelError(f"duplicate agent name '{dup}'", location)
+        self._agents = names
+        self.locations["agents"] = location
+        return names
+
+
+class ModelBuilder(DeclarationBuilder):
     """Build an :class:`Environment` in Python, as a model file would.
 
     >>> import robustmech as rm
@@ -267,31 +304,6 @@ class ModelBuilder:
 
     # -- declarations ------------------------------------------------------
 
-    def param(self, name: str, value: Any, location: Location | None = None) -> Any:
-        if name in self.params:
-            raise ModelError(f"duplicate parameter '{name}'", location)
-        self.params[name] = value
-        self.locations[("param", name)] = location
-        return value
-
-    def agents(self, agents: int | Sequence[str], location: Location | None = None) -> tuple[str, ...]:
-        """Declare the agents: a count N (named 1..N) or a list of names."""
-        if self._agents is not None:
-            raise ModelError("agents are declared twice", location)
-        if isinstance(agents, (int, np.integer)):
-            if agents < 1:
-                raise ModelError(f"there must be at least one agent, got {agents}", location)
-            names = tuple(str(i) for i in range(1, int(agents) + 1))
-        else:
-            names = tuple(str(a) for a in agents)
-        if not names:
-            raise ModelError("there must be at least one agent", location)
-        dup = _first_duplicate(names)
-        if dup is not None:
-            raise ModelError(f"duplicate agent name '{dup}'", location)
-        self._agents = names
-        self.locations["agents"] = location
-        return names
 
     def states(
         self,

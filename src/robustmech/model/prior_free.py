@@ -35,7 +35,7 @@ import numpy as np
 import sympy
 
 from ..errors import Location, ModelError
-from .environment import LinearConstraint, _expr, _first_duplicate, _number
+from .environment import DeclarationBuilder, LinearConstraint, _expr, _first_duplicate, _number
 
 INCENTIVE = ("dominant", "adjacent", "none")
 PARTICIPATION = ("ex_post", "none")
@@ -130,7 +130,7 @@ class PriorFreeEnvironment:
         return "\n".join(lines)
 
 
-class PriorFreeBuilder:
+class PriorFreeBuilder(DeclarationBuilder):
     """Build a :class:`PriorFreeEnvironment` in Python, as a model file would.
 
     >>> b = PriorFreeBuilder("public_good")
@@ -164,31 +164,6 @@ class PriorFreeBuilder:
 
     # -- declarations ------------------------------------------------------
 
-    def param(self, name: str, value: Any, location: Location | None = None) -> Any:
-        if name in self.params:
-            raise ModelError(f"duplicate parameter '{name}'", location)
-        self.params[name] = value
-        self.locations[("param", name)] = location
-        return value
-
-    def agents(self, agents: int | Sequence[str], location: Location | None = None) -> tuple[str, ...]:
-        """Declare the agents: a count I (named 1..I) or a list of names."""
-        if self._agents is not None:
-            raise ModelError("agents are declared twice", location)
-        if isinstance(agents, (int, np.integer)) and not isinstance(agents, bool):
-            if agents < 1:
-                raise ModelError(f"there must be at least one agent, got {agents}", location)
-            names = tuple(str(i) for i in range(1, int(agents) + 1))
-        else:
-            names = tuple(str(a) for a in agents)
-        if not names:
-            raise ModelError("there must be at least one agent", location)
-        dup = _first_duplicate(names)
-        if dup is not None:
-            raise ModelError(f"duplicate agent name '{dup}'", location)
-        self._agents = names
-        self.locations["agents"] = location
-        return names
 
     def types(self, name: str, grid: Sequence[Any] | Sequence[Sequence[Any]], location: Location | None = None) -> tuple[sympy.Symbol, ...]:
         """Each agent's type grid Θ^i: one grid for all agents, or one per agent.
