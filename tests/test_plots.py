@@ -20,7 +20,7 @@ matplotlib = pytest.importorskip("matplotlib")
 import robustmech as rm
 from robustmech.cli import main
 from robustmech.results import plots
-from robustmech.results.sweep import run_sweep
+from robustmech.sweep import run_sweep
 
 from conftest import ROOT, common_value_auction, public_good
 

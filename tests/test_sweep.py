@@ -18,7 +18,7 @@ import pytest
 
 import robustmech as rm
 from robustmech.cli import main
-from robustmech.results import sweep as sw
+from robustmech import sweep as sw
 
 from conftest import public_good
 

@@ -8,7 +8,7 @@ import sys
 
 from ..errors import ParameterError
 from ..results import plots
-from ..results.sweep import is_sweep_dir, load_sweep, result_paths
+from ..sweep import is_sweep_dir, load_sweep, result_paths
 from .show import load_result
 
 
@@ -166,7 +166,7 @@ def _bce(mech_results, args):
     if not args.model:
         raise ParameterError("the bce figure needs --model: the model the mechanism was solved on")
     from ..certify import guarantee
-    from ..results.sweep import ModelSpec
+    from ..sweep import ModelSpec
 
     result = mech_results[0]
     env = ModelSpec.of(args.model).build({k: str(v) for k, v in (result.params or {}).items()})
@@ -186,7 +186,7 @@ def _proportional(mech_results, args):
         raise ParameterError("the proportional figure needs --model: the common-value auction the mechanism was solved on")
     import numpy as np
 
-    from ..results.sweep import ModelSpec
+    from ..sweep import ModelSpec
     from ..symbolic.auction import ProportionalAuction
     from ..symbolic.distributions import Discrete
 

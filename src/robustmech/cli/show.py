@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..results.bounds import FORMAT as RESULT_FORMAT
 from ..results.bounds import load
-from ..results.sweep import is_sweep_dir, load_sweep
+from ..sweep import is_sweep_dir, load_sweep
 from .common import emit_json
 
 PROGRAM_NAMES = {"guarantee": "LB-G", "potential": "UB-P", "dual": "relaxed dual"}

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ..results.sweep import BACKENDS, parse_ks, parse_param_grid, run_sweep
+from ..sweep import BACKENDS, parse_ks, parse_param_grid, run_sweep
 from .common import emit_json, positive_int
 
 

@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..errors import ParameterError, RobustMechError
+from .errors import ParameterError, RobustMechError
 
 FORMAT = "robustmech-sweep/1"
 BACKENDS = ("local", "serial", "dask")
@@ -163,7 +163,7 @@ class ModelSpec:
 
     def build(self, params: Mapping[str, str]):
         if self.kind == "mech":
-            from .. import api
+            from . import api
 
             return api.load_model(self.target, dict(params))
         if self.kind == "callable":
@@ -235,7 +235,7 @@ def solve_row(model: ModelSpec, task: Task, solver: str = "highs", time_limit: f
     """One row: build the environment, solve LB(k) and UB(k) with
     :func:`robustmech.bounds` (Theorem 1 of 004), return the row (never raises for a
     model or solver failure: the row records it)."""
-    from .. import api
+    from . import api
 
     start = time.perf_counter()
     row: dict[str, Any] = {"id": task.id, "model": None, "params": dict(task.params), "k": task.k, "lower": None,
