@@ -328,6 +328,22 @@ def test_guarantee_decomposition():
     total = (r.extra["decomposition_revenue"] + r.extra["decomposition_allocation_term"]
              + r.extra["decomposition_strategic_rent"])
     assert total == pytest.approx(r.value, abs=1e-7)
+    # the rent recomputed from its definition, not as a remainder: Σ_{θ,x} σ(θ,x)
+    # Σ_i [v_i(θ) ∇+_i q_i(x) - ∇+_i t_i(x)] with ∇+ of (1) and σ the worst-case weights
+    grid = Grid(2, 3)
+    sigma = r.multipliers["worst_case_weights"]  # (|Θ|, |X(k)|), sums to one
+    assert sigma.sum() == pytest.approx(1.0) and sigma.min() >= 0
+    names = env.outcome_names
+    q = r.multipliers["allocation"].reshape(2, -1)
+    t = r.multipliers["transfers"].reshape(2, -1)
+    rent = 0.0
+    for i in range(2):
+        value = env.utility_coef[i, :, names.index(f"q[{i + 1}]")]  # v_i(θ)
+        rent += float((sigma * (value[:, None] * (grid.upward(i) @ q[i])[None, :]
+                                - (grid.upward(i) @ t[i])[None, :])).sum())
+    assert rent == pytest.approx(r.extra["decomposition_strategic_rent"], abs=1e-7)
+    revenue = float((sigma.sum(axis=0) * t.sum(axis=0)).sum())
+    assert revenue == pytest.approx(r.extra["decomposition_revenue"], abs=1e-9)
     mech = r.mechanism
     assert mech.rule.shape == (10, 10, 4)
     assert np.all(mech.outcome("q[1]") + mech.outcome("q[2]") <= 1 + 1e-9)

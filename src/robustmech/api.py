@@ -188,7 +188,8 @@ def _solve_auction(low: LoweredEnvironment, program: str, k: int, solver_options
     certificate = certify_solution(lp, sol.x, sol)
     objects = auction.read(lp, sol, inverse)
     arrays = {name: objects[name] for name in ("lam", "Xi", "gamma", "allocation", "transfers", "interim_values",
-                                               "virtual_values", "aggregate_allocation", "aggregate_transfer")
+                                               "virtual_values", "aggregate_allocation", "aggregate_transfer",
+                                               "worst_case_weights")
               if objects.get(name) is not None}
     if "lam" in arrays:
         arrays["lambda"] = arrays.pop("lam")

@@ -433,6 +433,7 @@ def _read_guarantee(lp: LinearProgram, solution, inv: AuctionInverse) -> dict:
         decomposition = {"revenue": revenue, "allocation_term": cost, "strategic_rent": rent}
         if inv.penalty is not None:
             decomposition["penalty"] = float((weights.sum(axis=1) * inv.penalty).sum())
+    out.update(worst_case_weights=(weights if total > 0 else None))
     out.update(mechanism=mech, lam=lam_recovered, checks=checks, decomposition=decomposition,
                transfers=t.T.reshape((N,) + grid.shape), allocation=q.T.reshape((ql.dim,) + grid.shape))
     out["aggregate_allocation"] = np.stack([_aggregate_by_level(q @ row, grid, rho) for row in ql.A]) if len(ql.A) else None
