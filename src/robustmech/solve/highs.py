@@ -318,7 +318,9 @@ def diagnose(lp: LinearProgram, solution: LPSolution, options: SolverOptions) ->
             pass
         tail = f"; the objective improves without limit along variables {', '.join(blocks)}" if blocks else ""
         return SolverError(f"{lp.name} is unbounded{tail}", "unbounded", tuple(blocks))
-    return SolverError(f"{lp.name}: the solver failed ({solution.message})", "error")
+    other = "highs-ipm" if options.solver in ("highs", "highs-simplex") else "highs-simplex"
+    return SolverError(f"{lp.name}: HiGHS stopped without a solution (status: {solution.message}), usually numerical "
+                       f"trouble on a large program; try --solver {other}", "error")
 
 
 def _solve_through_pyomo(lp: LinearProgram, options: SolverOptions) -> LPSolution:
