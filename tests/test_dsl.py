@@ -88,7 +88,10 @@ def test_bilateral_trade_has_the_public_goods_bounds():
     bt, pg = rm.bounds(trade, 3), rm.bounds(good, 3)
     assert bt.lower.value == pytest.approx(pg.lower.value, abs=1e-9)
     assert bt.upper.value == pytest.approx(pg.upper.value, abs=1e-9)
-    assert pg.lower.value == pytest.approx(10 / 7, abs=1e-6)  # LB(3) of the public good, N = 2, vbar = 3
+    # and both brackets contain the max guarantee λ of (15)-(17) of 004 (Theorem 1)
+    from robustmech.symbolic.public_good import public_good_solution
+
+    assert bt.lower.value <= public_good_solution(2, 3).guarantee <= bt.upper.value
 
 
 # ---------------------------------------------------------------- parameters
