@@ -258,6 +258,17 @@ class DeclarationBuilder:
         self.locations["agents"] = location
         return names
 
+    def _agent_index(self, agent, location) -> int:
+        if self._agents is None:
+            raise ModelError("declare the agents before their utilities", location)
+        if isinstance(agent, (int, np.integer)) and not isinstance(agent, bool):
+            if not 0 <= agent < len(self._agents):
+                raise ModelError(f"agent index {agent} is out of range 0..{len(self._agents) - 1}", location)
+            return int(agent)
+        if str(agent) in self._agents:
+            return self._agents.index(str(agent))
+        raise ModelError(f"unknown agent '{agent}'", location)
+
 
 class ModelBuilder(DeclarationBuilder):
     """Build an :class:`Environment` in Python, as a model file would.
@@ -594,17 +605,6 @@ class ModelBuilder(DeclarationBuilder):
         if target in self._points:
             return self._points.index(target)
         raise ModelError(f"the prior names a state {key!r} that is not in the state set", location)
-
-    def _agent_index(self, agent, location) -> int:
-        if self._agents is None:
-            raise ModelError("declare the agents before their utilities", location)
-        if isinstance(agent, (int, np.integer)) and not isinstance(agent, bool):
-            if not 0 <= agent < len(self._agents):
-                raise ModelError(f"agent index {agent} is out of range 0..{len(self._agents) - 1}", location)
-            return int(agent)
-        if str(agent) in self._agents:
-            return self._agents.index(str(agent))
-        raise ModelError(f"unknown agent '{agent}'", location)
 
     def _payoff(self, payoff, outcomes: OutcomeSpace, what: str, location) -> Payoff:
         state_syms = set(self._state_symbols)

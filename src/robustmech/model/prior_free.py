@@ -354,17 +354,6 @@ class PriorFreeBuilder(DeclarationBuilder):
         self.locations[("variable", name)] = location
         return sym
 
-    def _agent_index(self, agent, location) -> int:
-        if self._agents is None:
-            raise ModelError("declare the agents before their utilities", location)
-        if isinstance(agent, (int, np.integer)) and not isinstance(agent, bool):
-            if not 0 <= agent < len(self._agents):
-                raise ModelError(f"agent index {agent} is out of range 0..{len(self._agents) - 1}", location)
-            return int(agent)
-        if str(agent) in self._agents:
-            return self._agents.index(str(agent))
-        raise ModelError(f"unknown agent '{agent}'", location)
-
     @staticmethod
     def _linear(payoff, what, variables, allowed, location) -> sympy.Expr:
         expr = sympy.expand(_expr(payoff, what, location))
