@@ -125,8 +125,8 @@ class _Elaborator:
 
     # ------------------------------------------------------------------ driver
 
-    def run(self) -> Environment:
-        stmts = self.ast.statements
+    def _begin(self, stmts, builder_class):
+        """The `model` line: make the builder; returns where errors about missing parts point."""
         models = [s for s in stmts if isinstance(s, A.ModelStmt)]
         if len(models) > 1:
             raise ModelError("the model is named twice (one `model NAME \"title\"` per file)", models[1].loc)
@@ -134,29 +134,40 @@ class _Elaborator:
         name = models[0].name if models else _stem(self.file)
         title = models[0].title if models else ""
         path = self.file if self.file != "<model>" else None
-        self.b = ModelBuilder(name, title, path=path, source=self.source)
+        self.b = builder_class(name, title, path=path, source=self.source)
+        return start
 
+    def _declare_names_params_agents(self, stmts, start) -> None:
+        """What every model declares first, in this order: names, parameters, agents, lets."""
         self._claim_names(stmts)
         self._params([s for s in stmts if isinstance(s, A.ParamStmt)])
         self._guard(self._agents, [s for s in stmts if isinstance(s, (A.AgentsRange, A.AgentsNamed))], start)
         for s in stmts:
             if isinstance(s, A.LetStmt):
                 self.globals[s.name].value = LetFunction(s)
+
+    def _declare_utilities(self, stmts, start) -> None:
+        """Every `utility[i] = ...` statement, then refuse an agent left without one."""
+        utilities = [s for s in stmts if isinstance(s, A.UtilityStmt)]
+        for s in utilities:
+            self._guard(self._utility, s)
+        missing = [self.b._agents[i] for i in range(len(self.agent_numbers)) if ("utility", i) not in self.b.locations]
+        if missing:
+            where = utilities[-1].loc if utilities else start
+            raise ModelError(f"no utility for agent {missing[0]}: write `utility[{self.agent_var or missing[0]}] = ...`",
+                             where)
+
+    def run(self) -> Environment:
+        stmts = self.ast.statements
+        start = self._begin(stmts, ModelBuilder)
+        self._declare_names_params_agents(stmts, start)
         self._guard(self._states, [s for s in stmts if isinstance(s, A.StateStmt)], start)
         self._prior([s for s in stmts if isinstance(s, A.PriorStmt)])
         self._guard(self._outcomes, [s for s in stmts if isinstance(s, A.OutcomeStmt)], stmts)
         for s in stmts:
             if isinstance(s, A.ConstraintStmt):
                 self._guard(self._constraint, s)
-        utilities = [s for s in stmts if isinstance(s, A.UtilityStmt)]
-        for s in utilities:
-            self._guard(self._utility, s)
-        covered = {i for i in range(len(self.agent_numbers)) if ("utility", i) in self.b.locations}
-        missing = [self.b._agents[i] for i in range(len(self.agent_numbers)) if i not in covered]
-        if missing:
-            where = utilities[-1].loc if utilities else start
-            raise ModelError(f"no utility for agent {missing[0]}: write `utility[{self.agent_var or missing[0]}] = ...`",
-                             where)
+        self._declare_utilities(stmts, start)
         designers = [s for s in stmts if isinstance(s, A.DesignerStmt)]
         if not designers:
             raise ModelError("the model has no designer objective: add a line `designer = EXPR`", start)

@@ -99,22 +99,9 @@ class _PriorFreeElaborator(_Elaborator):
 
     def run(self) -> PriorFreeEnvironment:
         stmts = self.ast.statements
-        models = [s for s in stmts if isinstance(s, A.ModelStmt)]
-        if len(models) > 1:
-            raise ModelError("the model is named twice (one `model NAME \"title\"` per file)", models[1].loc)
-        start = models[0].loc if models else Location(self.file, 1, 1)
-        name = models[0].name if models else _stem(self.file)
-        title = models[0].title if models else ""
-        path = self.file if self.file != "<model>" else None
-        self.b = PriorFreeBuilder(name, title, path=path, source=self.source)
+        start = self._begin(stmts, PriorFreeBuilder)
         self._refuse_bayesian(stmts)
-
-        self._claim_names(stmts)
-        self._params([s for s in stmts if isinstance(s, A.ParamStmt)])
-        self._guard(self._agents, [s for s in stmts if isinstance(s, (A.AgentsRange, A.AgentsNamed))], start)
-        for s in stmts:
-            if isinstance(s, A.LetStmt):
-                self.globals[s.name].value = LetFunction(s)
+        self._declare_names_params_agents(stmts, start)
         self._types([s for s in stmts if isinstance(s, A.TypesStmt)], start)
         self._incentive([s for s in stmts if isinstance(s, A.IncentiveStmt)], start)
         self._participation([s for s in stmts if isinstance(s, A.ParticipationStmt)], start)
@@ -126,14 +113,7 @@ class _PriorFreeElaborator(_Elaborator):
         for s in stmts:
             if isinstance(s, A.ConstraintStmt):
                 self._guard(self._constraint, s)
-        utilities = [s for s in stmts if isinstance(s, A.UtilityStmt)]
-        for s in utilities:
-            self._guard(self._utility, s)
-        missing = [self.b._agents[i] for i in range(len(self.agent_numbers)) if ("utility", i) not in self.b.locations]
-        if missing:
-            where = utilities[-1].loc if utilities else start
-            raise ModelError(f"no utility for agent {missing[0]}: write `utility[{self.agent_var or missing[0]}] = ...`",
-                             where)
+        self._declare_utilities(stmts, start)
         designers = [s for s in stmts if isinstance(s, A.DesignerStmt)]
         if not designers:
             raise ModelError("the model has no designer payoff: add a line `designer = EXPR` (the payoff per type "
