@@ -175,18 +175,7 @@ def _polyhedron(out: ContinuousOutcomes) -> Polyhedron:
     index = {v: j for j, v in enumerate(out.variables)}
     lower = np.array([-np.inf if b is None else float(b) for b in out.lower])
     upper = np.array([np.inf if b is None else float(b) for b in out.upper])
-    ub_rows, ub_rhs, eq_rows, eq_rhs = [], [], [], []
-    for c in out.constraints:
-        row = np.zeros(d)
-        for v, coef in c.coefficients:
-            row[index[v]] = float(coef)
-        rhs = float(c.rhs)
-        if c.sense == "<=":
-            ub_rows.append(row), ub_rhs.append(rhs)
-        elif c.sense == ">=":
-            ub_rows.append(-row), ub_rhs.append(-rhs)
-        else:
-            eq_rows.append(row), eq_rhs.append(rhs)
+    ub_rows, ub_rhs, eq_rows, eq_rhs = linear_rows(out.constraints, index)
     return Polyhedron(
         names=out.names,
         lower=lower,
@@ -196,6 +185,25 @@ def _polyhedron(out: ContinuousOutcomes) -> Polyhedron:
         A_eq=np.array(eq_rows).reshape(-1, d),
         b_eq=np.array(eq_rhs),
     )
+
+
+def linear_rows(constraints, index: dict, convert=float, zero=0.0, dtype=float):
+    """Linear constraints as rows: ``<=`` and ``>=`` (negated) into (ub_rows, ub_rhs),
+    ``==`` into (eq_rows, eq_rhs); ``index`` maps each variable to its column.
+    ``convert``/``zero``/``dtype`` choose the arithmetic (floats, or exact fractions)."""
+    ub_rows, ub_rhs, eq_rows, eq_rhs = [], [], [], []
+    for c in constraints:
+        row = np.full(len(index), zero, dtype=dtype)
+        for v, coef in c.coefficients:
+            row[index[v]] = convert(coef)
+        rhs = convert(c.rhs)
+        if c.sense == "<=":
+            ub_rows.append(row), ub_rhs.append(rhs)
+        elif c.sense == ">=":
+            ub_rows.append(-row), ub_rhs.append(-rhs)
+        else:
+            eq_rows.append(row), eq_rhs.append(rhs)
+    return ub_rows, ub_rhs, eq_rows, eq_rhs
 
 
 def _minkowski_weyl(poly: Polyhedron, tol: float = 1e-9) -> Generators:

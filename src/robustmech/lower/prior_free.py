@@ -32,6 +32,7 @@ import sympy
 
 from ..errors import ModelError, UnsupportedError
 from ..model.prior_free import PriorFreeEnvironment
+from .arrays import linear_rows
 
 MAX_PROFILES = 200_000
 
@@ -327,18 +328,7 @@ def _polytope(env, symbols, cell_maps, d, exact):
     dtype = object if exact else float
     zero = Fraction(0) if exact else 0.0
     index = {s: k for k, s in enumerate(symbols)}
-    ub_rows, ub_rhs, eq_rows, eq_rhs = [], [], [], []
-    for c in env.constraints:
-        row = np.full(len(symbols), zero, dtype=dtype)
-        for s, a in c.coefficients:
-            row[index[s]] = conv(a)
-        rhs = conv(c.rhs)
-        if c.sense == "<=":
-            ub_rows.append(row), ub_rhs.append(rhs)
-        elif c.sense == ">=":
-            ub_rows.append(-row), ub_rhs.append(-rhs)
-        else:
-            eq_rows.append(row), eq_rhs.append(rhs)
+    ub_rows, ub_rhs, eq_rows, eq_rhs = linear_rows(env.constraints, index, conv, zero, dtype)
     n_cells = cell_maps.shape[0]
 
     def per_cell(rows, rhs):
