@@ -27,39 +27,17 @@ import platform
 import sys
 import time
 
-import sympy
 
 import robustmech as rm
+from robustmech.sweep import parse_ks
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FORMS = ("auction-guarantee", "auction-guarantee-transfers", "auction-potential", "auction-dual")
 
 
-def parse_range(text: str) -> list[int]:
-    if ".." in text:
-        a, b = text.split("..")
-        return list(range(int(a), int(b) + 1))
-    return [int(x) for x in text.split(",")]
-
-
 def common_value_environment(n_agents: int, nvalues: int) -> rm.Environment:
-    """models/common_value_auction.mech when the language can load it, else the same
-    environment through the builder."""
-    try:
-        return rm.load_model(ROOT / "models" / "common_value_auction.mech", {"N": str(n_agents), "nvalues": str(nvalues)})
-    except Exception:  # the elaborator is not there yet: build the same model in Python
-        b = rm.ModelBuilder("common_value_auction")
-        b.param("N", n_agents)
-        b.param("nvalues", nvalues)
-        b.agents(n_agents)
-        (v,) = b.states(["v"], [sympy.Rational(j, nvalues - 1) for j in range(nvalues)])
-        b.prior_uniform()
-        q = b.allocation("q")
-        t = b.transfer("t")
-        for i in range(n_agents):
-            b.utility(i, v * q[i] - t[i])
-        b.designer(sum(t))
-        return b.build()
+    """models/common_value_auction.mech with N and nvalues set."""
+    return rm.load_model(ROOT / "models" / "common_value_auction.mech", {"N": str(n_agents), "nvalues": str(nvalues)})
 
 
 def main(argv=None) -> int:
@@ -81,7 +59,7 @@ def main(argv=None) -> int:
         print(f"# common-value auction N={args.N}, nvalues={args.nvalues}, solver {args.solver}")
         print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
         print(f"{'k':>3} {'program':<28} {'|X(k)|':>8} {'vars':>8} {'rows':>8} {'build s':>8} {'solve s':>8} {'value':>10}")
-    for k in parse_range(args.k):
+    for k in parse_ks(args.k):
         for program in forms:
             t0 = time.perf_counter()
             r = rm.solve(low, program, k, solver=args.solver)

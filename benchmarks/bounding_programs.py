@@ -20,16 +20,10 @@ import sys
 import time
 
 import robustmech as rm
+from robustmech.sweep import parse_ks
 from robustmech.symbolic.public_good import public_good_solution
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def parse_range(text: str) -> list[int]:
-    if ".." in text:
-        a, b = text.split("..")
-        return list(range(int(a), int(b) + 1))
-    return [int(x) for x in text.split(",")]
 
 
 def main(argv=None) -> int:
@@ -48,7 +42,7 @@ def main(argv=None) -> int:
         print(f"# public good N={args.N} vbar={args.vbar}, solver {args.solver}; closed-form guarantee {lam:.6f}")
         print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
         print(f"{'k':>3} {'program':<10} {'|X(k)|':>8} {'vars':>9} {'rows':>9} {'build s':>8} {'solve s':>8} {'value':>10}")
-    for k in parse_range(args.k):
+    for k in parse_ks(args.k):
         pair = {}
         for program in ("guarantee", "potential"):
             t0 = time.perf_counter()
