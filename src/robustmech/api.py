@@ -16,7 +16,7 @@ import time
 import numpy as np
 from typing import Any, Mapping
 
-from .errors import Location, ModelError, SolverError
+from .errors import ModelError, SolverError
 from .lower.arrays import LoweredEnvironment, lower_environment
 from .model.environment import Environment
 from .lower.symmetry import find_symmetries
@@ -41,12 +41,9 @@ def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None)
     every check that can be made before a solve."""
     from .model.elaborate import elaborate
 
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ModelError(f"cannot read model file: {exc.strerror}", Location(path)) from None
+    from .dsl.parser import read_model
+
+    path, text = read_model(path)
     env = elaborate(parse_model(text, path), params or {}, source=text)
     validate(env)
     return env

@@ -76,6 +76,19 @@ def parse(text: str, filename: str = "<model>") -> A.ModelAST:
     return A.ModelAST(Location(filename, 1, 1), tuple(statements), filename, text)
 
 
+def read_model(path) -> tuple[str, str]:
+    """The path (as a string) and text of a model file; an unreadable file is a
+    ModelError naming it."""
+    import os
+
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return path, fh.read()
+    except OSError as exc:
+        raise ModelError(f"cannot read model file: {exc.strerror}", Location(path)) from None
+
+
 def parse_value(text: str, what: str = "value") -> A.Expr:
     """Parse one expression (used for ``--param NAME=VALUE`` overrides)."""
     try:

@@ -30,7 +30,7 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-from ..errors import ModelError, UnsupportedError
+from ..errors import UnsupportedError
 from ..model.prior_free import PriorFreeEnvironment
 from .arrays import linear_rows
 

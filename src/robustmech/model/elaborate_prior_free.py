@@ -37,8 +37,7 @@ import sympy
 
 from ..dsl import ast as A
 from ..errors import Location, ModelError, UnsupportedError
-from .elaborate import (_PENDING, Family, LetFunction, OutcomeValue, _Context, _Elaborator, _describe_indices, _integer, _show,
-                        _stem)
+from .elaborate import _PENDING, Family, OutcomeValue, _Context, _Elaborator, _describe_indices, _integer, _show
 from .prior_free import PriorFreeBuilder, PriorFreeEnvironment
 
 #: the statements that make a model file prior-free
@@ -63,14 +62,9 @@ def prior_free_marker(ast: A.ModelAST) -> A.Statement | None:
 def load_prior_free(path: str | os.PathLike, params: Mapping[str, Any] | None = None) -> PriorFreeEnvironment:
     """Read, parse and elaborate a prior-free ``.mech`` file, with ``--param`` overrides
     (strings or numbers, typed against the declared defaults)."""
-    from ..dsl.parser import parse
+    from ..dsl.parser import parse, read_model
 
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ModelError(f"cannot read model file: {exc.strerror}", Location(path)) from None
+    path, text = read_model(path)
     return elaborate_prior_free(parse(text, path), params or {}, source=text)
 
 
