@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from robustmech.cli import main
@@ -105,3 +106,14 @@ def test_help_and_version(capsys):
     out = capsys.readouterr().out
     for command in ("solve", "bounds", "bench"):
         assert command in out
+
+
+def test_json_writes_non_finite_numbers_as_null(capsys):
+    """--json output is strict JSON: a dual bound that does not exist (inf) or a value
+    never computed (nan) is null, never the non-JSON tokens Infinity or NaN."""
+    from robustmech.cli.common import emit_json
+
+    emit_json({"dual_value": float("inf"), "gap": np.float64("nan"), "values": [1.5, float("-inf")], "ok": 1.0})
+    text = capsys.readouterr().out
+    assert "Infinity" not in text and "NaN" not in text
+    assert json.loads(text) == {"dual_value": None, "gap": None, "values": [1.5, None], "ok": 1.0}

@@ -165,3 +165,51 @@ def test_bundled_myerson_model_file():
     env = rm.load_model(path, {"p_LL": "0.4", "p_LH": "0.1", "p_HL": "0.1", "p_HH": "0.4"})
     info = env.information_structures.get("private_values") or gen.state_revealing_information(env)
     assert rm.potential(env, info).value == pytest.approx(1.6, abs=1e-8)
+
+
+def test_numerical_failure_is_recovered_and_reported(monkeypatch):
+    """A HiGHS numerical failure ("Solve error") at the tight default tolerance is solved
+    again by the interior point method at HiGHS's own tolerance, and the result says so.
+    Seen for real on the UB-P-6 structure of two_goods_common_values (σ entries near
+    1e-10): the chain there, checked with `robustmech certify
+    models/two_goods_common_values.mech --k 6` (slow test in test_certify.py), holds
+    only through this path. Here the failure is injected on Myerson's correlated case
+    (003 Section 1.1), whose potential is 1.6 (Crémer-McLean)."""
+    from robustmech.solve import highs
+
+    real_run, calls = highs._run, []
+
+    def failing_once(h, lp, options, *args, **kwargs):
+        sol = real_run(h, lp, options, *args, **kwargs)
+        calls.append(options.tolerance)
+        if len(calls) == 1:
+            sol.status, sol.message = "error", "Solve error"
+        return sol
+
+    monkeypatch.setattr(highs, "_run", failing_once)
+    env = myerson_env(*CORRELATED)
+    result = rm.potential(env, gen.state_revealing_information(env))
+    assert calls == [1e-9, highs.RECOVERY_TOLERANCE]
+    assert result.value == pytest.approx(1.6, abs=1e-7)
+    assert "interior point method at tolerance 1e-07" in result.note
+    assert "note: highs failed (Solve error)" in str(result)
+
+
+def test_recovery_is_tried_once(monkeypatch):
+    """A failure at the recovery tolerance itself is reported (exit 3 in the CLI), not
+    looped on."""
+    from robustmech.solve import highs
+
+    calls = []
+
+    def always_error(h, lp, options, *args, **kwargs):
+        calls.append(options.tolerance)
+        sol = highs.LPSolution("error", float("nan"), float("nan"), np.zeros(lp.n_cols), np.zeros(lp.n_rows),
+                               np.zeros(lp.n_cols), np.zeros(lp.n_rows), 0.0, options.solver, "Solve error")
+        return sol
+
+    monkeypatch.setattr(highs, "_run", always_error)
+    env = myerson_env(*CORRELATED)
+    with pytest.raises(rm.SolverError, match="Solve error"):
+        rm.potential(env, gen.state_revealing_information(env))
+    assert calls == [1e-9, highs.RECOVERY_TOLERANCE]

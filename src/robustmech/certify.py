@@ -89,7 +89,7 @@ class GuaranteeResult:
 
     def __str__(self) -> str:
         lines = [f"guarantee of {self.mechanism.name} ({' x '.join(str(len(a)) for a in self.mechanism.actions)} actions): "
-                 f"{self.value:.6f}  [{self.status}, dual {self.dual_value:.6f}]",
+                 f"{self.value:.6f}  [{self.status}, {_dual_text(self.dual_value)}]",
                  f"  best BCE: {self.best_value:.6f}"]
         for a, s in zip(self.agents, self.secure_actions):
             shown = ", ".join(str(_label(x)) for x in s[:8]) + (", ..." if len(s) > 8 else "")
@@ -116,11 +116,13 @@ class PotentialResult:
     n_variables: int
     n_constraints: int
     model: str = ""
+    note: str = ""  # how the solver got there, when not the plain way (a numerical recovery)
 
     def summary(self) -> dict:
         return {
             "model": self.model,
             "evaluation": "potential",
+            "note": self.note,
             "information": self.information.name,
             "signals": [int(len(s)) for s in self.information.signals],
             "potential": self.value,
@@ -138,8 +140,9 @@ class PotentialResult:
         bind = ", ".join(f"{k} {v}" for k, v in self.binding.items() if v)
         return (f"potential of {self.information.name} "
                 f"({' x '.join(str(len(s)) for s in self.information.signals)} signals): {self.value:.6f}  "
-                f"[{self.status}, dual {self.dual_value:.6f}]\n"
-                f"  binding constraints: {bind or 'none'}\n"
+                f"[{self.status}, {_dual_text(self.dual_value)}]\n"
+                + (f"  note: {self.note}\n" if self.note else "")
+                + f"  binding constraints: {bind or 'none'}\n"
                 f"  {self.n_variables} variables, {self.n_constraints} rows; build {self.build_seconds:.2f} s, "
                 f"solve {self.solve_seconds:.2f} s")
 
@@ -154,6 +157,7 @@ def guarantee(env: Environment | LoweredEnvironment, mechanism: Mechanism, solve
     lp, inverse = bce.build(low, mechanism, "min")
     options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose)
     low_sol = solve_lp(lp, options)
+    api.certify_solution(lp, low_sol.x, low_sol)  # a point violating obedience is not a BCE
     worst = bce.read(lp, low_sol.x, inverse, low_sol.objective)
     solve_seconds = low_sol.solve_seconds
     if best:
@@ -182,6 +186,7 @@ def potential(env: Environment | LoweredEnvironment, information: InformationStr
         raise ModelError(f"expected an InformationStructure, got {type(information).__name__}")
     lp, inverse = direct.build(low, information)
     sol = solve_lp(lp, SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose))
+    api.certify_solution(lp, sol.x, sol)  # a point violating the IC/IR rows is not a potential
     mech = direct.read(lp, sol.x, inverse)
     binding = {}
     for name, fam in lp.families.items():
@@ -190,7 +195,7 @@ def potential(env: Environment | LoweredEnvironment, information: InformationStr
     return PotentialResult(information=information, value=float(sol.objective), dual_value=float(sol.dual_objective),
                            mechanism=mech, binding=binding, status=sol.status, build_seconds=lp.build_seconds,
                            solve_seconds=sol.solve_seconds, n_variables=lp.n_cols, n_constraints=lp.n_rows,
-                           model=low.env.name)
+                           model=low.env.name, note=sol.recovery)
 
 
 @dataclass
@@ -282,6 +287,13 @@ def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e
     return Certificate(k=k, lower=lb.value, mechanism_guarantee=g.value, information_potential=p.value, upper=ub.value,
                        tolerance=tolerance, model=low.env.name, params={k_: _plain(v) for k_, v in low.env.params.items()},
                        details=details, seconds=time.perf_counter() - start)
+
+
+def _dual_text(value: float) -> str:
+    if np.isfinite(value):
+        return f"dual {value:.6f}"
+    # free columns (transfers) whose recomputed reduced costs are not zero to 1e-9
+    return "no dual bound within 1e-9"
 
 
 def _label(x: Any):

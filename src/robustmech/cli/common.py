@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+import numpy as np
+
 from ..errors import ParameterError
 from ..solve.highs import SOLVERS
 
@@ -68,8 +70,20 @@ def positive_float(text: str) -> float:
 
 
 def emit_json(obj: dict) -> None:
-    json.dump(obj, sys.stdout, indent=None, default=_default)
+    """One JSON object on stdout. A non-finite number (a dual bound that does not exist,
+    a value never computed) is written as null: NaN and Infinity are not JSON."""
+    json.dump(_finite(obj), sys.stdout, indent=None, default=_default, allow_nan=False)
     sys.stdout.write("\n")
+
+
+def _finite(v):
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    if isinstance(v, (float, np.floating)):
+        return float(v) if np.isfinite(v) else None
+    return v
 
 
 def _default(v):

@@ -55,6 +55,7 @@ class LPSolution:
     solver: str
     message: str = ""
     iterations: int = 0
+    recovery: str = ""  # set when a numerical failure was recovered from (see _recover)
 
     @property
     def optimal(self) -> bool:
@@ -76,9 +77,42 @@ def solve(lp: LinearProgram, options: SolverOptions | None = None, *, raise_on_f
         h = _highs(options)
         h.passModel(_highs_lp(lp))
         solution = _run(h, lp, options)
+        if solution.status == "error" and options.tolerance < RECOVERY_TOLERANCE and not options.extra:
+            solution = _recover(lp, options, solution)
     if raise_on_failure and not solution.optimal:
         raise diagnose(lp, solution, options)
     return solution
+
+
+# HiGHS's own default feasibility tolerances. Some programs (the direct-mechanism LP of
+# an information structure with probabilities near 1e-10, whose free transfers must be
+# huge to exploit them) make both simplex and the interior point method fail with a
+# numerical error at our tighter default of 1e-9 but solve at this one
+# (two_goods_common_values, UB-P-6 structure: IPM 2 s, simplex 24 s).
+RECOVERY_TOLERANCE = 1e-7
+
+
+def _recover(lp: LinearProgram, options: SolverOptions, failed: LPSolution) -> LPSolution:
+    """After a numerical failure at a tight tolerance, solve again with the interior point
+    method (with crossover) at HiGHS's default tolerance; ``LPSolution.recovery`` says so.
+    Callers check the point they get against the rows (``api.certify_solution``)."""
+    remaining = None
+    if options.time_limit:
+        remaining = options.time_limit - failed.solve_seconds
+        if remaining <= 1.0:
+            return failed
+    retry = SolverOptions(solver="highs-ipm", time_limit=remaining, tolerance=RECOVERY_TOLERANCE,
+                          verbose=options.verbose, threads=options.threads, progress=options.progress,
+                          progress_after=options.progress_after)
+    h = _highs(retry)
+    h.passModel(_highs_lp(lp))
+    solution = _run(h, lp, retry)
+    solution.solve_seconds += failed.solve_seconds
+    if solution.optimal:
+        solution.recovery = (f"{failed.solver} failed ({failed.message}) at tolerance {options.tolerance:g}; "
+                            f"solved by the interior point method at tolerance {RECOVERY_TOLERANCE:g}")
+        return solution
+    return failed
 
 
 _BANNER_SHOWN = False
