@@ -266,3 +266,72 @@ def test_dual_value_is_a_weak_duality_bound():
     assert dual_objective(lp, np.array([-1.0]), none, none, none) == -np.inf  # wrong sign: no certificate
     result = rm.solve(public_good(), "guarantee", 3)
     assert result.extra["dual_certified"] and result.extra["max_violation"] <= 1e-9
+
+
+@pytest.mark.parametrize("program", ["guarantee", "potential"])
+def test_clarabel_gives_the_simplex_values_with_certified_duals(public_good_lowered, program):
+    """Clarabel (the default for large programs) and HiGHS's simplex method give the same
+    LB-G-6 (9) and UB-P-6 (10) of 004 on the public good (1.517364 and 1.712283), and
+    Clarabel's duals, mapped back to HiGHS's sign convention, certify its optimum."""
+    simplex = rm.solve(public_good_lowered, program, 6, solver="highs-simplex")
+    interior = rm.solve(public_good_lowered, program, 6, solver="clarabel")
+    assert interior.solver == "clarabel"
+    assert interior.value == pytest.approx(simplex.value, abs=1e-8)
+    assert interior.value == pytest.approx({"guarantee": 1.517364, "potential": 1.712283}[program], abs=5e-7)
+    assert interior.extra["dual_certified"]
+    assert abs(interior.value - interior.dual_value) <= 1e-8
+
+
+def test_auto_solver_picks_clarabel_for_large_programs_only(public_good_lowered):
+    """``auto`` means HiGHS below AUTO_INTERIOR_COLUMNS columns and Clarabel from there on."""
+    from robustmech.solve.highs import AUTO_INTERIOR_COLUMNS, method_for
+
+    small, _ = bounding.build("guarantee", public_good_lowered, 4)
+    large, _ = bounding.build("guarantee", public_good_lowered, 10)
+    assert small.n_cols < AUTO_INTERIOR_COLUMNS <= large.n_cols
+    assert method_for(small, "auto") == "highs" and method_for(large, "auto") == "clarabel"
+    assert method_for(large, "highs-simplex") == "highs-simplex"
+    assert rm.solve(public_good_lowered, "guarantee", 4).solver == "highs"
+
+
+@pytest.mark.parametrize("solver", ["clarabel", "highs"])
+def test_infeasible_and_unbounded_programs_are_reported_by_clarabel_too(solver):
+    """Both solvers name the blamed families of an infeasible program and the variable
+    block of an unbounded one."""
+    from robustmech.programs.lp import ProgramBuilder
+    import scipy.sparse as sp
+
+    b = ProgramBuilder("toy", "max")
+    b.add_variables("x", 2, lower=0, upper=5)
+    b.set_cost("x", [1, 1])
+    b.add_rows("capacity", {"x": sp.csr_matrix(np.ones((1, 2)))}, upper=1.0)
+    b.add_rows("demand", {"x": sp.csr_matrix(np.ones((1, 2)))}, lower=3.0)
+    with pytest.raises(rm.SolverError) as err:
+        solve(b.build(), SolverOptions(solver=solver))
+    assert err.value.status == "infeasible" and set(err.value.families) == {"capacity", "demand"}
+    b = ProgramBuilder("toy", "max")
+    b.add_variables("x", 1, lower=0)
+    b.add_variables("y", 1, lower=0, upper=1)
+    b.set_cost("x", 1.0)
+    b.add_rows("link", {"y": sp.csr_matrix(np.ones((1, 1)))}, upper=1.0)
+    with pytest.raises(rm.SolverError) as err:
+        solve(b.build(), SolverOptions(solver=solver))
+    assert err.value.status == "unbounded" and "x" in err.value.families
+
+
+def test_symmetric_reduction_drops_exactly_the_duplicate_rows():
+    """Rows the symmetry group maps onto each other become identical after the orbit
+    reduction and are dropped; rows that differ in one coefficient or one bound stay."""
+    import scipy.sparse as sp
+
+    from robustmech.programs.symmetry import unique_rows
+
+    A = sp.csr_matrix(np.array([[1.0, 2.0, 0.0], [1.0, 2.0, 0.0], [1.0, 2.0, 1e-12], [1.0, 2.0, 0.0], [0.0, 0.0, 1.0]]))
+    lower = np.array([0.0, 0.0, 0.0, -np.inf, -np.inf])
+    upper = np.array([1.0, 1.0, 1.0, 1.0, np.inf])
+    assert unique_rows(A, lower, upper).tolist() == [0, 2, 3, 4]
+    low = rm.validate(public_good(2, 3))
+    reduced = rm.solve(low, "guarantee", 5)
+    full, _ = bounding.build("guarantee", low, 5)
+    # about half the (θ, x) rows of (9) are images of others under swapping the agents
+    assert reduced.extra["symmetry"]["rows"] < 0.6 * full.n_rows

@@ -59,7 +59,7 @@ def solve(
     env: Environment | LoweredEnvironment,
     program: str = "guarantee",
     k: int = 4,
-    solver: str = "highs",
+    solver: str = "auto",
     time_limit: float | None = None,
     verbose: bool = False,
     export: str | None = None,
@@ -100,7 +100,7 @@ def solve(
         if violation > 1e-6:
             raise SolverError(f"{lp.name}: the symmetric solution violates the full program by {violation:.2e}; "
                               "rerun with symmetry off", "error")
-        extra["symmetry"] = {"group_order": len(symmetries) + 1, "columns": reduced.n_cols,
+        extra["symmetry"] = {"group_order": len(symmetries) + 1, "columns": reduced.n_cols, "rows": reduced.n_rows,
                              "full_columns": lp.n_cols, "max_violation": violation}
         build_seconds = lp.build_seconds + reduce_seconds
     else:
@@ -131,7 +131,7 @@ def solve(
     )
 
 
-def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "highs", time_limit: float | None = None,
+def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", time_limit: float | None = None,
            verbose: bool = False, symmetry: bool = True, progress=None, family: str = "auto",
            options: Mapping[str, Any] | None = None) -> Bounds:
     """LB(k) and UB(k): Theorem 1 of 004 says LB(k) <= max guarantee <= min potential <= UB(k).

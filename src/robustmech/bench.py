@@ -32,7 +32,7 @@ class Case:
     params: dict
     k: int
     program: str
-    solver: str = "highs"
+    solver: str = "auto"
     symmetry: bool = True
 
 
@@ -78,7 +78,7 @@ def _child(payload: str) -> None:
                       "reduced_variables": r.extra.get("symmetry", {}).get("columns")}))
 
 
-def run_suite(suite: str, models_dir: str, solver: str = "highs", check: bool = False, timeout: float | None = None,
+def run_suite(suite: str, models_dir: str, solver: str = "auto", check: bool = False, timeout: float | None = None,
               progress=None) -> list[dict]:
     rows = []
     for model, params, k in SUITES[suite]:

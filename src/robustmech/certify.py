@@ -147,7 +147,7 @@ class PotentialResult:
                 f"solve {self.solve_seconds:.2f} s")
 
 
-def guarantee(env: Environment | LoweredEnvironment, mechanism: Mechanism, solver: str = "highs",
+def guarantee(env: Environment | LoweredEnvironment, mechanism: Mechanism, solver: str = "auto",
               time_limit: float | None = None, verbose: bool = False, best: bool = True) -> GuaranteeResult:
     """The exact guarantee of a finite mechanism: min (and max) of the designer's
     objective over all Bayes correlated equilibria with the prior as state marginal."""
@@ -177,7 +177,7 @@ def guarantee(env: Environment | LoweredEnvironment, mechanism: Mechanism, solve
         solve_seconds=solve_seconds, n_variables=lp.n_cols, n_constraints=lp.n_rows, model=low.env.name)
 
 
-def potential(env: Environment | LoweredEnvironment, information: InformationStructure, solver: str = "highs",
+def potential(env: Environment | LoweredEnvironment, information: InformationStructure, solver: str = "auto",
               time_limit: float | None = None, verbose: bool = False) -> PotentialResult:
     """The exact potential of a finite information structure: the best direct mechanism
     under every interim incentive and participation constraint."""
@@ -262,7 +262,7 @@ class Certificate:
                 f"  {mark} (tolerance {self.tolerance:g})")
 
 
-def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e-6, solver: str = "highs",
+def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e-6, solver: str = "auto",
             time_limit: float | None = None, verbose: bool = False, symmetry: bool = True) -> Certificate:
     """Solve LB-G-k and UB-P-k, evaluate both solutions exactly, and return the chain
     (call :meth:`Certificate.check` to fail loudly when a link breaks)."""
@@ -273,7 +273,7 @@ def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e
     # LB mechanisms make the BCE program highly degenerate for the simplex method
     # (measured on the public good, k=6: 16 s dual simplex, 2.7 s interior point with
     # crossover); when HiGHS is left to choose, the BCE step uses the interior point method
-    bce_solver = "highs-ipm" if solver == "highs" else solver
+    bce_solver = "highs-ipm" if solver in ("auto", "highs") else solver
     g = guarantee(low, lb.mechanism, solver=bce_solver, time_limit=time_limit, verbose=verbose, best=False)
     p = potential(low, ub.information, solver=solver, time_limit=time_limit, verbose=verbose)
     details = {

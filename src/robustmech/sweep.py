@@ -230,7 +230,7 @@ def grid_tasks(ks: Sequence[int], params: Mapping[str, Sequence[str]]) -> list[T
     return tasks
 
 
-def solve_row(model: ModelSpec, task: Task, solver: str = "highs", time_limit: float | None = None,
+def solve_row(model: ModelSpec, task: Task, solver: str = "auto", time_limit: float | None = None,
               results_dir: str | None = None) -> dict:
     """One row: build the environment, solve LB(k) and UB(k) with
     :func:`robustmech.bounds` (Theorem 1 of 004), return the row (never raises for a
@@ -451,7 +451,7 @@ class SweepRun:
 
 
 def run_sweep(model, ks: Sequence[int] | str, params: Mapping[str, Sequence[Any]] | Sequence[str] | None, out: str | os.PathLike,
-              *, backend: str = "local", jobs: int | None = None, scheduler: str | None = None, solver: str = "highs",
+              *, backend: str = "local", jobs: int | None = None, scheduler: str | None = None, solver: str = "auto",
               time_limit: float | None = None, save_results: bool = False, force: bool = False,
               progress: Callable[[int, int, dict], None] | None = None) -> SweepRun:
     """Solve LB(k) and UB(k) for every combination of ``params`` and every k in ``ks``,

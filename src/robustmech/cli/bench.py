@@ -7,7 +7,7 @@ import os
 import sys
 
 from .. import bench
-from ..solve.highs import SOLVERS
+from ..solve.highs import SOLVER_HELP, SOLVERS
 from .common import emit_json
 
 
@@ -15,7 +15,7 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="build/solve seconds, peak memory and values of the programs",
                        description="Run a benchmark suite; each case in its own process (its own peak memory).")
     p.add_argument("--suite", default="quick", choices=sorted(bench.SUITES), help="which sizes (default: quick)")
-    p.add_argument("--solver", default="highs", choices=SOLVERS)
+    p.add_argument("--solver", default="auto", choices=SOLVERS, help=SOLVER_HELP)
     p.add_argument("--check", action="store_true",
                    help="also solve small sizes without acceleration and compare the values")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up on a case after this long")

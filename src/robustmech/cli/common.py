@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from ..solve.highs import SOLVERS
+from ..solve.highs import SOLVER_HELP, SOLVERS
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,8 +20,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_solver_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--solver", default="highs", choices=SOLVERS,
-                   help="HiGHS method (default: highs, which lets HiGHS choose); pyomo-highs solves the Pyomo model")
+    p.add_argument("--solver", default="auto", choices=SOLVERS, help=SOLVER_HELP)
     p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS", help="stop the solver after this long")
     p.add_argument("--verbose", "-v", action="store_true", help="show the solver's full log")
     p.add_argument("--no-symmetry", action="store_true",

@@ -19,7 +19,7 @@ from ..errors import ModelError, ParameterError
 from ..lower.prior_free import is_exchangeable, lower_prior_free
 from ..model import prior_free as pf
 from ..programs import lexicographic as lx
-from ..solve.highs import SOLVERS, SolverOptions, solve
+from ..solve.highs import SOLVER_HELP, SOLVERS, SolverOptions, solve
 from .common import emit_json, parse_params
 
 BUILTIN = ("screening", "auction", "public_good")
@@ -48,7 +48,7 @@ def register(sub) -> None:
                    help="solve over anonymous mechanisms (exchangeable agents; automatic beyond %d profiles)" % AUTO_ANONYMOUS)
     p.add_argument("--full", dest="anonymous", action="store_false", help="solve over all mechanisms (no anonymity)")
     p.add_argument("--exact", action="store_true", help="re-verify the mechanism and its certificate in rational arithmetic")
-    p.add_argument("--solver", default="highs", choices=SOLVERS, help="HiGHS method (default: highs)")
+    p.add_argument("--solver", default="auto", choices=SOLVERS, help=SOLVER_HELP)
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="per-LP time limit")
     p.add_argument("--verbose", "-v", action="store_true", help="show the solver's log")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -7,6 +7,7 @@ import os
 import sys
 
 from ..sweep import BACKENDS, parse_ks, parse_param_grid, run_sweep
+from ..solve.highs import SOLVER_HELP, SOLVERS
 from .common import emit_json, positive_int
 
 
@@ -32,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--jobs", "-j", type=positive_int, default=None, metavar="N",
                    help="worker processes for local and a local Dask cluster (default: all cores)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (--backend dask)")
-    p.add_argument("--solver", default="highs", help="HiGHS method (default: highs)")
+    p.add_argument("--solver", default="auto", choices=SOLVERS, help=SOLVER_HELP)
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="per solve")
     p.add_argument("--save-results", action="store_true",
                    help="also save each row's LB and UB solutions under DIR/results/ (for robustmech plot)")

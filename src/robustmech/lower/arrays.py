@@ -125,7 +125,9 @@ def lower_environment(env: Environment, check: bool = True) -> LoweredEnvironmen
         poly = Polyhedron(
             names=env.outcomes.names,
             lower=np.zeros(d),
-            upper=np.full(d, np.inf),
+            # implied by the simplex, but stated: a finite upper bound lets the weak-duality
+            # bound use a column dual of either sign (solve.highs.dual_objective)
+            upper=np.ones(d),
             A_ub=np.zeros((0, d)),
             b_ub=np.zeros(0),
             A_eq=np.ones((1, d)),

@@ -1,10 +1,13 @@
-"""Solving a :class:`~robustmech.programs.lp.LinearProgram` with HiGHS.
+"""Solving a :class:`~robustmech.programs.lp.LinearProgram`: HiGHS, or Clarabel.
 
 The fast path hands the arrays to ``highspy`` in one ``passModel`` call (CSC matrix,
 bounds, costs). The ``pyomo`` route writes the Pyomo model of the same program to MPS
 through Pyomo's writer and has HiGHS read that, so tests can check that the two give
-the same optimum. Every solution carries its status, the primal objective, the dual
-objective computed from the duals (a certificate that the optimum is one), and timings.
+the same optimum. ``clarabel`` (an interior point method with a sparse direct
+factorization, :mod:`robustmech.solve.clarabel`) solves the large grid programs many
+times faster; the default ``auto`` uses it from ``AUTO_INTERIOR_COLUMNS`` columns up.
+Every solution carries its status, the primal objective, the dual objective computed
+from the duals (a certificate that the optimum is one), and timings.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,12 +29,28 @@ METHODS = {
     "highs-ipm": "ipm",
     "highs-pdlp": "pdlp",
 }
-SOLVERS = tuple(METHODS) + ("pyomo-highs",)
+SOLVERS = ("auto",) + tuple(METHODS) + ("clarabel", "pyomo-highs")
+SOLVER_HELP = ("auto (default): Clarabel for programs with at least 10,000 columns, HiGHS's own choice below; "
+               "highs-simplex|highs-ipm|highs-pdlp: that HiGHS method; clarabel: the Clarabel interior point "
+               "method; pyomo-highs: HiGHS on the Pyomo model")
+# From this many columns the default solver is Clarabel: on the public good's symmetric
+# LB-G-10 (15,353 columns) Clarabel took 0.7 s against HiGHS's 8.7 s (simplex) and 10 s
+# (IPM); below a few thousand columns HiGHS's simplex is as fast and returns a vertex.
+AUTO_INTERIOR_COLUMNS = 10_000
+
+
+def method_for(lp: LinearProgram, solver: str) -> str:
+    """The solver ``auto`` stands for on this program (any other name is itself)."""
+    if solver != "auto":
+        return solver
+    from . import clarabel
+
+    return "clarabel" if lp.n_cols >= AUTO_INTERIOR_COLUMNS and clarabel.available() else "highs"
 
 
 @dataclass
 class SolverOptions:
-    solver: str = "highs"
+    solver: str = "auto"
     time_limit: float | None = None
     tolerance: float = 1e-9  # primal/dual feasibility tolerance handed to HiGHS
     verbose: bool = False
@@ -71,9 +90,19 @@ def solve(lp: LinearProgram, options: SolverOptions | None = None, *, raise_on_f
     options = options or SolverOptions()
     if options.solver not in SOLVERS:
         raise SolverError(f"unknown solver '{options.solver}'; choose one of {', '.join(SOLVERS)}", "error")
-    if options.solver == "pyomo-highs":
+    method = method_for(lp, options.solver)
+    if method == "pyomo-highs":
         solution = _solve_through_pyomo(lp, options)
+    elif method == "clarabel":
+        from . import clarabel
+
+        if not clarabel.available():
+            raise SolverError("the clarabel solver is not installed: pip install clarabel", "error")
+        solution = clarabel.solve(lp, options)
+        if solution.status == "error" and options.solver == "auto":
+            solution = _recover(lp, options, solution)
     else:
+        options = options if method == options.solver else replace(options, solver=method)
         h = _highs(options)
         h.passModel(_highs_lp(lp))
         solution = _run(h, lp, options)
@@ -109,8 +138,9 @@ def _recover(lp: LinearProgram, options: SolverOptions, failed: LPSolution) -> L
     solution = _run(h, lp, retry)
     solution.solve_seconds += failed.solve_seconds
     if solution.optimal:
-        solution.recovery = (f"{failed.solver} failed ({failed.message}) at tolerance {options.tolerance:g}; "
-                            f"solved by the interior point method at tolerance {RECOVERY_TOLERANCE:g}")
+        where = "" if failed.solver == "clarabel" else f" at tolerance {options.tolerance:g}"
+        solution.recovery = (f"{failed.solver} failed ({failed.message}){where}; "
+                             f"solved by HiGHS's interior point method at tolerance {RECOVERY_TOLERANCE:g}")
         return solution
     return failed
 
@@ -288,13 +318,15 @@ def dual_objective(lp: LinearProgram, y: np.ndarray, z: np.ndarray, activity: np
                    tol: float = 1e-9) -> float:
     """A weak-duality bound on the optimum from the row duals y alone.
 
-    The column duals are recomputed as z = c - Aᵀy (HiGHS's reported reduced costs are
-    not trusted). Each dual multiplies the bound its sign selects (for a minimisation,
-    a positive dual the lower bound, a negative one the upper bound; the reverse for a
-    maximisation); a dual that would need an infinite bound makes the duals infeasible,
-    and the function returns -inf for a minimisation (+inf for a maximisation): no
-    certificate. Otherwise the value bounds the optimum from the other side, so
-    |primal - dual| is a certificate of optimality independent of the solver's claim.
+    The column duals are recomputed as z = c - Aᵀy (the solver's reported reduced costs
+    are not trusted). Each dual multiplies the bound its sign selects (for a
+    minimisation, a positive dual the lower bound, a negative one the upper bound; the
+    reverse for a maximisation). Where that bound is finite it is used whatever the
+    dual's size, so the value is a bound up to rounding. Where it is infinite, a dual
+    below ``tol`` (relative to the largest) is taken as zero, and a larger one makes the
+    duals infeasible: the function returns -inf for a minimisation (+inf for a
+    maximisation), no certificate. So |primal - dual| certifies optimality independently
+    of the solver's claim.
     """
     sign = 1.0 if lp.sense == "min" else -1.0
     z = lp.cost - lp.A.T @ y
@@ -303,11 +335,12 @@ def dual_objective(lp: LinearProgram, y: np.ndarray, z: np.ndarray, activity: np
         if not len(dual):
             continue
         scale = np.maximum(1.0, np.abs(dual).max(initial=0.0))
-        use_lower = sign * dual > tol * scale
-        use_upper = sign * dual < -tol * scale
-        if np.any(use_lower & ~np.isfinite(lower)) or np.any(use_upper & ~np.isfinite(upper)):
+        use_lower = sign * dual > 0
+        bound = np.where(use_lower, lower, upper)
+        infinite = ~np.isfinite(bound)
+        if np.any(infinite & (np.abs(dual) > tol * scale)):
             return -sign * np.inf
-        total += float(np.dot(dual[use_lower], lower[use_lower]) + np.dot(dual[use_upper], upper[use_upper]))
+        total += float(np.dot(dual[~infinite], bound[~infinite]))
     return float(total)
 
 
@@ -352,8 +385,9 @@ def diagnose(lp: LinearProgram, solution: LPSolution, options: SolverOptions) ->
             pass
         tail = f"; the objective improves without limit along variables {', '.join(blocks)}" if blocks else ""
         return SolverError(f"{lp.name} is unbounded{tail}", "unbounded", tuple(blocks))
-    other = "highs-ipm" if options.solver in ("highs", "highs-simplex") else "highs-simplex"
-    return SolverError(f"{lp.name}: HiGHS stopped without a solution (status: {solution.message}), usually numerical "
+    other = "highs-ipm" if options.solver in ("auto", "highs", "highs-simplex") else "highs-simplex"
+    who = "Clarabel" if solution.solver == "clarabel" else "HiGHS"
+    return SolverError(f"{lp.name}: {who} stopped without a solution (status: {solution.message}), usually numerical "
                        f"trouble on a large program; try --solver {other}", "error")
 
 
