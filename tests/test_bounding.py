@@ -335,3 +335,13 @@ def test_symmetric_reduction_drops_exactly_the_duplicate_rows():
     full, _ = bounding.build("guarantee", low, 5)
     # about half the (θ, x) rows of (9) are images of others under swapping the agents
     assert reduced.extra["symmetry"]["rows"] < 0.6 * full.n_rows
+
+
+def test_clarabel_reports_progress_from_its_log(public_good_lowered):
+    """Clarabel's iteration log, read from a pipe on file descriptor 1, becomes progress
+    lines (the CLI prints them on stderr) and never reaches stdout (--json stays clean)."""
+    lines = []
+    lp, _ = bounding.build("potential", public_good_lowered, 6)
+    sol = solve(lp, SolverOptions(solver="clarabel", progress=lines.append, progress_after=0.0))
+    assert sol.optimal and sol.objective == pytest.approx(1.712283, abs=5e-7)  # UB-P-6, 004 (10)
+    assert lines and all("clarabel iteration" in line for line in lines)

@@ -17,13 +17,23 @@ import sys
 import time
 from dataclasses import dataclass
 
+BOUNDS = ("guarantee", "potential")  # LB-G-k (9) and UB-P-k (10) of 004
+AUCTION = ("auction-guarantee", "auction-potential")  # (41) and (3) of 001, transfers solved out
+
 SUITES = {
     # the public good of 004 Section 4, N = 2, vbar = 3 (Figure 1's setting)
-    "public-good": [("public_good", {"N": "2", "vbar": "3"}, k) for k in range(2, 11)],
-    "scale": [("public_good", {"N": "2", "vbar": "3"}, 10), ("public_good", {"N": "3", "vbar": "4"}, 5),
-              ("public_good", {"N": "2", "vbar": "3"}, 14), ("public_good", {"N": "2", "vbar": "3"}, 20)],
-    "quick": [("public_good", {"N": "2", "vbar": "3"}, k) for k in (2, 4, 6)],
+    "public-good": [("public_good", {"N": "2", "vbar": "3"}, k, BOUNDS) for k in range(2, 11)],
+    # issue 7's sizes: k = 10 and N = 3 at k = 5 (goal: seconds), k = 14 and 20 (goal: minutes), and
+    # the common-value auction of 001 Appendix B.1.1 at k = 10 (goal: under a minute)
+    "scale": [("public_good", {"N": "2", "vbar": "3"}, 10, BOUNDS), ("public_good", {"N": "3", "vbar": "4"}, 5, BOUNDS),
+              ("public_good", {"N": "2", "vbar": "3"}, 14, BOUNDS), ("public_good", {"N": "2", "vbar": "3"}, 20, BOUNDS),
+              ("common_value_auction", {"N": "2", "nvalues": "10"}, 10, AUCTION)],
+    # 004 Figure 1: the public good at k = 30 (811,801 profiles; goal: under an hour each, 16 GB)
+    "figure": [("public_good", {"N": "2", "vbar": "3"}, 30, BOUNDS)],
+    "quick": [("public_good", {"N": "2", "vbar": "3"}, k, BOUNDS) for k in (2, 4, 6)],
 }
+# --check solves the full program with HiGHS's default method where it takes about a minute
+CHECK_MAX_PROFILES = 20_000
 
 
 @dataclass
@@ -81,10 +91,10 @@ def _child(payload: str) -> None:
 def run_suite(suite: str, models_dir: str, solver: str = "auto", check: bool = False, timeout: float | None = None,
               progress=None) -> list[dict]:
     rows = []
-    for model, params, k in SUITES[suite]:
-        for program in ("guarantee", "potential"):
+    for model, params, k, programs in SUITES[suite]:
+        for program in programs:
             row = run_case(Case(model, params, k, program, solver), models_dir, timeout)
-            if check and row.get("status") == "optimal" and (k * k + 1) ** int(params.get("N", 2)) <= 5000:
+            if check and row.get("status") == "optimal" and (k * k + 1) ** int(params.get("N", 2)) <= CHECK_MAX_PROFILES:
                 ref = run_case(Case(model, params, k, program, "highs", symmetry=False), models_dir, timeout)
                 row["reference_value"] = ref.get("value")
                 row["matches_reference"] = ref.get("value") is not None and abs(ref["value"] - row["value"]) <= 1e-7
@@ -97,15 +107,15 @@ def run_suite(suite: str, models_dir: str, solver: str = "auto", check: bool = F
 def format_row(row: dict) -> str:
     params = ",".join(f"{k}={v}" for k, v in row["params"].items())
     if row.get("status") != "optimal":
-        return f"{row['model']:<14} {params:<12} {row['k']:>3} {row['program']:<10} {row.get('status')}"
+        return f"{row['model']:<20} {params:<12} {row['k']:>3} {row['program']:<17} {row.get('status')}"
     check = ""
     if "matches_reference" in row:
         check = "  ok" if row["matches_reference"] else f"  MISMATCH ({row['reference_value']})"
-    return (f"{row['model']:<14} {params:<12} {row['k']:>3} {row['program']:<10} {row['variables']:>9} {row['constraints']:>9} "
+    return (f"{row['model']:<20} {params:<12} {row['k']:>3} {row['program']:<17} {row['variables']:>9} {row['constraints']:>9} "
             f"{row['build_seconds']:>8.3f} {row['solve_seconds']:>8.2f} {row['peak_mib']:>8.0f} {row['value']:>10.6f}{check}")
 
 
-HEADER = (f"{'model':<14} {'params':<12} {'k':>3} {'program':<10} {'vars':>9} {'rows':>9} "
+HEADER = (f"{'model':<20} {'params':<12} {'k':>3} {'program':<17} {'vars':>9} {'rows':>9} "
           f"{'build s':>8} {'solve s':>8} {'peak MiB':>8} {'value':>10}")
 
 

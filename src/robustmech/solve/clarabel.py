@@ -154,6 +154,9 @@ def _run_in_thread(solver, lp: LinearProgram, options, start: float):
     read_end, write_end = os.pipe()
     os.dup2(write_end, 1)
     os.close(write_end)
+    # Clarabel's Python binding prints through sys.stdout, which may not be fd 1 (pytest,
+    # Jupyter): route it to the pipe as well
+    python_stdout, sys.stdout = sys.stdout, _ToFd1()
     reader = threading.Thread(target=_forward_log, args=(read_end, saved, options, start), daemon=True)
     reader.start()
     worker = threading.Thread(target=work, name="clarabel", daemon=True)
@@ -165,6 +168,7 @@ def _run_in_thread(solver, lp: LinearProgram, options, start: float):
         raise SolverError(f"{lp.name}: interrupted by the user (Ctrl-C) after {time.perf_counter() - start:.1f} s; "
                           "no solution", "interrupted") from None
     finally:
+        sys.stdout = python_stdout
         os.dup2(saved, 1)  # closes the pipe's last write end: the reader sees end of file
         if not worker.is_alive():
             reader.join(1.0)
@@ -172,6 +176,17 @@ def _run_in_thread(solver, lp: LinearProgram, options, start: float):
     if errors:
         raise SolverError(f"{lp.name}: Clarabel failed: {errors[0]}", "error")
     return out[0]
+
+
+class _ToFd1:
+    """A text stream writing straight to file descriptor 1."""
+
+    def write(self, text: str) -> int:
+        os.write(1, text.encode("utf-8", "replace"))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 def _forward_log(read_end: int, console: int, options, start: float) -> None:
@@ -193,5 +208,6 @@ def _forward_log(read_end: int, console: int, options, start: float) -> None:
                 continue
             last = now
             fields = text.split()
-            shown = f"iteration {fields[0]}, objective {fields[1]}, gap {fields[3]}" if len(fields) > 3 else text
+            # pcost is of the equilibrated problem (and negated for a max), so not shown
+            shown = f"iteration {fields[0]}, relative gap {fields[3]}, primal residual {fields[4]}" if len(fields) > 4 else text
             options.progress(f"[{now - start:6.1f} s] clarabel {shown}")
