@@ -108,6 +108,10 @@ def solve(
         x = sol.x
         build_seconds = lp.build_seconds
     extra.update(certify_solution(lp, x, sol))
+    if sol.solver == "clarabel":
+        # an interior point of the optimal face, not a vertex: entries a vertex would leave
+        # at zero are ~1e-10 here (a mechanism's or structure's support is blurred)
+        extra["interior_solution"] = True
     objects = bounding.read(lp, x, inverse)
     multipliers = {name: objects[name] for name in ("lambda", "gamma") if name in objects}
     return ProgramResult(
@@ -191,6 +195,8 @@ def _solve_auction(low: LoweredEnvironment, program: str, k: int, solver_options
     if "lam" in arrays:
         arrays["lambda"] = arrays.pop("lam")
     extra = {"equation": lp.metadata.get("equation"), "correlation": inverse.correlation, **certificate}
+    if sol.solver == "clarabel":
+        extra["interior_solution"] = True  # not a vertex (see solve above)
     extra.update(objects.get("checks", {}))
     extra.update({f"decomposition_{key}": value for key, value in objects.get("decomposition", {}).items()})
     return ProgramResult(

@@ -16,7 +16,10 @@ def register(sub) -> None:
         "certify", help="check LB(k) <= G(M_LB) <= P(I_UB) <= UB(k) by exact evaluation (Theorem 1 of 004)",
         description="Solve LB-G-k (9) and UB-P-k (10) of 004, evaluate the LB mechanism exactly with the BCE "
         "program and the UB information structure exactly with the direct-mechanism program, and print the chain "
-        "LB(k) <= guarantee <= potential <= UB(k). Exits 3 if a link breaks beyond the tolerance.")
+        "LB(k) <= guarantee <= potential <= UB(k). Exits 3 if a link breaks beyond the tolerance. The chain needs "
+        "vertex solutions of the bounding programs (a structure's potential depends on its support), so the "
+        "default solver auto means HiGHS's own choice here at every size; --solver clarabel returns interior "
+        "solutions and can break the P(I_UB) <= UB(k) link.")
     add_model_arguments(p)
     p.add_argument("--k", type=positive_int, default=4, help="grid parameter: X_i(k) = {l/k : 0 <= l <= k^2} (default 4)")
     p.add_argument("--tolerance", type=float, default=1e-6, metavar="TOL",
