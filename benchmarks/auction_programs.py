@@ -29,6 +29,7 @@ import time
 
 
 import robustmech as rm
+from robustmech.solve.highs import SOLVERS
 from robustmech.sweep import parse_ks
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
     p.add_argument("--k", default="2..7", help="k values, e.g. 2..7 or 3,5,7")
     p.add_argument("--N", type=int, default=2)
     p.add_argument("--nvalues", type=int, default=10)
-    p.add_argument("--solver", default="highs")
+    p.add_argument("--solver", default="auto", choices=SOLVERS)
     p.add_argument("--forms", default=",".join(FORMS), help="comma-separated program forms")
     p.add_argument("--general", action="store_true", help="also time the general programs (9) and (10) of 004")
     p.add_argument("--json", action="store_true")

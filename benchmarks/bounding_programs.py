@@ -20,6 +20,7 @@ import sys
 import time
 
 import robustmech as rm
+from robustmech.solve.highs import SOLVERS
 from robustmech.sweep import parse_ks
 from robustmech.symbolic.public_good import public_good_solution
 
@@ -31,7 +32,7 @@ def main(argv=None) -> int:
     p.add_argument("--k", default="2..10", help="k values, e.g. 2..10 or 4,6,8")
     p.add_argument("--N", type=int, default=2)
     p.add_argument("--vbar", default="3")
-    p.add_argument("--solver", default="highs")
+    p.add_argument("--solver", default="auto", choices=SOLVERS)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     env = rm.load_model(ROOT / "models" / "public_good.mech", {"N": str(args.N), "vbar": args.vbar})

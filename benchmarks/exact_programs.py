@@ -27,7 +27,7 @@ import sympy
 import robustmech as rm
 from robustmech.model import generators as gen
 from robustmech.programs import bce, direct
-from robustmech.solve.highs import SolverOptions, solve
+from robustmech.solve.highs import SOLVERS, SolverOptions, solve
 
 
 def environment(n_values: int = 11) -> rm.Environment:
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="20,40,60", help="actions (and signals) per agent")
     p.add_argument("--states", type=int, default=11)
-    p.add_argument("--solver", default="highs")
+    p.add_argument("--solver", default="auto", choices=SOLVERS)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     env = environment(args.states)
