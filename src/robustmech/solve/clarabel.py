@@ -98,6 +98,10 @@ def solve(lp: LinearProgram, options) -> "LPSolution":  # noqa: F821 (highs.LPSo
     settings = clarabel.DefaultSettings()
     tol = min(TOLERANCE, options.tolerance)
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tol
+    # QDLDL (single-threaded, AMD ordering) beat the multithreaded faer that Clarabel's
+    # "auto" picks, on every grid program measured: the public good's LB-G-14 4.5 s against
+    # 10.4 s, UB-P-14 6.1 s against 11.2 s, N = 3 UB-P-5 6.6 s against 13.1 s
+    settings.direct_solve_method = "qdldl"
     if options.time_limit:
         settings.time_limit = float(options.time_limit)
     if options.threads:
