@@ -22,6 +22,7 @@ descriptor 1) is read from a pipe and condensed into progress lines.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 
@@ -141,7 +142,9 @@ def solve(lp: LinearProgram, options) -> "LPSolution":  # noqa: F821 (highs.LPSo
 
 def _run_in_thread(solver, lp: LinearProgram, options, start: float):
     """Run ``solver.solve()`` in a worker thread; fd 1 goes to a pipe whose lines become
-    progress (or the console, when verbose), and Ctrl-C in the main thread stops waiting."""
+    progress (or the console, when verbose), and Ctrl-C in the main thread stops waiting.
+    Clarabel cannot be cancelled: after Ctrl-C the worker runs on in the background until
+    it finishes or the process exits (the command line exits at once)."""
     out: list = []
     errors: list = []
 
@@ -150,8 +153,6 @@ def _run_in_thread(solver, lp: LinearProgram, options, start: float):
             out.append(solver.solve())
         except BaseException as exc:  # surfaced in the main thread
             errors.append(exc)
-
-    import sys
 
     sys.stdout.flush()
     saved = os.dup(1)
