@@ -37,6 +37,14 @@ from ..programs.lp import LinearProgram
 # at 1e-10 by 2e-9, for one more iteration.
 TOLERANCE = 1e-10
 
+# The factorization. QDLDL (single-threaded, AMD ordering) beat the multithreaded faer
+# that Clarabel picks by itself on the mid-size grid programs: the public good's LB-G-14
+# 4.5 s against 10.4 s, UB-P-14 6.1 s against 11.2 s, N = 3 UB-P-5 6.6 s against 13.1 s;
+# at k = 20 (241,000 columns) the two were even. At k = 30 (1.2 million columns) faer's
+# two threads won: LB-G-30 654 s against about 1,050 s with QDLDL (both beside another
+# job), UB-P-30 444 s against more than 900 s (QDLDL stopped unfinished).
+FAER_FROM_COLUMNS = 300_000
+
 _STATUS = {
     "Solved": "optimal",
     "AlmostSolved": "optimal",  # reduced accuracy: the caller's point and dual checks decide
@@ -99,10 +107,7 @@ def solve(lp: LinearProgram, options) -> "LPSolution":  # noqa: F821 (highs.LPSo
     settings = clarabel.DefaultSettings()
     tol = min(TOLERANCE, options.tolerance)
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tol
-    # QDLDL (single-threaded, AMD ordering) beat the multithreaded faer that Clarabel's
-    # "auto" picks, on every grid program measured: the public good's LB-G-14 4.5 s against
-    # 10.4 s, UB-P-14 6.1 s against 11.2 s, N = 3 UB-P-5 6.6 s against 13.1 s
-    settings.direct_solve_method = "qdldl"
+    settings.direct_solve_method = "qdldl" if lp.n_cols < FAER_FROM_COLUMNS else "faer"
     if options.time_limit:
         settings.time_limit = float(options.time_limit)
     if options.threads:
