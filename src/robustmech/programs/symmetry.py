@@ -75,9 +75,10 @@ def unique_rows(A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> np.nd
     representative = first[group]
     dropped = np.flatnonzero(representative != np.arange(A.shape[0]))
     if len(dropped):
-        same = (abs(A[dropped] - A[representative[dropped]]).max(axis=1).toarray().ravel() == 0)
-        same &= (lower[dropped] == lower[representative[dropped]]) | (np.isinf(lower[dropped]) & np.isinf(lower[representative[dropped]]))
-        same &= (upper[dropped] == upper[representative[dropped]]) | (np.isinf(upper[dropped]) & np.isinf(upper[representative[dropped]]))
+        twin = representative[dropped]
+        # infinite bounds compare equal to themselves (-inf == -inf), as they should
+        same = (abs(A[dropped] - A[twin]).max(axis=1).toarray().ravel() == 0)
+        same &= (lower[dropped] == lower[twin]) & (upper[dropped] == upper[twin])
         keep = np.ones(A.shape[0], dtype=bool)
         keep[dropped[same]] = False
         return np.flatnonzero(keep)
