@@ -435,18 +435,31 @@ def _indexed(arrays: dict, prefix: str) -> list:
     return out
 
 
-def _mechanism_file(env: Environment, path: str) -> Mechanism:
+def _saved_object(path: str, attribute: str, noun: str, array: str, what: str):
+    """What a saved file holds for ``attribute`` ("mechanism" or "information"): the object
+    of a result file, or (None, arrays, the main array) for a bare .npz, whose main array is
+    ``{attribute}_{array}`` or plain ``{array}``."""
     import os
 
     kind, content = _read_file(path)
     if kind == "result":
-        if content.mechanism is None:
-            raise ModelError(f"'{path}' holds no mechanism (it is a {content.program} result)")
-        content.mechanism.name = f"{content.program} k={content.k} ({os.path.basename(path)})"
-        return content.mechanism
-    rule = content.get("mechanism_rule", content.get("rule"))
-    if rule is None:
-        raise ModelError(f"'{path}' has no array 'rule' (the outcome at each action profile)")
+        obj = getattr(content, attribute)
+        if obj is None:
+            raise ModelError(f"'{path}' holds no {noun} (it is a {content.program} result)")
+        obj.name = f"{content.program} k={content.k} ({os.path.basename(path)})"
+        return obj, None, None
+    table = content.get(f"{attribute}_{array}", content.get(array))
+    if table is None:
+        raise ModelError(f"'{path}' has no array '{array}' ({what})")
+    return None, content, table
+
+
+def _mechanism_file(env: Environment, path: str) -> Mechanism:
+    import os
+
+    mech, content, rule = _saved_object(path, "mechanism", "mechanism", "rule", "the outcome at each action profile")
+    if mech is not None:
+        return mech
     n = rule.ndim - 1
     actions = _indexed(content, "actions") or [np.arange(k) for k in rule.shape[:-1]]
     outcomes = [str(o) for o in content["outcomes"]] if "outcomes" in content else list(env.outcomes.names)
@@ -460,15 +473,10 @@ def _mechanism_file(env: Environment, path: str) -> Mechanism:
 def _information_file(env: Environment, path: str) -> InformationStructure:
     import os
 
-    kind, content = _read_file(path)
-    if kind == "result":
-        if content.information is None:
-            raise ModelError(f"'{path}' holds no information structure (it is a {content.program} result)")
-        content.information.name = f"{content.program} k={content.k} ({os.path.basename(path)})"
-        return content.information
-    joint = content.get("information_joint", content.get("joint"))
-    if joint is None:
-        raise ModelError(f"'{path}' has no array 'joint' (the distribution of signal profiles and states)")
+    info, content, joint = _saved_object(path, "information", "information structure", "joint",
+                                         "the distribution of signal profiles and states")
+    if info is not None:
+        return info
     n = joint.ndim - 1
     signals = _indexed(content, "signals") or [np.arange(k) for k in joint.shape[:-1]]
     try:
