@@ -29,7 +29,7 @@ import time
 
 
 import robustmech as rm
-from robustmech.solve.highs import SOLVERS
+from robustmech.solve import SOLVERS
 from robustmech.sweep import parse_ks
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

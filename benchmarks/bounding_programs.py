@@ -20,7 +20,7 @@ import sys
 import time
 
 import robustmech as rm
-from robustmech.solve.highs import SOLVERS
+from robustmech.solve import SOLVERS
 from robustmech.sweep import parse_ks
 from robustmech.symbolic.public_good import public_good_solution
 

@@ -27,7 +27,7 @@ import sympy
 import robustmech as rm
 from robustmech.model import generators as gen
 from robustmech.programs import bce, direct
-from robustmech.solve.highs import SOLVERS, SolverOptions, solve
+from robustmech.solve import SOLVERS, SolverOptions, solve
 
 
 def environment(n_values: int = 11) -> rm.Environment:

@@ -12,7 +12,7 @@ import pytest
 
 import robustmech as rm
 from robustmech.programs import bounding
-from robustmech.solve.highs import SolverOptions, solve
+from robustmech.solve import SolverOptions, solve
 
 from conftest import common_value_auction, public_good
 
@@ -254,7 +254,7 @@ def test_dual_value_is_a_weak_duality_bound():
     """The reported dual value is recomputed from the row duals alone (z = c - Aᵀy) and
     bounds the optimum from the other side; duals of the wrong sign give no bound."""
     from robustmech.programs.lp import ProgramBuilder
-    from robustmech.solve.highs import dual_objective
+    from robustmech.solve import dual_objective
     import scipy.sparse as sp
 
     b = ProgramBuilder("toy", "min")  # min x1 + x2  s.t.  x1 + x2 >= 1, x >= 0: optimum 1
@@ -286,7 +286,7 @@ def test_clarabel_gives_the_simplex_values_with_certified_duals(public_good_lowe
 
 def test_auto_solver_picks_clarabel_for_large_programs_only(public_good_lowered):
     """``auto`` means HiGHS below AUTO_INTERIOR_COLUMNS columns and Clarabel from there on."""
-    from robustmech.solve.highs import AUTO_INTERIOR_COLUMNS, method_for
+    from robustmech.solve import AUTO_INTERIOR_COLUMNS, method_for
 
     small, _ = bounding.build("guarantee", public_good_lowered, 4)
     large, _ = bounding.build("guarantee", public_good_lowered, 10)

@@ -19,7 +19,7 @@ from robustmech.lower.prior_free import is_exchangeable, lower_prior_free
 from robustmech.model.prior_free import PriorFreeBuilder, auction, public_good, screening
 from robustmech.errors import ModelError
 from robustmech.programs import lexicographic as lx
-from robustmech.solve.highs import SolverOptions, solve
+from robustmech.solve import SolverOptions, solve
 from robustmech.symbolic import lexicographic as cf
 
 TOL = 1e-7

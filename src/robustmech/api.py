@@ -25,8 +25,8 @@ from .lower.quasilinear import recognise as recognise_quasilinear
 from .programs import auction, bounding
 from .programs.symmetry import max_violation, reduce_program
 from .results.bounds import Bounds, ProgramResult
-from .solve.highs import SolverOptions
-from .solve.highs import solve as solve_lp
+from .solve import SolverOptions
+from .solve import solve as solve_lp
 
 
 def parse_model(text: str, filename: str = "<model>"):

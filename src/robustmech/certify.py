@@ -35,8 +35,8 @@ from .lower.arrays import LoweredEnvironment
 from .model.environment import Environment
 from .model.objects import InformationStructure, Mechanism
 from .programs import bce, direct
-from .solve.highs import SolverOptions
-from .solve.highs import solve as solve_lp
+from .solve import SolverOptions
+from .solve import solve as solve_lp
 
 
 def _lowered(env: Environment | LoweredEnvironment) -> LoweredEnvironment:

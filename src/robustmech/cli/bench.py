@@ -7,7 +7,7 @@ import os
 import sys
 
 from .. import bench
-from ..solve.highs import SOLVER_HELP, SOLVERS
+from ..solve import SOLVER_HELP, SOLVERS
 from .common import emit_json
 
 

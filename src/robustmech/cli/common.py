@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from ..solve.highs import SOLVER_HELP, SOLVERS
+from ..solve import SOLVER_HELP, SOLVERS
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:

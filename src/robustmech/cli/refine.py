@@ -19,7 +19,7 @@ from ..errors import ModelError, ParameterError
 from ..lower.prior_free import is_exchangeable, lower_prior_free
 from ..model import prior_free as pf
 from ..programs import lexicographic as lx
-from ..solve.highs import SOLVER_HELP, SOLVERS, SolverOptions, solve
+from ..solve import SOLVER_HELP, SOLVERS, SolverOptions, solve
 from .common import emit_json, parse_params
 
 BUILTIN = ("screening", "auction", "public_good")

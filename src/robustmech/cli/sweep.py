@@ -7,7 +7,7 @@ import os
 import sys
 
 from ..sweep import BACKENDS, parse_ks, parse_param_grid, run_sweep
-from ..solve.highs import SOLVER_HELP, SOLVERS
+from ..solve import SOLVER_HELP, SOLVERS
 from .common import emit_json, positive_int
 
 
