@@ -49,6 +49,11 @@ class ParameterError(ModelError):
     """A ``--param NAME=VALUE`` override or a program option is invalid."""
 
 
+class DataError(ModelError):
+    """A data file (a saved result, an ``.npz`` of a mechanism or an information
+    structure) cannot be read or does not hold what it should. The message names the file."""
+
+
 class SolverError(RobustMechError):
     """The solver did not return an optimal solution.
 

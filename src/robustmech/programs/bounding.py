@@ -13,6 +13,7 @@ the grid's derivative matrices with coefficient rows: no Python loop over grid p
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from ..errors import UnsupportedError
 from ..lower.arrays import LoweredEnvironment
 from ..lower.grid import Grid
 from ..model.objects import InformationStructure, Mechanism
-from .lp import LinearProgram, ProgramBuilder
+from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled, profiles
 
 PROGRAMS = ("guarantee", "potential", "dual")
 
@@ -43,6 +44,16 @@ def build(program: str, lowered: LoweredEnvironment, k: int) -> tuple[LinearProg
     if program not in builders:
         raise UnsupportedError(f"unknown program '{program}'; choose one of {', '.join(PROGRAMS)}")
     return builders[program](lowered, k)
+
+
+def index_sets(grid: Grid, low: LoweredEnvironment) -> dict[str, IndexSet]:
+    """The programs' index sets in economic terms: profiles X(k), outcomes Ω (or the
+    coordinates of the outcome polyhedron), states Θ, agents I."""
+    return {
+        "X": profiles("X", [grid.values] * grid.n_agents, "action (or signal) profiles x ∈ X(k)"),
+        "Omega": labelled("Omega", low.outcome_names, "outcome", "outcomes ω (coordinates of the outcome space)"),
+        "Theta": labelled("Theta", low.env.states.labels, "state", "states θ"),
+    }
 
 
 def _mechanism_rows(grid: Grid, low: LoweredEnvironment, derivative) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -75,19 +86,23 @@ def _mechanism_rows(grid: Grid, low: LoweredEnvironment, derivative) -> tuple[sp
 def _polytope_rows(builder: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:
     """q(x) ∈ P for every x: P's rows repeated on the grid (bounds go on the columns)."""
     poly, eye = low.polytope, sp.identity(grid.size, format="csr")
+    X = index_sets(grid, low)["X"]
     if len(poly.A_eq):
         builder.add_rows("feasibility_eq", {"m": sp.kron(eye, sp.csr_matrix(poly.A_eq), format="csr")},
                          lower=np.tile(poly.b_eq, grid.size), upper=np.tile(poly.b_eq, grid.size),
-                         description="the outcome at each profile is feasible (lotteries sum to one)")
+                         description="the outcome at each profile is feasible (lotteries sum to one)",
+                         index=(X, labelled("E", range(1, len(poly.A_eq) + 1), description="equality rows of P")))
     if len(poly.A_ub):
         builder.add_rows("feasibility_ub", {"m": sp.kron(eye, sp.csr_matrix(poly.A_ub), format="csr")},
-                         upper=np.tile(poly.b_ub, grid.size), description="the outcome at each profile is feasible")
+                         upper=np.tile(poly.b_ub, grid.size), description="the outcome at each profile is feasible",
+                         index=(X, labelled("U", range(1, len(poly.A_ub) + 1), description="inequality rows of P")))
 
 
 def _mechanism_variables(builder: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:
-    poly = low.polytope
-    builder.add_variables("m", (grid.size, low.dim), lower=np.tile(poly.lower, grid.size), upper=np.tile(poly.upper, grid.size),
-                          description="m(ω|x): the mechanism's outcome at each action profile")
+    poly, sets = low.polytope, index_sets(grid, low)
+    builder.add_variables("m", lower=np.tile(poly.lower, grid.size), upper=np.tile(poly.upper, grid.size),
+                          description="m(ω|x): the mechanism's outcome at each action profile",
+                          index=(sets["X"], sets["Omega"]))
 
 
 def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
@@ -101,11 +116,13 @@ def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
     grid = Grid(low.n_agents, k)
     b = ProgramBuilder(f"LB-G-{k}", "max")
     _mechanism_variables(b, grid, low)
-    b.add_variables("lambda", low.n_states, lower=-np.inf, description="λ(θ): the lowest strategic virtual objective in state θ")
+    b.add_variables("lambda", lower=-np.inf, description="λ(θ): the lowest strategic virtual objective in state θ",
+                    index=(index_sets(grid, low)["Theta"],), symbol="lam")
     b.set_cost("lambda", low.prior)
     coef, const = _mechanism_rows(grid, low, grid.upward)
     b.add_rows("strategic", {"m": -coef, "lambda": sp.kron(sp.identity(low.n_states), np.ones((grid.size, 1)), format="csr")},
-               upper=const, description="λ(θ) <= strategic virtual objective (4) at every (θ, x)")
+               upper=const, description="λ(θ) <= strategic virtual objective (4) at every (θ, x)",
+               index=(index_sets(grid, low)["Theta"], index_sets(grid, low)["X"]))
     _participation_rows(b, grid, low)
     _polytope_rows(b, grid, low)
     return b.build(time.perf_counter() - start, {"program": "guarantee", "k": k, "equation": "(9) of 004"}), Inverse("guarantee", grid, low)
@@ -114,7 +131,8 @@ def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
 def _participation_rows(b: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:
     """u_i(q(0, x_-i), θ) >= 0: action 0 is participation secure. States with the same
     utility coefficients for agent i give the same rows; each is written once."""
-    mats, lowers = [], []
+    mats, lowers, members = [], [], []
+    others = list(itertools.product(*([tuple(float(v) for v in grid.values)] * (grid.n_agents - 1))))
     for i in range(low.n_agents):
         select = grid.at_zero(i)
         seen = set()
@@ -128,9 +146,12 @@ def _participation_rows(b: ProgramBuilder, grid: Grid, low: LoweredEnvironment) 
             seen.add(key)
             mats.append(sp.kron(select, coef[None, :], format="csr"))
             lowers.append(np.full(select.shape[0], -const))
+            # θ names the first state of its class (states with the same utility for i)
+            members.extend((low.env.agents[i], low.env.states.labels[s]) + x for x in others)
     if mats:
         b.add_rows("participation", {"m": sp.vstack(mats, format="csr")}, lower=np.concatenate(lowers),
-                   description="action 0 is participation secure: u_i(m(0, x_-i), θ) >= 0")
+                   description="action 0 is participation secure: u_i(m(0, x_-i), θ) >= 0",
+                   index=(labelled("IThetaX0", members, description="(agent i, state θ, others' profile x_-i)"),))
 
 
 def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
@@ -141,11 +162,13 @@ def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, 
     grid = Grid(low.n_agents, k)
     b = ProgramBuilder(f"dual-{k}", "max")
     _mechanism_variables(b, grid, low)
-    b.add_variables("lambda", low.n_states, lower=-np.inf, description="λ(θ): the lowest modified strategic virtual objective")
+    b.add_variables("lambda", lower=-np.inf, description="λ(θ): the lowest modified strategic virtual objective",
+                    index=(index_sets(grid, low)["Theta"],), symbol="lam")
     b.set_cost("lambda", low.prior)
     coef, const = _mechanism_rows(grid, low, grid.downward)
     b.add_rows("strategic", {"m": -coef, "lambda": sp.kron(sp.identity(low.n_states), np.ones((grid.size, 1)), format="csr")},
-               upper=const, description="λ(θ) <= modified strategic virtual objective (11) at every (θ, x)")
+               upper=const, description="λ(θ) <= modified strategic virtual objective (11) at every (θ, x)",
+               index=(index_sets(grid, low)["Theta"], index_sets(grid, low)["X"]))
     _polytope_rows(b, grid, low)
     return b.build(time.perf_counter() - start, {"program": "dual", "k": k, "equation": "(12) of 004"}), Inverse("dual", grid, low)
 
@@ -169,8 +192,11 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
         raise UnsupportedError("the outcome polyhedron has no vertex; UB-P-k needs a pointed outcome space")
     n_x, n_s = grid.size, low.n_states
     b = ProgramBuilder(f"UB-P-{k}", "min")
-    b.add_variables("sigma", (n_s, n_x), description="σ(x, θ): the information structure on X(k) (stored θ-major)")
-    b.add_variables("gamma", n_x, lower=-np.inf, description="γ(x): the highest informational virtual objective at x")
+    sets = index_sets(grid, low)
+    b.add_variables("sigma", description="σ(x, θ): the information structure on X(k) (stored θ-major)",
+                    index=(sets["Theta"], sets["X"]))
+    b.add_variables("gamma", lower=-np.inf, description="γ(x): the highest informational virtual objective at x",
+                    index=(sets["X"],))
     b.set_cost("gamma", 1.0)
     adj = [grid.adjoint_upward(i) for i in range(low.n_agents)]
     eye = sp.identity(n_x, format="csr")
@@ -190,18 +216,36 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
 
     vmats = [virtual(v, True) for v in gens.vertices]
     b.add_rows("virtual", {"sigma": -sp.vstack(vmats, format="csr"), "gamma": sp.vstack([eye] * len(vmats), format="csr")},
-               lower=0.0, description="γ(x) >= informational virtual objective (8) at every (x, outcome)")
+               lower=0.0, description="γ(x) >= informational virtual objective (8) at every (x, outcome)",
+               index=(_generator_set("V", gens.vertices, low, "vertices of the outcome space"), sets["X"]))
     if len(gens.rays):
         b.add_rows("rays", {"sigma": sp.vstack([virtual(r, False) for r in gens.rays], format="csr")}, upper=0.0,
-                   description="the informational virtual objective is bounded along every ray of the outcome space")
+                   description="the informational virtual objective is bounded along every ray of the outcome space",
+                   index=(_generator_set("R", gens.rays, low, "extreme rays of the outcome space"), sets["X"]))
     if len(gens.lineality):
         b.add_rows("lineality", {"sigma": sp.vstack([virtual(l, False) for l in gens.lineality], format="csr")},
                    lower=0.0, upper=0.0,
-                   description="the informational virtual objective is flat in free directions (transfers)")
+                   description="the informational virtual objective is flat in free directions (transfers)",
+                   index=(_generator_set("L", gens.lineality, low, "lineality directions of the outcome space"),
+                          sets["X"]))
     b.add_rows("marginal", {"sigma": sp.kron(sp.identity(n_s), np.ones((1, n_x)), format="csr")},
-               lower=low.prior, upper=low.prior, description="the marginal of σ on Θ is the prior μ")
+               lower=low.prior, upper=low.prior, description="the marginal of σ on Θ is the prior μ",
+               index=(sets["Theta"],))
     meta = {"program": "potential", "k": k, "equation": "(10) of 004", "vertices": gens.vertices.tolist()}
     return b.build(time.perf_counter() - start, meta), Inverse("potential", grid, low)
+
+
+def _generator_set(name: str, generators: np.ndarray, low: LoweredEnvironment, description: str) -> IndexSet:
+    """Vertices (rays, lineality directions) of P by name: the outcome itself where the
+    generator is a unit vector (a finite Ω's vertices are its outcomes), else a number."""
+    labels = []
+    for j, g in enumerate(np.asarray(generators)):
+        hot = np.flatnonzero(g)
+        unit = len(hot) == 1 and g[hot[0]] == 1.0
+        labels.append(low.outcome_names[hot[0]] if unit else f"{name.lower()}{j + 1}")
+    if len(set(labels)) < len(labels):
+        labels = [f"{name.lower()}{j + 1}" for j in range(len(labels))]
+    return labelled(name, labels, description=description)
 
 
 def read(lp: LinearProgram, x: np.ndarray, inverse: Inverse) -> dict:

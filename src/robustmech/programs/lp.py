@@ -14,18 +14,109 @@ solve layer hands the arrays to HiGHS directly.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+# What a symmetry of the environment (a relabeling (π, τ, φ) of agents, states and
+# outcome coordinates, lower/symmetry.py) permutes. An index set of another kind (or of
+# none) is not acted on, so a program with such a column block is never reduced.
+INDEX_KINDS = ("profile", "agent", "state", "outcome")
+
+
+@dataclass(frozen=True, eq=False)
+class IndexSet:
+    """One index of a variable block or constraint family, in economic terms.
+
+    ``name`` is the set's symbol (``X`` for action or signal profiles, ``Omega`` for
+    outcomes, ``Theta`` for states, ``I`` for agents). Members are either ``labels``
+    (outcome names, state labels, agent numbers, any hashable values) or, for a set
+    of profiles, the product of ``axes`` (each agent's values), whose members are
+    tuples in C order and are only generated when asked for (X(30) has 811,801).
+    ``kind`` says how a symmetry of the environment acts on the set (``INDEX_KINDS``).
+    """
+
+    name: str
+    labels: tuple = ()
+    axes: tuple = ()
+    kind: str = ""
+    description: str = ""
+
+    def __post_init__(self):
+        if self.kind and self.kind not in INDEX_KINDS:
+            raise ValueError(f"index kind must be one of {INDEX_KINDS}, got {self.kind!r}")
+        if self.labels and self.axes:
+            raise ValueError("an index set has labels or axes, not both")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Each agent's number of values, for a set of profiles; (size,) otherwise."""
+        return tuple(len(a) for a in self.axes) if self.axes else (len(self.labels),)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def dimen(self) -> int:
+        """Entries per member: the number of agents for profiles, else 1 (or the labels' tuple length)."""
+        if self.axes:
+            return len(self.axes)
+        first = self.labels[0] if self.labels else None
+        return len(first) if isinstance(first, tuple) else 1
+
+    @cached_property
+    def members(self) -> tuple:
+        if self.axes:
+            return tuple(itertools.product(*(tuple(_plain(v) for v in a) for a in self.axes)))
+        return tuple(_plain(v) for v in self.labels)
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python numbers, so members hash and print as users type them."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def profiles(name: str, axes, description: str = "") -> IndexSet:
+    """The profile set X = X_1 × ... × X_N with agent i's values ``axes[i]``."""
+    return IndexSet(name, axes=tuple(tuple(float(v) for v in np.asarray(a).ravel()) for a in axes), kind="profile",
+                    description=description)
+
+
+def labelled(name: str, labels, kind: str = "", description: str = "") -> IndexSet:
+    """A finite index set with the given members (outcome names, state labels, agents, ...)."""
+    return IndexSet(name, labels=tuple(labels), kind=kind, description=description)
+
+
+def _check_index(owner: str, index: tuple, size: int) -> None:
+    if index and int(np.prod([s.size for s in index])) != size:
+        sizes = " × ".join(str(s.size) for s in index)
+        raise ValueError(f"{owner}: its index sets have {sizes} members, it has {size} entries")
+
 
 @dataclass(frozen=True)
 class VariableBlock:
+    """A block of columns. ``index`` gives, for each axis of ``shape``, its index set in
+    economic terms (empty when the block has none); ``symbol`` is the paper's name
+    (``m``, ``lam``, ``sigma``), which the Pyomo model uses."""
+
     name: str
     start: int
     shape: tuple[int, ...]
     description: str = ""
+    index: tuple[IndexSet, ...] = ()
+    symbol: str = ""
 
     @property
     def size(self) -> int:
@@ -38,10 +129,14 @@ class VariableBlock:
 
 @dataclass(frozen=True)
 class ConstraintFamily:
+    """A contiguous range of rows; ``index`` gives their index sets in economic terms
+    (rows in C order over the product of the sets; empty when the family has none)."""
+
     name: str
     start: int
     count: int
     description: str = ""
+    index: tuple[IndexSet, ...] = ()
 
     @property
     def slice(self) -> slice:
@@ -102,7 +197,7 @@ class LinearProgram:
         fams, start = {}, 0
         for f in self.families.values():
             if f.name not in names:
-                fams[f.name] = ConstraintFamily(f.name, start, f.count, f.description)
+                fams[f.name] = ConstraintFamily(f.name, start, f.count, f.description, f.index)
                 start += f.count
         return LinearProgram(
             self.name, self.sense, self.cost, self.A[keep], self.row_lower[keep], self.row_upper[keep],
@@ -183,14 +278,20 @@ class ProgramBuilder:
         self._col_lower: list[np.ndarray] = []
         self._col_upper: list[np.ndarray] = []
         self._cost: dict[str, np.ndarray] = {}
-        self._families: list[tuple[str, dict, np.ndarray, np.ndarray, str]] = []
+        self._families: list[tuple[str, dict, np.ndarray, np.ndarray, str, tuple]] = []
         self._n_cols = 0
         self.offset = 0.0
 
-    def add_variables(self, name: str, shape, lower=0.0, upper=np.inf, description: str = "") -> VariableBlock:
+    def add_variables(self, name: str, shape=None, lower=0.0, upper=np.inf, description: str = "",
+                      index: tuple[IndexSet, ...] = (), symbol: str = "") -> VariableBlock:
+        """Reserve a block of columns; its shape is given, or is that of its ``index`` sets."""
+        index = tuple(index)
+        if shape is None:
+            shape = tuple(s.size for s in index)
         shape = tuple(int(s) for s in np.atleast_1d(shape))
         size = int(np.prod(shape))
-        block = VariableBlock(name, self._n_cols, shape, description)
+        _check_index(f"variable block {name}", index, size)
+        block = VariableBlock(name, self._n_cols, shape, description, index, symbol or name)
         self._variables[name] = block
         self._col_lower.append(np.broadcast_to(np.asarray(lower, dtype=float).reshape(-1) if np.ndim(lower) else lower, (size,)).astype(float))
         self._col_upper.append(np.broadcast_to(np.asarray(upper, dtype=float).reshape(-1) if np.ndim(upper) else upper, (size,)).astype(float))
@@ -201,7 +302,8 @@ class ProgramBuilder:
         block = self._variables[name]
         self._cost[name] = np.broadcast_to(np.asarray(cost, dtype=float).reshape(-1) if np.ndim(cost) else cost, (block.size,)).astype(float)
 
-    def add_rows(self, family: str, coefficients: dict, lower=-np.inf, upper=np.inf, description: str = "") -> None:
+    def add_rows(self, family: str, coefficients: dict, lower=-np.inf, upper=np.inf, description: str = "",
+                 index: tuple[IndexSet, ...] = ()) -> None:
         n_rows = None
         for name, mat in coefficients.items():
             block = self._variables[name]
@@ -215,7 +317,8 @@ class ProgramBuilder:
             return
         lo = np.broadcast_to(np.asarray(lower, dtype=float), (n_rows,)).astype(float)
         hi = np.broadcast_to(np.asarray(upper, dtype=float), (n_rows,)).astype(float)
-        self._families.append((family, coefficients, lo, hi, description))
+        _check_index(f"constraint family {family}", tuple(index), n_rows)
+        self._families.append((family, coefficients, lo, hi, description, tuple(index)))
 
     def build(self, build_seconds: float = 0.0, metadata: dict | None = None) -> LinearProgram:
         """Assemble the program; ``build_seconds`` is the caller's time spent on the
@@ -225,7 +328,7 @@ class ProgramBuilder:
         assembly_start = time.perf_counter()
         names = list(self._variables)
         blocks, lowers, uppers, families, start = [], [], [], {}, 0
-        for family, coefs, lo, hi, desc in self._families:
+        for family, coefs, lo, hi, desc, index in self._families:
             n_rows = lo.shape[0]
             row = []
             for name in names:
@@ -236,7 +339,7 @@ class ProgramBuilder:
             uppers.append(hi)
             if family in families:
                 raise ValueError(f"duplicate constraint family {family}")
-            families[family] = ConstraintFamily(family, start, n_rows, desc)
+            families[family] = ConstraintFamily(family, start, n_rows, desc, index)
             start += n_rows
         if blocks:
             A = sp.bmat(blocks, format="csr")
