@@ -12,7 +12,8 @@ from .lower.arrays import LoweredEnvironment, lower_environment
 from .lower.grid import Grid
 from .model.environment import ContinuousOutcomes, Environment, FiniteOutcomes, ModelBuilder, StateSpace
 from .model.objects import InformationStructure, Mechanism
-from .results.bounds import Bounds, ProgramResult, load
+from .results.bounds import Bounds, ProgramResult
+from .results.io import load_result as load
 from .certify import Certificate, GuaranteeResult, PotentialResult, certify, guarantee, potential
 
 __all__ = [

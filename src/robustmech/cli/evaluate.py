@@ -7,9 +7,10 @@ import argparse
 import sys
 
 from .. import api
-from ..certify import guarantee, potential, resolve_information, resolve_mechanism
+from ..certify import guarantee, potential
 from ..errors import ParameterError
 from .common import add_model_arguments, add_solver_arguments, emit_json, parse_params
+from .specs import resolve_information, resolve_mechanism
 
 
 def register(sub) -> None:

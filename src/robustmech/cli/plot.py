@@ -8,8 +8,8 @@ import sys
 
 from ..errors import ParameterError
 from ..results import plots
+from ..results.io import load_result
 from ..sweep import is_sweep_dir, load_sweep, result_paths
-from .show import load_result
 
 
 def register(sub) -> None:

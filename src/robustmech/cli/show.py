@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 import numpy as np
 
 from ..errors import ParameterError
-from ..results.bounds import FORMAT as RESULT_FORMAT
-from ..results.bounds import load
+from ..results.io import load_result, read_record
 from ..sweep import is_sweep_dir, load_sweep
 from .common import emit_json
 
@@ -29,30 +27,6 @@ def register(sub) -> None:
     what.add_argument("--source", action="store_true", help="print the model source saved with the result")
     what.add_argument("--csv", action="store_true", help="print a sweep's table as CSV")
     p.set_defaults(handler=run)
-
-
-def read_meta(path: str) -> dict:
-    """The JSON of a saved result, with a one-line error for anything else."""
-    if not os.path.exists(path):
-        raise ParameterError(f"no such file or folder: {path}")
-    try:
-        with open(path) as fh:
-            meta = json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise ParameterError(f"{path} is not a robustmech result (not a JSON file)") from None
-    if not isinstance(meta, dict) or meta.get("format") != RESULT_FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else None
-        raise ParameterError(f"{path} is not a robustmech result (format {found!r})")
-    return meta
-
-
-def load_result(path: str):
-    """:func:`robustmech.load` with one-line errors (missing or corrupt arrays)."""
-    read_meta(path)
-    try:
-        return load(path)
-    except (OSError, KeyError, ValueError) as exc:
-        raise ParameterError(f"cannot read {path}: {exc}") from None
 
 
 def describe_result(meta: dict, result) -> str:
@@ -122,14 +96,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.csv:
         raise ParameterError("--csv is for a sweep's folder")
-    meta = read_meta(path)
+    if not os.path.exists(path):
+        raise ParameterError(f"no such file or folder: {path}")
+    meta = read_record(path)
     if args.source:
         if not meta.get("source"):
             raise ParameterError(f"{path} has no model source saved (the model was not read from a file)")
         sys.stdout.write(meta["source"] if meta["source"].endswith("\n") else meta["source"] + "\n")
         return 0
+    result = load_result(path)  # the arrays too: a result whose arrays are corrupt is refused (exit 2)
     if args.json:
-        emit_json({k: v for k, v in meta.items() if k not in ("source", "format", "arrays")})
+        emit_json(meta)  # the whole record, the model source included
         return 0
-    print(describe_result(meta, load_result(path)))
+    print(describe_result(meta, result))
     return 0

@@ -39,7 +39,7 @@ def check_output_path(path: str, force: bool) -> None:
     import os
 
     from ..errors import ParameterError
-    from ..results.bounds import arrays_path
+    from ..results.io import arrays_path
 
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):

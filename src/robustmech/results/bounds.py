@@ -4,22 +4,19 @@ A :class:`ProgramResult` is what one solve returns: the program, k, the optimal 
 the solver status, the dual objective (computed from the duals, so the reported gap is
 a certificate), timings and sizes, and the economic object (a mechanism on X(k) with
 λ(θ), or an information structure on X(k) with γ(x)). :class:`Bounds` pairs LB(k) and
-UB(k). Both save to a JSON file plus an ``.npz`` of arrays beside it, and load back.
+UB(k). A result saves to a JSON file plus an ``.npz`` of arrays beside it and loads
+back (:mod:`robustmech.results.io`, which owns that format).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..model.objects import InformationStructure, Mechanism
-
-FORMAT = "robustmech-result/1"
+from .states import points_from_labels
 
 
 @dataclass
@@ -40,9 +37,18 @@ class ProgramResult:
     information: InformationStructure | None = None
     multipliers: dict = field(default_factory=dict)  # "lambda" (per state) or "gamma" (per profile)
     state_labels: tuple = ()
+    # one row of numbers per state (its coordinates); when not given, read from labels such
+    # as "(3, 0)" (results saved before the points were), or None if the labels are not numbers
+    state_points: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
     # where a loaded result came from: "versions", "machine", "source" (the model file)
     provenance: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.state_points is None:
+            self.state_points = points_from_labels(self.state_labels)
+        else:
+            self.state_points = np.asarray(self.state_points, dtype=float)
 
     @property
     def duality_gap(self) -> float:
@@ -79,72 +85,13 @@ class ProgramResult:
         rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.summary().items() if not isinstance(v, dict))
         return f"<table>{rows}</table>"
 
-    # -- saving ---------------------------------------------------------------
-
     def save(self, path: str, force: bool = False, source: str | None = None) -> list[str]:
-        """Write ``path`` (JSON) and, when there are arrays, ``path`` with ``.npz``.
-        Refuses to overwrite an existing file unless ``force``."""
-        npz_path = arrays_path(path)
-        targets = [path] + ([npz_path] if self.mechanism is not None or self.information is not None else [])
-        for t in targets:
-            if os.path.exists(t) and not force:
-                raise FileExistsError(f"{t} exists; refusing to overwrite it (use --force)")
-        meta = {"format": FORMAT, **self.summary(), "versions": versions(), "machine": platform.platform()}
-        if source is not None:
-            meta["source"] = source
-        arrays: dict[str, np.ndarray] = {}
-        if self.mechanism is not None:
-            meta["mechanism"] = {"outcomes": list(self.mechanism.outcome_names), "finite": self.mechanism.finite}
-            arrays["mechanism_rule"] = self.mechanism.rule
-            for i, a in enumerate(self.mechanism.actions):
-                arrays[f"actions_{i}"] = a
-        if self.information is not None:
-            meta["information"] = {"states": list(self.information.state_labels)}
-            arrays["information_joint"] = self.information.joint
-            for i, s in enumerate(self.information.signals):
-                arrays[f"signals_{i}"] = s
-        for name, value in self.multipliers.items():
-            arrays[f"multiplier_{name}"] = np.asarray(value)
-        meta["state_labels"] = list(self.state_labels)
-        if arrays:
-            meta["arrays"] = os.path.basename(npz_path)
-            np.savez_compressed(npz_path, **arrays)
-        with open(path, "w") as fh:
-            json.dump(meta, fh, indent=2)
-        return targets
+        """Write ``path`` (JSON) and, when there are arrays, ``path`` with ``.npz``
+        (:func:`robustmech.results.io.save_result`). Refuses to overwrite an existing
+        file unless ``force``."""
+        from .io import save_result
 
-
-def load(path: str) -> ProgramResult:
-    """Read a result written by :meth:`ProgramResult.save` (or ``--out``)."""
-    with open(path) as fh:
-        meta = json.load(fh)
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a robustmech result (format {meta.get('format')!r})")
-    arrays = {}
-    if "arrays" in meta:
-        with np.load(os.path.join(os.path.dirname(os.path.abspath(path)), meta["arrays"])) as data:
-            arrays = {k: data[k] for k in data.files}
-    mech = info = None
-    if "mechanism_rule" in arrays:
-        n = arrays["mechanism_rule"].ndim - 1
-        mech = Mechanism(tuple(arrays[f"actions_{i}"] for i in range(n)), meta["mechanism"]["outcomes"],
-                         arrays["mechanism_rule"], finite=meta["mechanism"]["finite"], name=meta["program"])
-    if "information_joint" in arrays:
-        n = arrays["information_joint"].ndim - 1
-        info = InformationStructure(tuple(arrays[f"signals_{i}"] for i in range(n)), meta["information"]["states"],
-                                    arrays["information_joint"], name=meta["program"])
-    multipliers = {k[len("multiplier_"):]: v for k, v in arrays.items() if k.startswith("multiplier_")}
-    known = {"format", "model", "params", "program", "k", "value", "dual_value", "duality_gap", "status", "solver",
-             "build_seconds", "solve_seconds", "variables", "constraints", "versions", "machine", "source", "mechanism",
-             "information", "arrays", "state_labels", "lambda"}
-    return ProgramResult(
-        program=meta["program"], k=meta["k"], value=meta["value"], status=meta["status"], dual_value=meta["dual_value"],
-        build_seconds=meta["build_seconds"], solve_seconds=meta["solve_seconds"], solver=meta["solver"], model=meta["model"],
-        params=meta.get("params", {}), n_variables=meta.get("variables", 0), n_constraints=meta.get("constraints", 0),
-        mechanism=mech, information=info, multipliers=multipliers, state_labels=tuple(meta.get("state_labels", ())),
-        extra={k: v for k, v in meta.items() if k not in known},
-        provenance={k: meta[k] for k in ("versions", "machine", "source") if k in meta},
-    )
+        return save_result(self, path, force=force, source=source)
 
 
 @dataclass
@@ -193,24 +140,6 @@ class Bounds:
         s = self.summary()
         warn = "" if self.consistent else "  VIOLATES Theorem 1 of 004 (LB > UB)"
         return warn.join(["", ""]) + f"{s['model']} k={s['k']}: LB {s['lower']:.6f} <= value <= UB {s['upper']:.6f}  (gap {s['gap']:.6f})" + warn
-
-
-def versions() -> dict:
-    import importlib.metadata as md
-
-    out = {}
-    for pkg in ("robustmech", "pyomo", "highspy", "numpy", "scipy", "sympy", "lark"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
-
-def arrays_path(path: str) -> str:
-    """Where the arrays of a result saved at ``path`` go: ``x.json`` -> ``x.npz``."""
-    root, ext = os.path.splitext(path)
-    return (root if ext == ".json" else path) + ".npz"
 
 
 def _jsonable(v: Any):

@@ -202,24 +202,14 @@ def _slice_2d(arr: np.ndarray) -> np.ndarray:
     return arr[(slice(None), slice(None)) + (0,) * (arr.ndim - 2)]
 
 
-def state_coordinate(state_labels: Sequence[str], agent: int = 0) -> np.ndarray:
-    """θ_i per state, read from labels such as ``(3, 0)`` (how the builder labels a
-    state with several coordinates)."""
-    import ast
-
-    out = []
-    for label in state_labels:
-        try:
-            point = ast.literal_eval(str(label).replace("^", "**"))
-        except (ValueError, SyntaxError):
-            point = None
-        if isinstance(point, (int, float)):
-            point = (point,)
-        if not isinstance(point, tuple) or len(point) <= agent:
-            raise ParameterError(f"cannot read agent {agent + 1}'s value from the state label {label!r}; "
-                                 "pass the model (--model) so the state values are known")
-        out.append(float(point[agent]))
-    return np.array(out)
+def state_coordinate(state_points: np.ndarray | None, agent: int = 0) -> np.ndarray:
+    """θ_i per state: column ``agent`` of the state points (one row per state, as a
+    solve returns them and a saved result keeps them)."""
+    points = None if state_points is None else np.asarray(state_points, dtype=float)
+    if points is None or points.ndim != 2 or points.shape[1] <= agent:
+        raise ParameterError(f"cannot read agent {agent + 1}'s value from the states: the result has no state "
+                             "points with that coordinate; pass theta1 (one value per state)")
+    return points[:, agent]
 
 
 def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None = None,
@@ -230,7 +220,8 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
 
     ``lower``/``upper`` are :class:`~robustmech.results.bounds.ProgramResult` objects
     (or a bare :class:`Mechanism` / :class:`InformationStructure`). ``theta1`` gives
-    agent 1's value θ_1 in each state (default: read from the state labels).
+    agent 1's value θ_1 in each state (default: the first coordinate of ``upper``'s
+    state points).
     ``levels`` are the aggregate actions Σx at which the bottom panels are drawn
     (default: four levels up to where E first reaches 1).
 
@@ -324,7 +315,7 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
         _register(fig, a[1], Panel("density_aggregate", "signal density $\\rho$ against $\\Sigma x$", "$\\Sigma x$",
                                    "$\\rho(x)$", {"x": agg.ravel(), "y": rho.ravel(), **extra}))
         if theta1 is None:
-            theta1 = state_coordinate(info.state_labels, 0)
+            theta1 = state_coordinate(getattr(upper, "state_points", None), 0)
         v1 = info.interim_expectation(theta1)
         curves = {}
         for lev in levels:
