@@ -25,20 +25,24 @@ depend on the outcome.
 
 Everything is declared through :class:`~robustmech.model.prior_free.PriorFreeBuilder` with
 the ``location`` of each statement, so that every error names ``file:line:col``. The
-expression evaluator is the Bayesian elaborator's (:mod:`robustmech.model.elaborate`).
+statements every model has and the expression evaluator are shared with the Bayesian
+elaborator (:mod:`robustmech.model.statements`, :mod:`robustmech.model.evaluate`).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import sympy
 
 from ..dsl import ast as A
 from ..errors import Location, ModelError, UnsupportedError
-from .elaborate import _PENDING, Family, OutcomeValue, _Context, _Elaborator, _describe_indices, _integer, _show
 from .prior_free import PriorFreeBuilder, PriorFreeEnvironment
+from .scope import Context
+from .statements import CommonStatements
+from .values import Family, OutcomeValue, show, whole_number
 
 #: the statements that make a model file prior-free
 PRIOR_FREE_STATEMENTS = (A.TypesStmt, A.IncentiveStmt, A.ParticipationStmt)
@@ -76,15 +80,18 @@ def elaborate_prior_free(ast: A.ModelAST, overrides: Mapping[str, Any] | None = 
         where = states[0].loc if states else Location(ast.filename)
         raise UnsupportedError(f"{where}: this is a Bayesian model (no `types` declared): use robustmech solve or "
                                "robustmech bounds; robustmech refine needs a prior-free model (`types theta[i] in ...`, 000)")
-    return _PriorFreeElaborator(ast, dict(overrides or {}), source if source is not None else ast.source).run()
+    return _PriorFreeElaborator(ast, overrides or {}, source if source is not None else ast.source).run()
 
 
-class _PriorFreeElaborator(_Elaborator):
-    """The Bayesian elaborator's names, parameters and expressions, with the statements of
-    a prior-free model, declared through :class:`PriorFreeBuilder`."""
+class _PriorFreeElaborator:
+    """The statements of a prior-free model (types, ic, participation, lotteries and
+    outcome variables, expected payoffs) on top of the statements every model has,
+    declared through :class:`PriorFreeBuilder`."""
 
-    def __init__(self, ast: A.ModelAST, overrides: dict, source: str | None):
-        super().__init__(ast, overrides, source)
+    def __init__(self, ast: A.ModelAST, overrides: Mapping[str, Any], source: str | None):
+        self.ast = ast
+        self.overrides = overrides
+        self.source = source
         self.lottery_names: list[str] = []
         self.lottery_symbols: list[sympy.Symbol] = []
         self.outcome_index: dict[str, tuple[str, Any, str]] = {}  # member -> (index name, value, family)
@@ -93,27 +100,27 @@ class _PriorFreeElaborator(_Elaborator):
 
     def run(self) -> PriorFreeEnvironment:
         stmts = self.ast.statements
-        start = self._begin(stmts, PriorFreeBuilder)
+        common = self.common = CommonStatements(self.ast, self.overrides, self.source, PriorFreeBuilder)
+        self.b, self.evaluate, self.number, self.elements = common.builder, common.evaluate, common.number, common.elements
+        start = common.start
         self._refuse_bayesian(stmts)
-        self._declare_names_params_agents(stmts, start)
+        common.scope.claim_declarations(stmts)
+        self._claim_prior_free_names(stmts)
+        common.declare_params_agents_lets(stmts)
         self._types([s for s in stmts if isinstance(s, A.TypesStmt)], start)
         self._incentive([s for s in stmts if isinstance(s, A.IncentiveStmt)], start)
         self._participation([s for s in stmts if isinstance(s, A.ParticipationStmt)], start)
-        self._guard(self._outcomes, [s for s in stmts if isinstance(s, A.OutcomeStmt)], stmts)
-        if not self.lottery_symbols and not self.variables:
+        common.guard(self._outcomes, [s for s in stmts if isinstance(s, A.OutcomeStmt)], stmts)
+        if not self.lottery_symbols and not common.variables:
             raise ModelError("no outcomes declared: declare a lottery (`outcome Q[q in grid(0, 3, 7)]`), allocations "
                              "(`allocate Q[i] >= 0 with sum(Q) <= 1`), a probability (`variable Q in [0, 1]`) or "
                              "transfers (`transfer P[i]`)", start)
         for s in stmts:
             if isinstance(s, A.ConstraintStmt):
-                self._guard(self._constraint, s)
-        self._declare_utilities(stmts, start)
-        designers = [s for s in stmts if isinstance(s, A.DesignerStmt)]
-        if not designers:
-            raise ModelError("the model has no designer payoff: add a line `designer = EXPR` (the payoff per type "
-                             "profile, e.g. revenue `sum(P)`)", start)
-        for s in designers:
-            self._guard(self._designer, s)
+                common.guard(self._constraint, s)
+        common.declare_utilities(stmts, self._payoff)
+        common.declare_designer(stmts, self._payoff, "the model has no designer payoff: add a line `designer = EXPR` "
+                                "(the payoff per type profile, e.g. revenue `sum(P)`)")
         return self.b.build()
 
     def _refuse_bayesian(self, stmts) -> None:
@@ -131,51 +138,63 @@ class _PriorFreeElaborator(_Elaborator):
                 raise ModelError(f"`{s.verb}` directives are for Bayesian models; run a prior-free model with "
                                  "robustmech refine MODEL --criterion bayes|lps|robust|perfect|proper", s.loc)
 
-    def _claim_names(self, stmts) -> None:
-        super()._claim_names(stmts)
+    def _claim_prior_free_names(self, stmts) -> None:
+        scope = self.common.scope
         for s in stmts:
             if isinstance(s, A.TypesStmt):
-                self._claim(s.name, "type", s.name_loc)
+                scope.claim(s.name, "type", s.name_loc, unavailable=lambda ctx, name=s.name: (
+                    f"the types '{name}' cannot be used here: they have no value before the `types` statement is "
+                    "elaborated (use them in utilities, the designer payoff and definitions)"))
             elif isinstance(s, A.OutcomeStmt):
                 for d in s.decls:
                     if d.var is not None:
-                        bound = self.globals.get(d.var)
+                        bound = scope.get(d.var)
                         if bound is not None and bound.kind == "outcome index":
                             continue  # several families may share an index name
-                        self._claim(d.var, "outcome index", d.loc)
+                        scope.claim(d.var, "outcome index", d.loc,
+                                    unavailable=lambda ctx, var=d.var: self._outcome_index_unbound(var, ctx))
+
+    def _outcome_index_unbound(self, var: str, ctx: Context) -> str:
+        """Why the index ``var`` of an outcome family has no value in ``ctx``."""
+        families = sorted({fam for v, _, fam in self.outcome_index.values() if v == var})
+        decl = ", ".join(f"{f}[{var} in ...]" for f in families)
+        where = (f"; here the outcome is {ctx.outcome.name}" if ctx.outcome is not None else
+                 " (in utilities, the designer payoff and definitions they use)")
+        return f"'{var}' is the index of the outcome family {decl}: it has a value only at those outcomes{where}"
 
     # ------------------------------------------------------------------ types, ic, participation
 
     def _types(self, stmts, start: Location) -> None:
+        common = self.common
         if not stmts:
             raise ModelError("no types declared: write `types theta[i] in {...}` (each agent's finite type grid)", start)
         if len(stmts) > 1:
             raise ModelError("types are declared twice: declare one type grid per agent with one `types` statement "
                              "(the grid may use the agents' index)", stmts[1].loc)
         s = stmts[0]
-        if self.agent_var is not None and s.var != self.agent_var:
-            raise ModelError(f"the index of the types must be the agents' index: write `types {s.name}[{self.agent_var}] "
+        if common.agent_var is not None and s.var != common.agent_var:
+            raise ModelError(f"the index of the types must be the agents' index: write `types {s.name}[{common.agent_var}] "
                              f"in ...`", s.var_loc)
-        if self.agent_var is None and s.var in self.globals:
-            raise ModelError(f"the index '{s.var}' hides the {self.globals[s.var].kind} of that name; choose another "
+        if common.agent_var is None and s.var in common.scope:
+            raise ModelError(f"the index '{s.var}' hides the {common.scope[s.var].kind} of that name; choose another "
                              "index name", s.var_loc)
         grids = []
-        for number in self.agent_numbers:
-            value = self._guard(lambda st: self._eval(st.grid, _Context({s.var: sympy.Integer(number)})), s)
-            elements = self._iterable(value, s.grid.loc)
+        for number in common.agent_numbers:
+            value = common.guard(lambda st, n=number: self.evaluate(st.grid, Context({st.var: sympy.Integer(n)})), s)
+            elements = self.elements(value, s.grid.loc)
             if not elements:
-                raise ModelError(f"the type grid of agent {self.b._agents[len(grids)]} is empty", s.grid.loc)
+                raise ModelError(f"the type grid of agent {common.agent_name(len(grids))} is empty", s.grid.loc)
             values = []
             for e in elements:
                 if not (isinstance(e, sympy.Expr) and e.is_number and e.is_real):
-                    raise ModelError(f"a type must be a number, got {_show(e)}", s.grid.loc)
+                    raise ModelError(f"a type must be a number, got {show(e)}", s.grid.loc)
                 values.append(e)
             if not isinstance(value, Family):
                 values = sorted(values, key=lambda v: sympy.N(v, 30))  # a set of types is listed increasing
             grids.append(values)
         grid = grids[0] if all(g == grids[0] for g in grids) else grids
         symbols = self.b.types(s.name, grid, location=s.loc)
-        self.globals[s.name].value = Family(tuple(symbols), tuple(self.agent_numbers), s.name)
+        common.scope.bind(s.name, Family(tuple(symbols), tuple(common.agent_numbers), s.name))
 
     def _incentive(self, stmts, start: Location) -> None:
         if not stmts:
@@ -211,11 +230,11 @@ class _PriorFreeElaborator(_Elaborator):
             self._lottery(finite)
         for s in stmts:
             if isinstance(s, A.AllocateStmt):
-                self._guard(self._allocate, s)
+                self.common.guard(self._allocate, s)
             elif isinstance(s, A.TransferStmt):
-                self._guard(self._transfer, s)
+                self.common.guard(self._transfer, s)
             elif isinstance(s, A.VariableStmt):
-                self._guard(self._variable, s)
+                self.common.guard(self._variable, s)
 
     def _lottery(self, finite: list) -> None:
         """A finite outcome set: one probability per outcome, summing to one at each profile."""
@@ -225,12 +244,12 @@ class _PriorFreeElaborator(_Elaborator):
                 if d.var is None:
                     names.append(d.name)
                     families.append(d.name)
-                    self.globals[d.name].value = OutcomeValue(d.name)
+                    self.common.scope.bind(d.name, OutcomeValue(d.name))
                     continue
                 values = []
-                for v in self._iterable(self._eval(d.range, _Context({})), d.range.loc):
+                for v in self.elements(self.evaluate(d.range), d.range.loc):
                     if not (isinstance(v, sympy.Expr) and v.is_number and v.is_real):
-                        raise ModelError(f"an outcome index must be a number, got {_show(v)}", d.range.loc)
+                        raise ModelError(f"an outcome index must be a number, got {show(v)}", d.range.loc)
                     values.append(int(v) if v.is_integer else v)
                 if not values:
                     raise ModelError(f"the outcome family {d.name} is empty", d.range.loc)
@@ -239,7 +258,7 @@ class _PriorFreeElaborator(_Elaborator):
                     self.outcome_index[m] = (d.var, sympy.sympify(v), d.name)
                 names += members
                 families += [d.name] * len(members)
-                self.globals[d.name].value = Family(tuple(OutcomeValue(m) for m in members), tuple(values), d.name)
+                self.common.scope.bind(d.name, Family(tuple(OutcomeValue(m) for m in members), tuple(values), d.name))
         loc = finite[0].loc
         for n, family in zip(names, families):  # as PriorFreeBuilder.lottery names them
             self.lottery_symbols.append(self.b._add(n, 0, 1, "lottery", family, None, loc))
@@ -250,71 +269,64 @@ class _PriorFreeElaborator(_Elaborator):
         """None for one variable per agent (the agents' index, or ``[j in 1..I]`` for named
         agents); otherwise the indices of a shared family ``[j in 1..M]``."""
         if index.range is None:
-            if index.var != self.agent_var:
-                raise ModelError(f"unknown index '{index.var}': write {what}[{self.agent_var or 'i'}] for one per agent, "
+            if index.var != self.common.agent_var:
+                raise ModelError(f"unknown index '{index.var}': write {what}[{self.common.agent_var or 'i'}] for one per agent, "
                                  f"or {what}[{index.var} in 1..M]", index.loc)
             return None
-        indices = [_integer(v, "an index", index.range.loc)
-                   for v in self._iterable(self._eval(index.range, _Context({})), index.range.loc)]
-        if self.agent_var is None and indices == list(self.agent_numbers):
+        indices = [whole_number(v, "an index", index.range.loc)
+                   for v in self.elements(self.evaluate(index.range), index.range.loc)]
+        if self.common.agent_var is None and indices == list(self.common.agent_numbers):
             return None
         if indices != list(range(1, len(indices) + 1)):
             raise ModelError(f"the indices of {what} run 1..n", index.range.loc)
         return indices
 
     def _allocate(self, s: A.AllocateStmt) -> None:
-        if s.lower is not None:
-            lower = self._eval(s.lower, _Context({}))
-            if s.lower_op != ">=" or not (isinstance(lower, sympy.Expr) and lower == 0):
-                raise ModelError(f"an allocation is a probability: write `allocate {s.name}[...] >= 0`", s.lower.loc)
-        total = None
-        if s.total is not None:
-            t = s.total
-            if not (isinstance(t, A.Compare) and t.op == "<=" and isinstance(t.left, A.Call) and t.left.func == "sum"
-                    and len(t.left.args) == 1 and isinstance(t.left.args[0], A.Name) and t.left.args[0].name == s.name):
-                raise ModelError(f"expected `with sum({s.name}) <= TOTAL`", t.loc)
-            total = self._scalar(self._eval(t.right, _Context({})), t.right.loc, "the total")
+        total = self.common.allocation_total(s)
         indices = self._per_agent(s.index, s.name)
         if indices is None:
             syms = self.b.allocation(s.name, total=total, location=s.loc)
-            indices = list(self.agent_numbers)
+            indices = list(self.common.agent_numbers)
         else:
             syms = [self.b.variable(f"{s.name}[{j}]", 0, None, role="allocation", location=s.loc) for j in indices]
             if total is not None:
                 self.b.constraint(sympy.Add(*syms) <= total, location=s.loc)
-        self._bind_variables(s.name, list(syms), indices)
+        self.common.bind_variables(s.name, list(syms), indices)
 
     def _transfer(self, s: A.TransferStmt) -> None:
         indices = self._per_agent(s.index, s.name)
         if indices is None:
             syms = self.b.transfer(s.name, location=s.loc)
-            indices = list(self.agent_numbers)
+            indices = list(self.common.agent_numbers)
         else:
             syms = [self.b.variable(f"{s.name}[{j}]", role="transfer", location=s.loc) for j in indices]
-        self._bind_variables(s.name, list(syms), indices)
+        self.common.bind_variables(s.name, list(syms), indices)
 
     def _variable(self, s: A.VariableStmt) -> None:
         if s.index is None:
-            lo, hi = self._bounds(s, _Context({}))
+            lo, hi = self.common.variable_bounds(s)
             if lo == 0 and hi == 1:
                 sym = self.b.probability(s.name, location=s.loc)  # the public-good probability of 000 Section 5
             else:
                 sym = self.b.variable(s.name, lo, hi, role="variable", location=s.loc)
-            self.globals[s.name].value = sym
-            self.variables.append(sym)
+            self.common.bind_variable(s.name, sym)
             return
         indices = self._per_agent(s.index, s.name)
         syms = []
         if indices is None:
-            for pos, number in enumerate(self.agent_numbers):
-                lo, hi = self._bounds(s, _Context({s.index.var: sympy.Integer(number)}))
+            for pos, number in enumerate(self.common.agent_numbers):
+                lo, hi = self.common.variable_bounds(s, Context({s.index.var: sympy.Integer(number)}))
                 syms.append(self.b._add(f"{s.name}[{pos + 1}]", lo, hi, "variable", s.name, pos, s.loc))
-            indices = list(self.agent_numbers)
+            indices = list(self.common.agent_numbers)
         else:
             for j in indices:
-                lo, hi = self._bounds(s, _Context({s.index.var: sympy.Integer(j)}))
+                lo, hi = self.common.variable_bounds(s, Context({s.index.var: sympy.Integer(j)}))
                 syms.append(self.b.variable(f"{s.name}[{j}]", lo, hi, role="variable", location=s.loc))
-        self._bind_variables(s.name, syms, indices)
+        self.common.bind_variables(s.name, syms, indices)
+
+    def _constraint(self, s: A.ConstraintStmt) -> None:
+        for rel in self.common.constraint_relations(s):
+            self.b.constraint(rel, location=s.loc)
 
     # ------------------------------------------------------------------ payoffs
 
@@ -322,17 +334,17 @@ class _PriorFreeElaborator(_Elaborator):
         """A payoff linear in the outcome variables; with a lottery, its expectation:
         Σ_ω Q_ω u(ω, θ) + (the part linear in the other outcome variables)."""
         if not self.lottery_names:
-            ctx = _Context(dict(locals_), no_outcome="`outcome` names an element of a finite outcome set; this model "
-                           "declares none (it has outcome variables: use them directly)")
-            return self._scalar(self._eval(expr, ctx), expr.loc, what)
+            ctx = Context(dict(locals_), no_outcome="`outcome` names an element of a finite outcome set; this model "
+                          "declares none (it has outcome variables: use them directly)")
+            return self.number(self.evaluate(expr, ctx), expr.loc, what)
         values = []
         for member in self.lottery_names:
             inner = dict(locals_)
             if member in self.outcome_index:
                 var, value, _ = self.outcome_index[member]
                 inner[var] = value
-            values.append(self._scalar(self._eval(expr, _Context(inner, outcome=OutcomeValue(member))), expr.loc, what))
-        zero = {v: sympy.Integer(0) for v in self.variables}
+            values.append(self.number(self.evaluate(expr, Context(inner, outcome=OutcomeValue(member))), expr.loc, what))
+        zero = {v: sympy.Integer(0) for v in self.common.variables}
         const = [sympy.expand(v.xreplace(zero)) for v in values]
         rest = [sympy.expand(v - c) for v, c in zip(values, const)]
         for member, r in zip(self.lottery_names, rest):
@@ -341,32 +353,3 @@ class _PriorFreeElaborator(_Elaborator):
                                  f"the outcome ({rest[0]} at {self.lottery_names[0]}, {r} at {member}); a lottery "
                                  "multiplies only terms that do not involve the outcome variables", loc)
         return sympy.Add(*(w * c for w, c in zip(self.lottery_symbols, const))) + rest[0]
-
-    # ------------------------------------------------------------------ expressions
-
-    def _eval_Name(self, node: A.Name, ctx):
-        binding = self.globals.get(node.name)
-        if node.name not in ctx.locals and binding is not None and binding.kind == "outcome index":
-            families = sorted({fam for var, _, fam in self.outcome_index.values() if var == node.name})
-            decl = ", ".join(f"{f}[{node.name} in ...]" for f in families)
-            where = (f"; here the outcome is {ctx.outcome.name}" if ctx.outcome is not None else
-                     " (in utilities, the designer payoff and definitions they use)")
-            raise ModelError(f"'{node.name}' is the index of the outcome family {decl}: it has a value only at those "
-                             f"outcomes{where}", node.loc)
-        if binding is not None and binding.kind == "type" and binding.value is _PENDING:
-            raise ModelError(f"the types '{node.name}' cannot be used here: they have no value before the `types` "
-                             "statement is elaborated (use them in utilities, the designer payoff and definitions)",
-                             node.loc)
-        return super()._eval_Name(node, ctx)
-
-    def _eval_Index(self, node: A.Index, ctx):
-        """Families indexed by numbers other than integers (an outcome family ``Q[q in grid(0, 1, 3)]``)."""
-        base = self._eval(node.base, ctx)
-        if isinstance(base, Family) and len(node.indices) == 1 and not all(isinstance(k, int) for k in base.indices):
-            key = self._scalar(self._eval(node.indices[0], ctx), node.indices[0].loc, "an index")
-            for k, entry in zip(base.indices, base.entries):
-                if self._equal(sympy.sympify(k), key, node.loc) is True:
-                    return entry
-            raise ModelError(f"index out of range: {base.name}[{key}] does not exist (its indices are "
-                             f"{_describe_indices(base.indices)})", node.indices[0].loc)
-        return super()._eval_Index(node, ctx)

@@ -273,16 +273,26 @@ class DeclarationBuilder:
 class ModelBuilder(DeclarationBuilder):
     """Build an :class:`Environment` in Python, as a model file would.
 
+    The public good of 004 Section 4.1 with N = 2 and social value 3 (as in
+    ``models/public_good.mech``): one agent values the good at 3, the other at 0; the
+    good costs 1, paid by one agent:
+
     >>> import robustmech as rm
     >>> b = rm.ModelBuilder("public_good")
+    >>> b.agents(2)
+    ('1', '2')
     >>> theta = b.states(["theta[1]", "theta[2]"], [(3, 0), (0, 3)])
     >>> b.prior_uniform()
-    >>> b.agents(["1", "2"])
     >>> b.finite_outcomes(["none", "paid_by[1]", "paid_by[2]"])
+    ('none', 'paid_by[1]', 'paid_by[2]')
     >>> for i in range(2):
-    ...     b.utility(i, {"none": 0, "paid_by[1]": theta[i] - (i == 0), "paid_by[2]": theta[i] - (i == 1)})
+    ...     b.utility(i, {"none": 0, "paid_by[1]": theta[i] - int(i == 0), "paid_by[2]": theta[i] - int(i == 1)})
     >>> b.designer(lambda outcome: 0 if outcome == "none" else sum(theta) - 1)
     >>> env = b.build()
+    >>> env.utility(0, "paid_by[1]")
+    theta[1] - 1
+    >>> env.designer_objective("paid_by[2]")
+    theta[1] + theta[2] - 1
 
     Each method takes an optional ``location`` so that a model file's elaborator can
     have errors found by :meth:`build` point at the right line.

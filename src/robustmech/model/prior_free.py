@@ -133,8 +133,10 @@ class PriorFreeEnvironment:
 class PriorFreeBuilder(DeclarationBuilder):
     """Build a :class:`PriorFreeEnvironment` in Python, as a model file would.
 
+    >>> from robustmech.model.prior_free import PriorFreeBuilder
     >>> b = PriorFreeBuilder("public_good")
     >>> b.agents(2)
+    ('1', '2')
     >>> theta = b.types("theta", [0, 1])
     >>> q = b.probability("q")
     >>> p = b.transfer("p")
