@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
-from typing import Any, Mapping
 
 from .errors import ModelError, SolverError
 from .lower.arrays import LoweredEnvironment, lower_environment
-from .model.environment import Environment
-from .lower.symmetry import find_symmetries
 from .lower.quasilinear import is_quasilinear
-from .lower.quasilinear import recognise as recognise_quasilinear
-from .programs import auction, bounding
-from .programs.symmetry import max_violation, reduce_program
+from .lower.symmetry import find_symmetries
+from .model.environment import Environment
+from .programs.base import Program, ReadBack, bounding_pair
+from .programs.base import program as get_program
+from .programs.lp import LinearProgram
+from .programs.reductions import Chain, symmetry_reduction
+from .programs.symmetry import max_violation
 from .results.bounds import Bounds, ProgramResult
-from .solve import SolverOptions
+from .solve import LPSolution, SolverOptions, dual_objective
 from .solve import solve as solve_lp
 
 
@@ -42,9 +45,10 @@ def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None)
     from .model.elaborate import elaborate
 
     from .dsl.parser import read_model
+    from .results.io import ResultFiles
 
     path, text = read_model(path)
-    env = elaborate(parse_model(text, path), params or {}, source=text)
+    env = elaborate(parse_model(text, path), params or {}, source=text, loader=ResultFiles())
     validate(env)
     return env
 
@@ -55,10 +59,64 @@ def validate(env: Environment) -> LoweredEnvironment:
     return lower_environment(env, check=True)
 
 
+@dataclass
+class Solved:
+    """One program run through the chain: the full program, its solution (reductions
+    inverted, duals included), what it means, and the certificate of the point."""
+
+    program: Program
+    lp: LinearProgram
+    solution: LPSolution
+    readback: ReadBack
+    certificate: dict
+    build_seconds: float
+
+
+def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, Any], solver: SolverOptions,
+        symmetry: bool = True, export: str | None = None) -> Solved:
+    """The one way through for every program: build -> reductions -> solve -> invert ->
+    certify the point and its duals against the full program -> read back.
+
+    Which reductions apply is decided from the program's declared index sets and the
+    environment's symmetries (:func:`robustmech.programs.reductions.symmetry_reduction`),
+    never from the program's name."""
+    prog = get_program(program)
+    lp, inverse = prog.build(low, **dict(options))
+    if export:
+        lp.export(export)
+    start = time.perf_counter()
+    reductions, report = [], {}
+    if symmetry:
+        reduction, report = symmetry_reduction(lp, find_symmetries(low), low.env.agents, low.env.states.labels,
+                                               low.outcome_names)
+        if reduction is not None:
+            reductions.append(reduction)
+    chain = Chain(reductions)
+    reduced, data = chain.apply(lp)
+    reduce_seconds = time.perf_counter() - start
+    solution = chain.invert(solve_lp(reduced, solver), data)
+    if reductions:
+        # the duals of the reduced program, spread over the full rows: recompute the bound
+        # on the full program's own rows
+        solution.dual_objective = dual_objective(lp, solution.row_dual, solution.col_dual, solution.row_activity,
+                                                 solution.x)
+    certificate = certify_solution(lp, solution.x, solution)
+    described = chain.describe(data)
+    if "symmetry" in described:
+        certificate["symmetry"] = {**described["symmetry"], "max_violation": certificate["max_violation"]}
+    elif symmetry and report.get("detected"):
+        certificate["symmetry"] = report
+    if solution.solver == "clarabel":
+        # an interior point of the optimal face, not a vertex: entries a vertex would leave
+        # at zero are ~1e-10 here (a mechanism's or structure's support is blurred)
+        certificate["interior_solution"] = True
+    return Solved(prog, lp, solution, prog.read(lp, solution, inverse), certificate, lp.build_seconds + reduce_seconds)
+
+
 def solve(
     env: Environment | LoweredEnvironment,
     program: str = "guarantee",
-    k: int = 4,
+    k: int | None = None,
     solver: str = "auto",
     time_limit: float | None = None,
     verbose: bool = False,
@@ -66,72 +124,55 @@ def solve(
     symmetry: bool = True,
     progress=None,
     options: Mapping[str, Any] | None = None,
+    **program_options: Any,
 ) -> ProgramResult:
-    """Build and solve one bounding program of 004: ``guarantee`` (LB-G-k, (9)),
-    ``potential`` (UB-P-k, (10)) or ``dual`` (the relaxed dual (12)).
+    """Build and solve one program of the registry (``robustmech.programs.base.names()``):
+    ``guarantee`` (LB-G-k, (9) of 004), ``potential`` (UB-P-k, (10)), ``dual`` (the
+    relaxed dual (12)), 001's ``auction-guarantee`` ((41)), ``auction-guarantee-transfers``
+    ((4)), ``auction-potential`` ((3)), ``auction-dual`` ((3-D)) (options
+    ``correlation``, ``penalty``), ``bce-worst`` / ``bce-best`` (option ``mechanism``),
+    ``direct`` (option ``information``).
 
     With ``symmetry`` (the default), symmetries of the environment are detected
-    (:func:`robustmech.lower.symmetry.find_symmetries`) and the program is solved over
-    symmetric solutions only, which is exact for these convex programs; the expanded
-    solution is checked against every row of the full program.
+    (:func:`robustmech.lower.symmetry.find_symmetries`); where the program is invariant
+    under them (checked on the program itself) it is solved over symmetric solutions
+    only, which is exact for a linear program, and the expanded solution and its duals
+    are checked against every row of the full program.
 
     Raises :class:`~robustmech.errors.SolverError` (with the families to blame)
     unless the solve is optimal.
     """
     low = env if isinstance(env, LoweredEnvironment) else validate(env)
-    if not isinstance(k, int) or k < 1:
-        raise ModelError(f"k must be a positive integer, got {k!r}")
-    if program in auction.PROGRAMS:  # quasilinear auctions: 001 (3), (4), (41), (3-D); options: correlation, penalty
-        return _solve_auction(low, program, k, SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose),
-                              export, dict(options or {}))
-    lp, inverse = bounding.build(program, low, k)
-    if export:
-        lp.export(export)
-    options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose, progress=progress)
-    extra = {}
-    symmetries = find_symmetries(low) if symmetry else []
-    if symmetries:
-        start = time.perf_counter()
-        reduced, P = reduce_program(lp, bounding.column_permutations(lp, inverse, symmetries))
-        reduce_seconds = time.perf_counter() - start
-        sol = solve_lp(reduced, options)
-        x = P @ sol.x
-        violation = max_violation(lp, x)
-        if violation > 1e-6:
-            raise SolverError(f"{lp.name}: the symmetric solution violates the full program by {violation:.2e}; "
-                              "rerun with symmetry off", "error")
-        extra["symmetry"] = {"group_order": len(symmetries) + 1, "columns": reduced.n_cols, "rows": reduced.n_rows,
-                             "full_columns": lp.n_cols, "max_violation": violation}
-        build_seconds = lp.build_seconds + reduce_seconds
-    else:
-        sol = solve_lp(lp, options)
-        x = sol.x
-        build_seconds = lp.build_seconds
-    extra.update(certify_solution(lp, x, sol))
-    if sol.solver == "clarabel":
-        # an interior point of the optimal face, not a vertex: entries a vertex would leave
-        # at zero are ~1e-10 here (a mechanism's or structure's support is blurred)
-        extra["interior_solution"] = True
-    objects = bounding.read(lp, x, inverse)
-    multipliers = {name: objects[name] for name in ("lambda", "gamma") if name in objects}
+    given = {**dict(options or {}), **program_options}
+    if k is not None:
+        given["k"] = k
+    solver_options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose, progress=progress)
+    solved = run(low, program, given, solver_options, symmetry=symmetry, export=export)
+    return result_of(low, solved, given.get("k"))
+
+
+def result_of(low: LoweredEnvironment, solved: Solved, k: int | None = None) -> ProgramResult:
+    """The :class:`ProgramResult` of a program run through the chain."""
+    sol, back = solved.solution, solved.readback
     return ProgramResult(
-        program=program,
+        program=solved.program.name,
         k=k,
         value=float(sol.objective),
         status=sol.status,
         dual_value=float(sol.dual_objective),
-        build_seconds=build_seconds,
+        build_seconds=solved.build_seconds,
         solve_seconds=sol.solve_seconds,
         solver=sol.solver,
         model=low.env.name,
         params=dict(low.env.params),
-        n_variables=lp.n_cols,
-        n_constraints=lp.n_rows,
-        mechanism=objects.get("mechanism"),
-        information=objects.get("information"),
-        multipliers=multipliers,
+        n_variables=solved.lp.n_cols,
+        n_constraints=solved.lp.n_rows,
+        mechanism=back.mechanism,
+        information=back.information,
+        multipliers=dict(back.arrays),
         state_labels=low.env.states.labels,
-        extra=extra,
+        state_points=low.env.states.values(),
+        extra={**back.extra, **solved.certificate},
     )
 
 
@@ -144,18 +185,17 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
     programs (41) and (3) of 001, transfers solved out, for quasilinear environments), or
     ``"auto"`` (the auction programs when the environment is recognised as quasilinear)."""
     low = env if isinstance(env, LoweredEnvironment) else validate(env)
-    if family not in ("auto", "general", "auction"):
-        raise ModelError(f"family must be auto, general or auction, got {family!r}")
-    if family == "auction" or (family == "auto" and is_quasilinear(low)):
-        lower = solve(low, auction.LOWER, k, solver=solver, time_limit=time_limit, verbose=verbose, options=options)
-        upper = solve(low, auction.UPPER, k, solver=solver, time_limit=time_limit, verbose=verbose, options=options)
-        return Bounds(lower, upper)
-    options = dict(solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry, progress=progress)
-    lower = solve(low, "guarantee", k, **options)
-    upper = solve(low, "potential", k, **options)
-    return Bounds(lower, upper)
+    if family not in FAMILIES:
+        raise ModelError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
+    if family == "auto":
+        family = "auction" if is_quasilinear(low) else "general"
+    lower, upper = bounding_pair(family)
+    run_options = dict(solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry, progress=progress,
+                       options=options)
+    return Bounds(solve(low, lower.name, k, **run_options), solve(low, upper.name, k, **run_options))
 
 
+FAMILIES = ("auto", "general", "auction")
 CERTIFICATE_TOLERANCE = 1e-6
 
 
@@ -178,34 +218,5 @@ def certify_solution(lp, x, sol) -> dict:
     return {"max_violation": violation, "dual_certified": bool(np.isfinite(gap) and gap <= CERTIFICATE_TOLERANCE * scale)}
 
 
-def _solve_auction(low: LoweredEnvironment, program: str, k: int, solver_options: SolverOptions, export: str | None,
-                   options: dict) -> ProgramResult:
-    """Recognise the quasilinear structure, build, solve and read back an auction program."""
-    ql = recognise_quasilinear(low)
-    lp, inverse = auction.build(program, ql, k, **options)
-    if export:
-        lp.export(export)
-    sol = solve_lp(lp, solver_options)
-    certificate = certify_solution(lp, sol.x, sol)
-    objects = auction.read(lp, sol, inverse)
-    arrays = {name: objects[name] for name in ("lam", "Xi", "gamma", "allocation", "transfers", "interim_values",
-                                               "virtual_values", "aggregate_allocation", "aggregate_transfer",
-                                               "worst_case_weights")
-              if objects.get(name) is not None}
-    if "lam" in arrays:
-        arrays["lambda"] = arrays.pop("lam")
-    extra = {"equation": lp.metadata.get("equation"), "correlation": inverse.correlation, **certificate}
-    if sol.solver == "clarabel":
-        extra["interior_solution"] = True  # not a vertex (see solve above)
-    extra.update(objects.get("checks", {}))
-    extra.update({f"decomposition_{key}": value for key, value in objects.get("decomposition", {}).items()})
-    return ProgramResult(
-        program=program, k=k, value=float(sol.objective), status=sol.status, dual_value=float(sol.dual_objective),
-        build_seconds=lp.build_seconds, solve_seconds=sol.solve_seconds, solver=sol.solver, model=low.env.name,
-        params=dict(low.env.params), n_variables=lp.n_cols, n_constraints=lp.n_rows,
-        mechanism=objects.get("mechanism"), information=objects.get("information"), multipliers=arrays,
-        state_labels=low.env.states.labels, extra=extra,
-    )
-
-
-__all__ = ["parse_model", "load_model", "validate", "solve", "bounds", "SolverError", "ModelError"]
+__all__ = ["parse_model", "load_model", "validate", "run", "solve", "bounds", "result_of", "Solved", "SolverError",
+           "ModelError"]

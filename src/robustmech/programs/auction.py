@@ -49,7 +49,8 @@ from ..errors import ModelError, UnsupportedError
 from ..lower.grid import Grid
 from ..lower.quasilinear import QuasilinearEnvironment
 from ..model.objects import InformationStructure, Mechanism
-from .lp import LinearProgram, ProgramBuilder
+from .base import REQUIRED, Program, ReadBack, register
+from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled, profiles
 
 PROGRAMS = ("auction-guarantee", "auction-guarantee-transfers", "auction-potential", "auction-dual")
 LOWER, UPPER = "auction-guarantee", "auction-potential"
@@ -131,6 +132,20 @@ _EQUATIONS = {
 }
 
 
+def index_sets(inv: AuctionInverse) -> dict[str, IndexSet]:
+    """Profiles X(k), allocation variables J (outcome coordinates), states Θ, agents I,
+    and the rows R of the allocation polytope Q = {a >= 0 : A a <= b}."""
+    ql, grid = inv.ql, inv.grid
+    env = ql.lowered.env
+    return {
+        "X": profiles("X", [grid.values] * grid.n_agents, "action (or signal) profiles x ∈ X(k)"),
+        "J": labelled("J", ql.allocation_names, "outcome", "allocation variables"),
+        "Theta": labelled("Theta", env.states.labels, "state", "states θ"),
+        "I": labelled("I", env.agents, "agent", "agents i"),
+        "R": labelled("R", ql.row_names, description="rows of the allocation polytope Q"),
+    }
+
+
 def _marginal_classes(ql: QuasilinearEnvironment) -> tuple:
     """For each agent, the distinct value vectors V_i(θ) and which one each state has."""
     out = []
@@ -155,11 +170,14 @@ def _multiplier_part(inv: AuctionInverse, b: ProgramBuilder, n_rows_per_state: i
             onehot = sp.csr_matrix((np.ones(S), (np.arange(S), labels)), shape=(S, len(vals)))
             name = f"lambda_{i + 1}"
             b.add_variables(name, len(vals), lower=-np.inf,
-                            description=f"λ_{i + 1}(v_{i + 1}): agent {i + 1}'s part of the multiplier (001 B.1.5)")
+                            description=f"λ_{i + 1}(v_{i + 1}): agent {i + 1}'s part of the multiplier (001 B.1.5)",
+                            index=(labelled(f"V{i + 1}", [tuple(float(x) for x in v) for v in vals],
+                                            description=f"agent {i + 1}'s distinct values"),))
             b.set_cost(name, onehot.T @ ql.prior)
             blocks[name] = sp.kron(onehot, ones, format="csr")
         return blocks, np.zeros(S * n_rows_per_state)
-    b.add_variables("lambda", S, lower=-np.inf, description="λ(θ): the lowest virtual profit in state θ")
+    b.add_variables("lambda", lower=-np.inf, description="λ(θ): the lowest virtual profit in state θ",
+                    index=(index_sets(inv)["Theta"],), symbol="lam")
     b.set_cost("lambda", ql.prior)
     return {"lambda": sp.kron(sp.identity(S), ones, format="csr")}, np.zeros(S * n_rows_per_state)
 
@@ -196,7 +214,9 @@ def _build_guarantee(inv: AuctionInverse) -> LinearProgram:
     ql, grid, program = inv.ql, inv.grid, inv.program
     n_x, m, S, N = grid.size, ql.dim, ql.n_states, ql.n_agents
     b = ProgramBuilder(f"{program}-{grid.k}", "max")
-    b.add_variables("q", (n_x, m), lower=0.0, description="q(x): the allocation at each action profile")
+    sets = index_sets(inv)
+    b.add_variables("q", lower=0.0, description="q(x): the allocation at each action profile",
+                    index=(sets["X"], sets["J"]))
     lam_blocks, extra_rhs = _multiplier_part(inv, b, n_x)
     derivative = grid.downward if program == "auction-dual" else grid.upward
     coef = {"q": -_allocation_operator(inv, derivative), **lam_blocks}
@@ -207,12 +227,14 @@ def _build_guarantee(inv: AuctionInverse) -> LinearProgram:
         secure = profiles == 0  # (n_x, N): x_i = 0
         upper[secure] = 0.0
         lower[secure] = 0.0
-        b.add_variables("t", (n_x, N), lower=lower, upper=upper,
-                        description="t(x): transfers, t_i(0, x_-i) = 0 (action 0 is participation secure)")
+        b.add_variables("t", lower=lower, upper=upper,
+                        description="t(x): transfers, t_i(0, x_-i) = 0 (action 0 is participation secure)",
+                        index=(sets["X"], sets["I"]))
         coef["t"] = sp.vstack([_transfer_operator(grid)] * S, format="csr")
         description = "λ(θ) <= Σt + D·q + v·∇+q - ∇+·t: the virtual profit (4) of 001 at every (θ, x)"
     else:
-        b.add_variables("Xi", n_x, lower=-np.inf, description="Ξ(x): the aggregate excess growth ∇+·t - Σt")
+        b.add_variables("Xi", lower=-np.inf, description="Ξ(x): the aggregate excess growth ∇+·t - Σt",
+                        index=(sets["X"],))
         b.set_cost("Xi", inv.rho)
         coef["Xi"] = sp.vstack([sp.identity(n_x, format="csr")] * S, format="csr")
         if program == "auction-dual":
@@ -220,10 +242,11 @@ def _build_guarantee(inv: AuctionInverse) -> LinearProgram:
         else:
             description = "λ(θ) + Ξ(x) <= D·q + v·∇+q at every (θ, x): (41a) of 001"
     rhs = np.repeat(ql.designer_const, n_x) + extra_rhs
-    b.add_rows("virtual_profit", coef, upper=rhs, description=description)
+    b.add_rows("virtual_profit", coef, upper=rhs, description=description, index=(sets["Theta"], sets["X"]))
     if len(ql.A):
         b.add_rows("feasibility", {"q": sp.kron(sp.identity(n_x), sp.csr_matrix(ql.A), format="csr")},
-                   upper=np.tile(ql.b, n_x), description="q(x) ∈ Q: " + ", ".join(ql.row_names))
+                   upper=np.tile(ql.b, n_x), description="q(x) ∈ Q: " + ", ".join(ql.row_names),
+                   index=(sets["X"], sets["R"]))
     meta = {"program": program, "k": grid.k, "equation": _EQUATIONS[program], "correlation": inv.correlation}
     return b.build(0.0, meta)
 
@@ -232,13 +255,16 @@ def _build_potential(inv: AuctionInverse) -> LinearProgram:
     ql, grid = inv.ql, inv.grid
     n_x, m, S, r = grid.size, ql.dim, ql.n_states, len(ql.b)
     b = ProgramBuilder(f"auction-potential-{grid.k}", "min")
-    b.add_variables("sigma", (S, n_x), description="σ(x, θ): the information structure on X(k) (stored θ-major)")
+    sets = index_sets(inv)
+    b.add_variables("sigma", description="σ(x, θ): the information structure on X(k) (stored θ-major)",
+                    index=(sets["Theta"], sets["X"]))
     sigma_cost = np.repeat(ql.designer_const, n_x)
     if inv.penalty is not None:
         sigma_cost = sigma_cost + np.repeat(inv.penalty, n_x)
     b.set_cost("sigma", sigma_cost)
     if r:
-        b.add_variables("y", (n_x, r), description="y(x): multipliers on the allocation rows (γ, and η for demand caps)")
+        b.add_variables("y", description="y(x): multipliers on the allocation rows (γ, and η for demand caps)",
+                        index=(sets["X"], sets["R"]))
         b.set_cost("y", np.tile(ql.b, n_x))
     eye = sp.identity(n_x, format="csr")
     adj = [grid.adjoint_upward(i) for i in range(ql.n_agents)]
@@ -254,9 +280,11 @@ def _build_potential(inv: AuctionInverse) -> LinearProgram:
     if r:
         coef["y"] = sp.kron(eye, sp.csr_matrix(ql.A.T), format="csr")
     b.add_rows("virtual_value", coef, lower=0.0,
-               description="Σ_r A_rj y_r(x) >= c_j(x), the informational virtual objective (13) of 001")
+               description="Σ_r A_rj y_r(x) >= c_j(x), the informational virtual objective (13) of 001",
+               index=(sets["X"], sets["J"]))
     b.add_rows("signal_marginal", {"sigma": sp.hstack([eye] * S, format="csr")}, lower=inv.rho, upper=inv.rho,
-               description="Σ_θ σ(x, θ) = ρ(x): the censored geometric marginal (001 Section 3.1, 004 Proposition 1)")
+               description="Σ_θ σ(x, θ) = ρ(x): the censored geometric marginal (001 Section 3.1, 004 Proposition 1)",
+               index=(sets["X"],))
     if inv.penalty is None:
         if inv.correlation == "unknown":
             for i, (labels, vals) in enumerate(inv.classes):
@@ -267,7 +295,7 @@ def _build_potential(inv: AuctionInverse) -> LinearProgram:
                            description=f"the marginal of agent {i + 1}'s value is known (001 Appendix B.1.5)")
         else:
             b.add_rows("prior", {"sigma": sp.kron(sp.identity(S), np.ones((1, n_x)), format="csr")},
-                       lower=ql.prior, upper=ql.prior, description="Σ_x σ(x, θ) = μ(θ)")
+                       lower=ql.prior, upper=ql.prior, description="Σ_x σ(x, θ) = μ(θ)", index=(sets["Theta"],))
     meta = {"program": "auction-potential", "k": grid.k, "equation": _EQUATIONS["auction-potential"],
             "correlation": inv.correlation}
     return b.build(0.0, meta)
@@ -484,3 +512,62 @@ def _information_outputs(lp: LinearProgram, inv: AuctionInverse, sigma: np.ndarr
     return {"information": info, "interim_values": interim.T.reshape((m,) + grid.shape),
             "virtual_values": virtual.T.reshape((m,) + grid.shape), "allocation": alloc.T.reshape((m,) + grid.shape),
             "decomposition": decomposition, "aggregate_allocation": aggregate}
+
+
+# ---------------------------------------------------------------------------
+# the programs, registered
+
+_ARRAYS = ("lam", "Xi", "gamma", "allocation", "transfers", "interim_values", "virtual_values",
+           "aggregate_allocation", "aggregate_transfer", "worst_case_weights")
+
+
+class _AuctionProgram(Program):
+    """One of 001's programs on the quasilinear structure recognised in the environment."""
+
+    family = "auction"
+    parameters = {"k": REQUIRED, "correlation": "known", "penalty": None}
+
+    def build(self, lowered, **options) -> tuple[LinearProgram, AuctionInverse]:
+        from ..lower.quasilinear import recognise
+
+        opts = self.options(options)
+        return build(self.name, recognise(lowered), opts["k"], correlation=opts["correlation"], penalty=opts["penalty"])
+
+    def read(self, lp: LinearProgram, solution, inverse: AuctionInverse) -> ReadBack:
+        objects = read(lp, solution, inverse)
+        arrays = {name: objects[name] for name in _ARRAYS if objects.get(name) is not None}
+        if "lam" in arrays:
+            arrays["lambda"] = arrays.pop("lam")
+        extra = {"equation": lp.metadata.get("equation"), "correlation": inverse.correlation}
+        extra.update(objects.get("checks", {}))
+        extra.update({f"decomposition_{key}": value for key, value in objects.get("decomposition", {}).items()})
+        return ReadBack(mechanism=objects.get("mechanism"), information=objects.get("information"), arrays=arrays,
+                        extra=extra)
+
+
+class AuctionGuarantee(_AuctionProgram):
+    """001's restricted max-2min program without transfers, (41) (Lemma 5; (28) of 004)."""
+
+    name, title, source, bound = "auction-guarantee", "max-2min (41)", _EQUATIONS["auction-guarantee"], "lower"
+
+
+class AuctionGuaranteeTransfers(_AuctionProgram):
+    """001's restricted max-2min program (4) with transfers ((18) of 004)."""
+
+    name, title, source = "auction-guarantee-transfers", "max-2min (4)", _EQUATIONS["auction-guarantee-transfers"]
+
+
+class AuctionPotential(_AuctionProgram):
+    """001's restricted min-2max program (3) ((20) of 004; (35) with demand caps)."""
+
+    name, title, source, bound = "auction-potential", "min-2max (3)", _EQUATIONS["auction-potential"], "upper"
+
+
+class AuctionDual(_AuctionProgram):
+    """(3-D) of 001 / (21) of 004, the LP dual of the min-2max program."""
+
+    name, title, source = "auction-dual", "(3-D)", _EQUATIONS["auction-dual"]
+
+
+for _program in (AuctionGuarantee(), AuctionGuaranteeTransfers(), AuctionPotential(), AuctionDual()):
+    register(_program)

@@ -33,7 +33,8 @@ import scipy.sparse as sp
 from ..errors import ModelError
 from ..lower.arrays import LoweredEnvironment
 from ..model.objects import Mechanism
-from .lp import LinearProgram, ProgramBuilder
+from .base import REQUIRED, Program, ReadBack, register
+from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled
 
 
 @dataclass(frozen=True)
@@ -126,16 +127,29 @@ def build(low: LoweredEnvironment, mechanism: Mechanism, sense: str = "min") -> 
     shape = mechanism.shape
     n_a, n_s = int(np.prod(shape)), low.n_states
     b = ProgramBuilder(f"BCE-{sense}({mechanism.name})", sense)
-    b.add_variables("sigma", (n_a, n_s), description="σ(a, θ): the joint distribution of recommended actions and states")
+    actions = action_profiles(mechanism)
+    states = labelled("Theta", low.env.states.labels, "state", "states θ")
+    b.add_variables("sigma", description="σ(a, θ): the joint distribution of recommended actions and states",
+                    index=(actions, states))
     b.set_cost("sigma", W.reshape(-1))
     for i in range(low.n_agents):
+        own = actions.axes[i]
+        pairs = [(own[r], own[d]) for r in range(len(own)) for d in range(len(own)) if r != d]
         b.add_rows(f"obedience[{low.env.agents[i]}]", {"sigma": obedience_matrix(U[i], i)}, upper=0.0,
-                   description=f"agent {low.env.agents[i]} obeys every recommendation against every deviation")
+                   description=f"agent {low.env.agents[i]} obeys every recommendation against every deviation",
+                   index=(labelled(f"D{i + 1}", pairs, description=f"(recommendation, deviation) of agent "
+                                                                   f"{low.env.agents[i]}"),))
     b.add_rows("marginal", {"sigma": sp.kron(np.ones((1, n_a)), sp.identity(n_s), format="csr")},
-               lower=low.prior, upper=low.prior, description="the marginal of σ on Θ is the prior μ")
+               lower=low.prior, upper=low.prior, description="the marginal of σ on Θ is the prior μ", index=(states,))
     meta = {"program": "bce", "sense": sense, "source": "Bergemann-Morris; 003 (5)-(6)"}
     lp = b.build(time.perf_counter() - start, meta)
     return lp, Inverse(mechanism, low, U, W)
+
+
+def action_profiles(mechanism: Mechanism, name: str = "A") -> IndexSet:
+    """The mechanism's action profiles A = A_1 × ... × A_N by their labels."""
+    axes = tuple(tuple(np.asarray(a).tolist()) for a in mechanism.actions)
+    return IndexSet(name, axes=axes, kind="profile", description="action profiles a of the mechanism")
 
 
 def with_sense(lp: LinearProgram, sense: str) -> LinearProgram:
@@ -185,3 +199,35 @@ def max_obedience_violation(U: np.ndarray, joint: np.ndarray) -> float:
         gain = sig @ Ui.T - np.sum(sig * Ui, axis=1)[:, None]
         worst = max(worst, float(gain.max()))
     return worst
+
+
+# -- the programs, registered ------------------------------------------------------------
+
+
+class _CorrelatedEquilibriumProgram(Program):
+    parameters = {"mechanism": REQUIRED}
+    sense = "min"
+
+    def build(self, lowered: LoweredEnvironment, **options) -> tuple[LinearProgram, Inverse]:
+        return build(lowered, self.options(options)["mechanism"], self.sense)
+
+    def read(self, lp: LinearProgram, solution, inverse: Inverse) -> ReadBack:
+        equilibrium = read(lp, solution.x, inverse, solution.objective)
+        return ReadBack(mechanism=inverse.mechanism, equilibrium=equilibrium,
+                        extra={"max_obedience_violation": max_obedience_violation(inverse.utilities, equilibrium.joint)})
+
+
+class WorstCorrelatedEquilibrium(_CorrelatedEquilibriumProgram):
+    """The worst BCE of a finite mechanism: its guarantee G(M) (003 (2), (5)-(6))."""
+
+    name, title, source, sense = "bce-worst", "worst BCE", "Bergemann-Morris; 003 (5)-(6)", "min"
+
+
+class BestCorrelatedEquilibrium(_CorrelatedEquilibriumProgram):
+    """The best BCE of a finite mechanism."""
+
+    name, title, source, sense = "bce-best", "best BCE", "Bergemann-Morris; 003 (5)-(6)", "max"
+
+
+for _program in (WorstCorrelatedEquilibrium(), BestCorrelatedEquilibrium()):
+    register(_program)

@@ -24,6 +24,7 @@ from ..errors import UnsupportedError
 from ..lower.arrays import LoweredEnvironment
 from ..lower.grid import Grid
 from ..model.objects import InformationStructure, Mechanism
+from .base import REQUIRED, Program, ReadBack, register
 from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled, profiles
 
 PROGRAMS = ("guarantee", "potential", "dual")
@@ -294,3 +295,47 @@ def column_permutations(lp: LinearProgram, inverse: Inverse, symmetries) -> list
             perm[block.slice] = block.start + image
         perms.append(perm)
     return perms
+
+
+# -- the programs, registered ------------------------------------------------------------
+
+
+class _BoundingProgram(Program):
+    parameters = {"k": REQUIRED}
+    builder = staticmethod(build_guarantee_lower_bound)
+
+    def build(self, lowered: LoweredEnvironment, **options) -> tuple[LinearProgram, Inverse]:
+        k = self.options(options)["k"]
+        return type(self).builder(lowered, k)
+
+    def read(self, lp: LinearProgram, solution, inverse: Inverse) -> ReadBack:
+        objects = read(lp, solution.x, inverse)
+        arrays = {name: objects[name] for name in ("lambda", "gamma") if name in objects}
+        return ReadBack(mechanism=objects.get("mechanism"), information=objects.get("information"), arrays=arrays)
+
+
+class GuaranteeLowerBound(_BoundingProgram):
+    """LB-G-k, (9) of 004: a participation-secure mechanism on X(k) whose guarantee
+    bounds the max guarantee from below."""
+
+    name, title, source, family, bound = "guarantee", "LB-G-k", "(9) of 004", "general", "lower"
+    builder = staticmethod(build_guarantee_lower_bound)
+
+
+class PotentialUpperBound(_BoundingProgram):
+    """UB-P-k, (10) of 004: an information structure on X(k) whose potential bounds the
+    min potential from above."""
+
+    name, title, source, family, bound = "potential", "UB-P-k", "(10) of 004", "general", "upper"
+    builder = staticmethod(build_potential_upper_bound)
+
+
+class RelaxedDual(_BoundingProgram):
+    """The relaxed dual (12) of 004 (the LP dual of UB-P-k)."""
+
+    name, title, source = "dual", "relaxed dual", "(12) of 004"
+    builder = staticmethod(build_relaxed_dual)
+
+
+for _program in (GuaranteeLowerBound(), PotentialUpperBound(), RelaxedDual()):
+    register(_program)

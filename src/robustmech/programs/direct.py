@@ -32,7 +32,8 @@ import scipy.sparse as sp
 from ..errors import ModelError
 from ..lower.arrays import LoweredEnvironment
 from ..model.objects import InformationStructure, Mechanism
-from .lp import LinearProgram, ProgramBuilder
+from .base import REQUIRED, Program, ReadBack, register
+from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,11 @@ def build(low: LoweredEnvironment, info: InformationStructure) -> tuple[LinearPr
     flat = joint.reshape(n_s, low.n_states)  # σ(s, θ)
     poly = low.polytope
     b = ProgramBuilder(f"direct({info.name})", "max")
-    b.add_variables("m", (n_s, d), lower=np.tile(poly.lower, n_s), upper=np.tile(poly.upper, n_s),
-                    description="q(s) (or m(ω|s)): the direct mechanism's outcome at each signal profile")
+    signals = IndexSet("S", axes=tuple(tuple(np.asarray(a).tolist()) for a in info.signals), kind="profile",
+                       description="signal profiles s of the information structure")
+    b.add_variables("m", lower=np.tile(poly.lower, n_s), upper=np.tile(poly.upper, n_s),
+                    description="q(s) (or m(ω|s)): the direct mechanism's outcome at each signal profile",
+                    index=(signals, labelled("Omega", low.outcome_names, "outcome", "outcomes ω")))
     b.set_cost("m", (flat @ low.designer_coef).reshape(-1))
     b.offset = float(flat.sum(0) @ low.designer_const)
     columns = np.arange(n_s * d).reshape(s_shape + (d,))
@@ -83,11 +87,15 @@ def build(low: LoweredEnvironment, info: InformationStructure) -> tuple[LinearPr
         cols = np.moveaxis(columns, i, 0).reshape(n_i, -1)
         prob = np.moveaxis(joint.sum(-1), i, 0).reshape(n_i, -1).sum(1)
         live = np.flatnonzero(prob > 0)
+        own = signals.axes[i]
+        reports = [(own[t], own[r]) for t in live for r in range(n_i) if r != t]
         b.add_rows(f"ic[{agent}]", {"m": incentive_matrix(Bi, cols, live, n_s * d)}, upper=0.0,
-                   description=f"agent {agent} prefers the truth to every misreport (interim IC)")
+                   description=f"agent {agent} prefers the truth to every misreport (interim IC)",
+                   index=(labelled(f"R{i + 1}", reports, description=f"(signal, misreport) of agent {agent}"),))
         consts = np.moveaxis(const, i, 0).reshape(n_i, -1).sum(1)
         b.add_rows(f"ir[{agent}]", {"m": _select(Bi, cols, live, n_s * d)}, lower=-consts[live],
-                   description=f"agent {agent} participates at every signal (interim IR)")
+                   description=f"agent {agent} participates at every signal (interim IR)",
+                   index=(labelled(f"S{i + 1}", [own[t] for t in live], description=f"signals of agent {agent}"),))
     eye = sp.identity(n_s, format="csr")
     if len(poly.A_eq):
         b.add_rows("feasibility_eq", {"m": sp.kron(eye, sp.csr_matrix(poly.A_eq), format="csr")},
@@ -132,3 +140,23 @@ def read(lp: LinearProgram, x: np.ndarray, inverse: Inverse) -> Mechanism:
         rule = np.clip(rule, 0.0, None)
     return Mechanism(info.signals, low.outcome_names, rule, finite=low.finite, name=f"direct({info.name})",
                      metadata={"program": "direct"})
+
+
+# -- the program, registered ------------------------------------------------------------
+
+
+class BestDirectMechanism(Program):
+    """The best direct mechanism for a finite information structure under interim IC and
+    IR: the structure's potential P(I) (Myerson (1981); 003 (3)-(4))."""
+
+    name, title, source = "direct", "best direct mechanism", "Myerson (1981); 003 (3)-(4)"
+    parameters = {"information": REQUIRED}
+
+    def build(self, lowered: LoweredEnvironment, **options) -> tuple[LinearProgram, Inverse]:
+        return build(lowered, self.options(options)["information"])
+
+    def read(self, lp: LinearProgram, solution, inverse: Inverse) -> ReadBack:
+        return ReadBack(mechanism=read(lp, solution.x, inverse), information=inverse.information)
+
+
+register(BestDirectMechanism())

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from .lp import ConstraintFamily, LinearProgram, VariableBlock
+from .lp import ConstraintFamily, IndexSet, LinearProgram, VariableBlock
 
 
 def orbit_matrix(n_cols: int, permutations: list[np.ndarray]) -> sp.csr_matrix:
@@ -31,6 +31,14 @@ def orbit_matrix(n_cols: int, permutations: list[np.ndarray]) -> sp.csr_matrix:
 
 def reduce_program(lp: LinearProgram, permutations: list[np.ndarray]) -> tuple[LinearProgram, sp.csr_matrix]:
     """The program restricted to orbit-constant columns, and P (x = P z)."""
+    reduced, P, _ = reduce_with_rows(lp, permutations)
+    return reduced, P
+
+
+def reduce_with_rows(lp: LinearProgram, permutations: list[np.ndarray]) -> tuple[LinearProgram, sp.csr_matrix, np.ndarray]:
+    """The program restricted to orbit-constant columns, P (x = P z), and for every row
+    of the full program the reduced row that stands for it (-1 for a row that became
+    empty and was dropped; see :func:`row_groups`)."""
     P = orbit_matrix(lp.n_cols, permutations)
     counts = np.asarray(P.sum(axis=0)).ravel()
     # bounds are equal on an orbit when the program is invariant; take the tightest anyway
@@ -40,7 +48,11 @@ def reduce_program(lp: LinearProgram, permutations: list[np.ndarray]) -> tuple[L
     np.maximum.at(col_lower, labels, lp.col_lower)
     np.minimum.at(col_upper, labels, lp.col_upper)
     A = (lp.A @ P).tocsr()
-    keep = unique_rows(A, lp.row_lower, lp.row_upper)
+    keep, representative = row_groups(A, lp.row_lower, lp.row_upper)
+    reduced_row = np.full(lp.n_rows, -1, dtype=np.int64)
+    position = np.full(lp.n_rows, -1, dtype=np.int64)
+    position[keep] = np.arange(len(keep))
+    reduced_row = position[representative]
     reduced = LinearProgram(
         name=lp.name + " (symmetric)",
         sense=lp.sense,
@@ -56,14 +68,21 @@ def reduce_program(lp: LinearProgram, permutations: list[np.ndarray]) -> tuple[L
         build_seconds=lp.build_seconds,
         metadata={**lp.metadata, "orbit_sizes": counts},
     )
-    return reduced, P
+    return reduced, P, reduced_row
 
 
 def unique_rows(A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Sorted indices of the first of each group of identical rows (same coefficients and
-    bounds). Candidates are grouped by two random projections of the row and its
-    bounds; each candidate is then compared entry by entry with its group's first row,
-    so a hash collision can never merge rows that differ."""
+    bounds); see :func:`row_groups`."""
+    return row_groups(A, lower, upper)[0]
+
+
+def row_groups(A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted indices of the first of each group of identical rows (same coefficients
+    and bounds), and for every row the first row of its group. Candidates are grouped by
+    two random projections of the row and its bounds; each candidate is then compared
+    entry by entry with its group's first row, so a hash collision can never merge rows
+    that differ."""
     A = A.tocsr(copy=True)
     A.sum_duplicates()
     A.sort_indices()
@@ -81,8 +100,10 @@ def unique_rows(A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> np.nd
         same &= (lower[dropped] == lower[twin]) & (upper[dropped] == upper[twin])
         keep = np.ones(A.shape[0], dtype=bool)
         keep[dropped[same]] = False
-        return np.flatnonzero(keep)
-    return np.arange(A.shape[0])
+        representative = np.arange(A.shape[0])
+        representative[dropped[same]] = twin[same]
+        return np.flatnonzero(keep), representative
+    return np.arange(A.shape[0]), np.arange(A.shape[0])
 
 
 def _kept_families(families: dict, keep: np.ndarray) -> dict:
@@ -101,3 +122,112 @@ def max_violation(lp: LinearProgram, x: np.ndarray) -> float:
     viol = [np.maximum(lp.row_lower - act, 0), np.maximum(act - lp.row_upper, 0),
             np.maximum(lp.col_lower - x, 0), np.maximum(x - lp.col_upper, 0)]
     return float(max((v.max(initial=0.0) for v in viol), default=0.0))
+
+
+# -- the action of an environment's symmetry on a program's columns ---------------------
+
+
+def _relabel(labels: tuple, names: tuple, images: tuple[int, ...]) -> np.ndarray | None:
+    """The permutation of ``labels`` (a subset of ``names``) induced by name i -> name
+    images[i]; None when the subset is not closed under it."""
+    where = {name: j for j, name in enumerate(names)}
+    position = {label: j for j, label in enumerate(labels)}
+    out = np.empty(len(labels), dtype=np.int64)
+    for j, label in enumerate(labels):
+        if label not in where:
+            return None
+        target = position.get(names[images[where[label]]])
+        if target is None:
+            return None
+        out[j] = target
+    return out
+
+
+def index_permutation(index: IndexSet, symmetry, agents: tuple, states: tuple, outcomes: tuple) -> np.ndarray | None:
+    """How a symmetry (π, τ, φ) of the environment (lower/symmetry.py) permutes the
+    members of one index set, by the set's kind: profiles x -> πx, agents i -> π(i),
+    states θ -> τθ, outcomes ω -> φω. A set of no kind is left in place (the identity;
+    whether the program is then invariant is checked on the program itself). None when
+    the symmetry cannot act on the set (profiles whose agents have different values)."""
+    from ..lower.symmetry import profile_permutation
+
+    if index.kind == "profile":
+        pi = tuple(symmetry.agents)
+        if len(pi) != len(index.axes) or any(index.axes[i] != index.axes[pi[i]] for i in range(len(pi))):
+            return None
+        return profile_permutation(index.shape, pi)
+    if index.kind == "agent":
+        return _relabel(index.members, tuple(agents), tuple(symmetry.agents))
+    if index.kind == "state":
+        return _relabel(index.members, tuple(states), tuple(symmetry.states))
+    if index.kind == "outcome":
+        return _relabel(index.members, tuple(outcomes), tuple(symmetry.outcomes))
+    return np.arange(index.size)
+
+
+def column_permutation(lp: LinearProgram, symmetry, agents: tuple, states: tuple,
+                       outcomes: tuple) -> np.ndarray | None:
+    """The column permutation of ``lp`` that a symmetry of the environment induces through
+    the declared index sets of its variable blocks (column c -> perm[c]), or None when a
+    block declares no index sets or the symmetry cannot act on one of them."""
+    perm = np.empty(lp.n_cols, dtype=np.int64)
+    for block in lp.variables.values():
+        if not block.index:
+            if block.size == 1:
+                perm[block.slice] = block.start  # a scalar (a profit bound) stays where it is
+                continue
+            return None
+        flat = np.zeros(1, dtype=np.int64)
+        for index in block.index:
+            image = index_permutation(index, symmetry, agents, states, outcomes)
+            if image is None:
+                return None
+            flat = (flat[:, None] * index.size + image[None, :]).ravel()
+        perm[block.slice] = block.start + flat
+    return perm
+
+
+def is_invariant(lp: LinearProgram, perm: np.ndarray, rtol: float = 1e-9) -> bool:
+    """Whether the program maps onto itself under the column permutation (see
+    :func:`row_permutation`)."""
+    return row_permutation(lp, perm, rtol) is not None
+
+
+def row_permutation(lp: LinearProgram, perm: np.ndarray, rtol: float = 1e-9) -> np.ndarray | None:
+    """The permutation of the rows that goes with the column permutation ``perm`` (row r
+    -> row rows[r]) when the program maps onto itself: the same objective and column
+    bounds on each column's image, and the same set of rows (with their bounds) after
+    the columns are relabelled; None when it does not. Checked on the program's own
+    numbers, so a reduction is only made where it is exact."""
+    if not (np.array_equal(lp.col_lower[perm], lp.col_lower) and np.array_equal(lp.col_upper[perm], lp.col_upper)):
+        return None
+    scale = max(1.0, float(np.abs(lp.cost).max(initial=0.0)))
+    if np.abs(lp.cost[perm] - lp.cost).max(initial=0.0) > rtol * scale:
+        return None
+    # row r of A, relabelled: coefficient A[r, c] moves to column perm[c]
+    inverse = np.empty_like(perm)
+    inverse[perm] = np.arange(perm.size)
+    A = lp.A.tocsr()
+    moved = A[:, inverse].tocsr()
+    project = np.random.default_rng(1).standard_normal((A.shape[1], 3))
+    ka = _row_keys(A, lp.row_lower, lp.row_upper, project)
+    kb = _row_keys(moved, lp.row_lower, lp.row_upper, project)
+    step = rtol * 1e3 * max(1.0, float(np.abs(ka).max(initial=0.0)))
+    ra, rb = np.round(ka / step), np.round(kb / step)
+    order_a, order_b = np.lexsort(ra.T[::-1]), np.lexsort(rb.T[::-1])
+    if not np.array_equal(ra[order_a], rb[order_b]):
+        return None  # a near-tie between different rows can only end here: safe (no reduction)
+    diff = A[order_a] - moved[order_b]
+    if diff.nnz and abs(diff).max() > rtol * max(1.0, abs(A).max()):
+        return None
+    # moved row order_b[i] (the image of A's row order_b[i]) is A's row order_a[i]
+    rows = np.empty(lp.n_rows, dtype=np.int64)
+    rows[order_b] = order_a
+    return rows
+
+
+def _row_keys(A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray, project: np.ndarray) -> np.ndarray:
+    """Random projections of each row and its bounds (an infinite bound as a flag)."""
+    lo_inf, hi_inf = ~np.isfinite(lower), ~np.isfinite(upper)
+    return np.column_stack([A @ project, np.where(lo_inf, 0.0, lower), np.where(hi_inf, 0.0, upper),
+                            lo_inf.astype(float), hi_inf.astype(float)])

@@ -1,0 +1,144 @@
+"""Exact reductions of a :class:`~robustmech.programs.lp.LinearProgram`, each with
+``apply`` and ``invert``, composed in a :class:`Chain`.
+
+A reduction turns a program into an equivalent smaller one and keeps the inverse data
+that maps a solution of the smaller program back to a solution of the original, primal
+point *and* duals, so that the original program's own rows and weak-duality bound can
+certify it. Which reductions go into a chain is decided in one place
+(:func:`solving_chain`), from the program's declared index sets and the environment's
+symmetries, never from program names.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .lp import LinearProgram
+from .symmetry import column_permutation, max_violation, orbit_matrix, reduce_with_rows, row_permutation
+
+
+class Reduction(ABC):
+    """``apply(lp) -> (smaller lp, inverse data)``; ``invert(solution, inverse data)``
+    maps a solution of the smaller program to one of ``lp`` (an ``LPSolution``)."""
+
+    @abstractmethod
+    def apply(self, lp: LinearProgram) -> tuple[LinearProgram, Any]: ...
+
+    @abstractmethod
+    def invert(self, solution, data): ...
+
+    def describe(self, data) -> dict:
+        """What the reduction did, for the result's report."""
+        return {}
+
+
+@dataclass(frozen=True)
+class _OrbitData:
+    full: LinearProgram
+    orbit_matrix: sp.csr_matrix
+    reduced_row: np.ndarray  # for each full row, the reduced row that stands for it
+    row_count: np.ndarray  # for each reduced row, how many full rows it stands for
+    row_orbits: sp.csr_matrix  # full rows × row orbits, 0/1
+    group_order: int
+    columns: int
+    rows: int
+
+
+class SymmetryReduction(Reduction):
+    """Restrict a program to solutions that are constant on the orbits of a group of
+    column permutations under which it is invariant (exact for an LP: average any
+    optimum over the group). ``permutations`` generate the group; each has been checked
+    on the program (:func:`~robustmech.programs.symmetry.is_invariant`).
+
+    Inversion: x = P z; each full row's dual is its reduced row's dual shared equally
+    among the full rows it stands for, then averaged over its row orbit (rows the group
+    maps onto each other may have been kept apart by rounding, and the solver may have
+    split their dual unevenly). The averaged dual is the group average of a dual
+    solution, hence feasible for the full program, with the same objective."""
+
+    def __init__(self, permutations: list[np.ndarray], row_permutations: list[np.ndarray], group_order: int):
+        self.permutations = permutations
+        self.row_permutations = row_permutations
+        self.group_order = group_order
+
+    def apply(self, lp: LinearProgram) -> tuple[LinearProgram, _OrbitData]:
+        reduced, P, reduced_row = reduce_with_rows(lp, self.permutations)
+        counts = np.bincount(reduced_row, minlength=reduced.n_rows)
+        orbits = orbit_matrix(lp.n_rows, self.row_permutations)
+        return reduced, _OrbitData(lp, P, reduced_row, counts, orbits, self.group_order, reduced.n_cols,
+                                   reduced.n_rows)
+
+    def invert(self, solution, data: _OrbitData):
+        lp, P = data.full, data.orbit_matrix
+        x = P @ solution.x
+        y = np.zeros(lp.n_rows)
+        if len(solution.row_dual):
+            shared = solution.row_dual[data.reduced_row] / data.row_count[data.reduced_row]
+            Q = data.row_orbits
+            y = Q @ ((Q.T @ shared) / np.asarray(Q.sum(axis=0)).ravel())
+        activity = lp.A @ x
+        return replace(solution, x=x, row_dual=y, col_dual=lp.cost - lp.A.T @ y, row_activity=activity)
+
+    def describe(self, data: _OrbitData) -> dict:
+        return {"group_order": data.group_order, "columns": data.columns, "rows": data.rows,
+                "full_columns": data.full.n_cols, "full_rows": data.full.n_rows}
+
+
+class Chain(Reduction):
+    """Reductions applied in order and inverted in reverse; itself a reduction."""
+
+    def __init__(self, reductions: list[Reduction]):
+        self.reductions = list(reductions)
+
+    def apply(self, lp: LinearProgram) -> tuple[LinearProgram, list]:
+        data = []
+        for reduction in self.reductions:
+            lp, d = reduction.apply(lp)
+            data.append(d)
+        return lp, data
+
+    def invert(self, solution, data: list):
+        for reduction, d in zip(reversed(self.reductions), reversed(data)):
+            solution = reduction.invert(solution, d)
+        return solution
+
+    def describe(self, data: list) -> dict:
+        out: dict = {}
+        for reduction, d in zip(self.reductions, data):
+            if isinstance(reduction, SymmetryReduction):
+                out["symmetry"] = reduction.describe(d)
+        return out
+
+
+def symmetry_reduction(lp: LinearProgram, symmetries, agents: tuple, states: tuple,
+                       outcomes: tuple) -> tuple[SymmetryReduction | None, dict]:
+    """The symmetry reduction of ``lp``, from the environment's symmetries acting on the
+    program's declared index sets, keeping only those under which the program is
+    invariant (checked on its numbers); None when none is left. Also says why, for the
+    report."""
+    permutations, row_permutations, refused = [], [], 0
+    for sym in symmetries:
+        perm = column_permutation(lp, sym, agents, states, outcomes)
+        rows = None
+        if perm is not None and not np.array_equal(perm, np.arange(lp.n_cols)):
+            rows = row_permutation(lp, perm)
+        if rows is None:
+            refused += 1
+            continue
+        permutations.append(perm)
+        row_permutations.append(rows)
+    if not permutations:
+        why = "the program is not invariant under them" if symmetries else "the environment has none"
+        return None, {"used": False, "detected": len(symmetries), "reason": why}
+    reduction = SymmetryReduction(permutations, row_permutations, len(permutations) + 1)
+    return reduction, {"detected": len(symmetries), "refused": refused}
+
+
+def check_point(lp: LinearProgram, x: np.ndarray) -> float:
+    """The largest violation of a row or column bound of the full program by ``x``."""
+    return max_violation(lp, x)
