@@ -8,8 +8,10 @@ solver; ``solution_from_model(model)`` reads the solved model back in the progra
 order, the added constraints included, with the certificate checks by name.
 """
 
+from .chain import from_pyomo, to_pyomo
 from .model import ModelMap, model_from_program, pyomo_name
 from .readback import program_from_model, solution_from_model
 from .solvers import solve_model
 
-__all__ = ["ModelMap", "model_from_program", "pyomo_name", "program_from_model", "solution_from_model", "solve_model"]
+__all__ = ["ModelMap", "from_pyomo", "model_from_program", "program_from_model", "pyomo_name", "solution_from_model",
+           "solve_model", "to_pyomo"]
