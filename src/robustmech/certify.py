@@ -34,9 +34,8 @@ from .errors import ModelError, SolverError
 from .lower.arrays import LoweredEnvironment
 from .model.environment import Environment
 from .model.objects import InformationStructure, Mechanism
-from .programs import bce, direct
+from .programs import bce
 from .solve import SolverOptions
-from .solve import solve as solve_lp
 
 
 def _lowered(env: Environment | LoweredEnvironment) -> LoweredEnvironment:
@@ -148,24 +147,24 @@ class PotentialResult:
 
 
 def guarantee(env: Environment | LoweredEnvironment, mechanism: Mechanism, solver: str = "auto",
-              time_limit: float | None = None, verbose: bool = False, best: bool = True) -> GuaranteeResult:
+              time_limit: float | None = None, verbose: bool = False, best: bool = True,
+              symmetry: bool = True) -> GuaranteeResult:
     """The exact guarantee of a finite mechanism: min (and max) of the designer's
-    objective over all Bayes correlated equilibria with the prior as state marginal."""
+    objective over all Bayes correlated equilibria with the prior as state marginal
+    (the ``bce-worst`` and ``bce-best`` programs, through the same chain as every
+    program: over symmetric equilibria where the mechanism and environment are symmetric)."""
     low = _lowered(env)
     if not isinstance(mechanism, Mechanism):
         raise ModelError(f"expected a Mechanism, got {type(mechanism).__name__}")
-    lp, inverse = bce.build(low, mechanism, "min")
     options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose)
-    low_sol = solve_lp(lp, options)
-    api.certify_solution(lp, low_sol.x, low_sol)  # a point violating obedience is not a BCE
-    worst = bce.read(lp, low_sol.x, inverse, low_sol.objective)
-    solve_seconds = low_sol.solve_seconds
+    worst_run = api.run(low, "bce-worst", {"mechanism": mechanism}, options, symmetry=symmetry)
+    worst, low_sol = worst_run.readback.equilibrium, worst_run.solution
+    solve_seconds, build_seconds = low_sol.solve_seconds, worst_run.build_seconds
     if best:
-        lp_max = bce.with_sense(lp, "max")
-        high_sol = solve_lp(lp_max, options)
-        best_bce = bce.read(lp_max, high_sol.x, inverse, high_sol.objective)
-        best_dual = high_sol.dual_objective
-        solve_seconds += high_sol.solve_seconds
+        best_run = api.run(low, "bce-best", {"mechanism": mechanism}, options, symmetry=symmetry)
+        best_bce, best_dual = best_run.readback.equilibrium, best_run.solution.dual_objective
+        solve_seconds += best_run.solution.solve_seconds
+        build_seconds += best_run.build_seconds
     else:
         best_bce, best_dual = worst, low_sol.dual_objective
     secure = bce.participation_security(low, mechanism)
@@ -173,29 +172,30 @@ def guarantee(env: Environment | LoweredEnvironment, mechanism: Mechanism, solve
     return GuaranteeResult(
         mechanism=mechanism, value=float(low_sol.objective), best_value=float(best_bce.value), worst=worst,
         best=best_bce, dual_value=float(low_sol.dual_objective), best_dual_value=float(best_dual),
-        secure_actions=labels, agents=low.env.agents, status=low_sol.status, build_seconds=lp.build_seconds,
-        solve_seconds=solve_seconds, n_variables=lp.n_cols, n_constraints=lp.n_rows, model=low.env.name)
+        secure_actions=labels, agents=low.env.agents, status=low_sol.status, build_seconds=build_seconds,
+        solve_seconds=solve_seconds, n_variables=worst_run.lp.n_cols, n_constraints=worst_run.lp.n_rows,
+        model=low.env.name)
 
 
 def potential(env: Environment | LoweredEnvironment, information: InformationStructure, solver: str = "auto",
-              time_limit: float | None = None, verbose: bool = False) -> PotentialResult:
+              time_limit: float | None = None, verbose: bool = False, symmetry: bool = True) -> PotentialResult:
     """The exact potential of a finite information structure: the best direct mechanism
-    under every interim incentive and participation constraint."""
+    under every interim incentive and participation constraint (the ``direct`` program,
+    through the same chain as every program)."""
     low = _lowered(env)
     if not isinstance(information, InformationStructure):
         raise ModelError(f"expected an InformationStructure, got {type(information).__name__}")
-    lp, inverse = direct.build(low, information)
-    sol = solve_lp(lp, SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose))
-    api.certify_solution(lp, sol.x, sol)  # a point violating the IC/IR rows is not a potential
-    mech = direct.read(lp, sol.x, inverse)
+    run = api.run(low, "direct", {"information": information},
+                  SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose), symmetry=symmetry)
+    lp, sol = run.lp, run.solution
     binding = {}
     for name, fam in lp.families.items():
         if name.startswith(("ic[", "ir[")):
             binding[name] = int(np.sum(np.abs(sol.row_dual[fam.slice]) > 1e-9))
     return PotentialResult(information=information, value=float(sol.objective), dual_value=float(sol.dual_objective),
-                           mechanism=mech, binding=binding, status=sol.status, build_seconds=lp.build_seconds,
-                           solve_seconds=sol.solve_seconds, n_variables=lp.n_cols, n_constraints=lp.n_rows,
-                           model=low.env.name, note=sol.recovery)
+                           mechanism=run.readback.mechanism, binding=binding, status=sol.status,
+                           build_seconds=run.build_seconds, solve_seconds=sol.solve_seconds, n_variables=lp.n_cols,
+                           n_constraints=lp.n_rows, model=low.env.name, note=sol.recovery)
 
 
 @dataclass
@@ -282,8 +282,9 @@ def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e
     # (measured on the public good, k=6: 16 s dual simplex, 2.7 s interior point with
     # crossover); when HiGHS is left to choose, the BCE step uses the interior point method
     bce_solver = "highs-ipm" if solver in ("auto", "highs") else solver
-    g = guarantee(low, lb.mechanism, solver=bce_solver, time_limit=time_limit, verbose=verbose, best=False)
-    p = potential(low, ub.information, solver=solver, time_limit=time_limit, verbose=verbose)
+    g = guarantee(low, lb.mechanism, solver=bce_solver, time_limit=time_limit, verbose=verbose, best=False,
+                  symmetry=symmetry)
+    p = potential(low, ub.information, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)
     details = {
         "mechanism_participation_secure": g.participation_secure,
         "seconds_by_step": {"lower": round(lb.build_seconds + lb.solve_seconds, 6),
