@@ -1,4 +1,4 @@
-"""``robustmech solve`` and ``robustmech bounds``: the bounding programs of 004."""
+"""``robustmech solve`` and ``robustmech bounds``: the grid programs of 004 and 001."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import argparse
 import sys
 
 from .. import api
-from ..programs.auction import PROGRAMS as AUCTION_PROGRAMS
-from ..programs.bounding import PROGRAMS
+from ..programs import base as programs
 from .common import (add_model_arguments, add_output_arguments, add_solver_arguments, emit_json, parse_params,
                      positive_int)
+
+
+def grid_programs() -> tuple[str, ...]:
+    """The registered programs built on the grid X(k) (those with a ``k`` option)."""
+    return tuple(name for name in programs.names() if "k" in programs.program(name).parameters)
 
 
 def register(sub) -> None:
@@ -17,7 +21,7 @@ def register(sub) -> None:
                        description="Solve LB-G-k (--program guarantee, eq. (9) of 004), UB-P-k "
                        "(--program potential, eq. (10)) or the relaxed dual (--program dual, eq. (12)) on a model.")
     add_model_arguments(p)
-    p.add_argument("--program", default="guarantee", choices=PROGRAMS + AUCTION_PROGRAMS,
+    p.add_argument("--program", default="guarantee", choices=grid_programs(),
                    help="which program (default: guarantee); auction-* are the programs of 001 for quasilinear auctions")
     p.add_argument("--k", type=positive_int, default=4, help="grid parameter: X_i(k) = {l/k : 0 <= l <= k^2} (default 4)")
     p.add_argument("--export", metavar="FILE", help="also write the Pyomo model to FILE (.lp or .mps)")
@@ -29,6 +33,9 @@ def register(sub) -> None:
                        description="Solve LB-G-k and UB-P-k and print both bounds and the gap.")
     add_model_arguments(b)
     b.add_argument("--k", type=positive_int, default=4, help="grid parameter (default 4)")
+    b.add_argument("--family", default="auto", choices=api.FAMILIES,
+                   help="general: LB-G-k and UB-P-k of 004; auction: 001's programs (41) and (3) for quasilinear "
+                        "auctions; auto (default): the auction programs where the environment is quasilinear")
     add_solver_arguments(b)
     b.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     b.set_defaults(handler=run_bounds)
@@ -90,7 +97,7 @@ def run_solve(args: argparse.Namespace) -> int:
 def run_bounds(args: argparse.Namespace) -> int:
     env = api.load_model(args.model, parse_params(args.param))
     result = api.bounds(env, args.k, solver=args.solver, time_limit=args.time_limit, verbose=args.verbose,
-                        symmetry=not args.no_symmetry, progress=progress)
+                        symmetry=not args.no_symmetry, progress=progress, family=args.family)
     if args.json:
         emit_json(result.summary())
     else:

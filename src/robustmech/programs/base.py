@@ -112,8 +112,14 @@ def program(name: str | Program) -> Program:
 
 
 def names() -> tuple[str, ...]:
+    """The registered programs: those of ``PROGRAM_MODULES`` in that order, then any other."""
     _load_programs()
-    return tuple(PROGRAMS)
+
+    def rank(name: str) -> int:
+        module = type(PROGRAMS[name]).__module__.rsplit(".", 1)[-1]
+        return PROGRAM_MODULES.index(module) if module in PROGRAM_MODULES else len(PROGRAM_MODULES)
+
+    return tuple(sorted(PROGRAMS, key=rank))
 
 
 def bounding_pair(family: str) -> tuple[Program, Program]:
@@ -127,6 +133,12 @@ def bounding_pair(family: str) -> tuple[Program, Program]:
     return lower[0], upper[0]
 
 
+PROGRAM_MODULES = ("bounding", "auction", "bce", "direct")  # registered in this order
+
+
 def _load_programs() -> None:
     # the program modules register themselves on import
-    from . import auction, bce, bounding, direct  # noqa: F401
+    import importlib
+
+    for module in PROGRAM_MODULES:
+        importlib.import_module(f"{__package__}.{module}")
