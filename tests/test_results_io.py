@@ -134,6 +134,7 @@ def test_the_loader_reads_back_the_saved_lb_mechanism(solved, saved, tmp_path):
     assert _data_error(loader.information_arrays, saved[0]) == (
         f"{saved[0]}: holds no information structure (it is a guarantee result)")
     assert _data_error(loader.mechanism_arrays, str(plain).replace("m.npz", "none.npz")).endswith("none.npz: no such file")
+    assert _data_error(loader.mechanism_arrays, str(tmp_path)) == f"{tmp_path}: a folder, not a file"
 
 
 def test_mechanism_from_a_saved_result_in_a_model_file(solved, saved, tmp_path):

@@ -111,7 +111,7 @@ def versions() -> dict:
 def read_record(path: str) -> dict:
     """The JSON record of a saved result, with every field checked for its type."""
     if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: {'a folder, not a file' if os.path.isdir(path) else 'no such file'}")
     try:
         with open(path, encoding="utf-8") as fh:
             record = json.load(fh)
@@ -193,7 +193,7 @@ def read_arrays(npz_path: str) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` archive, by name (``rule.npy`` -> ``rule``). Each
     member must be a ``.npy`` array of numbers or strings (no pickled objects)."""
     if not os.path.isfile(npz_path):
-        raise DataError(f"{npz_path}: no such file")
+        raise DataError(f"{npz_path}: {'a folder, not a file' if os.path.isdir(npz_path) else 'no such file'}")
     if os.path.getsize(npz_path) == 0:
         raise DataError(f"{npz_path}: the file is empty (not a .npz archive)")
     try:
