@@ -24,3 +24,6 @@ __all__ = [
     "InformationStructure", "Mechanism", "Bounds", "ProgramResult",
     "certify", "guarantee", "potential", "Certificate", "GuaranteeResult", "PotentialResult",
 ]
+
+from .api import refine  # noqa: E402  (000: robust, perfectly and properly robust mechanisms)
+__all__ += ["refine"]

@@ -220,3 +220,6 @@ def certify_solution(lp, x, sol) -> dict:
 
 __all__ = ["parse_model", "load_model", "validate", "run", "solve", "bounds", "result_of", "Solved", "SolverError",
            "ModelError"]
+
+from .refine import refine  # noqa: E402  (the refinements of 000; robustmech.refine)
+__all__ += ["refine"]
