@@ -182,8 +182,9 @@ def solution_from_model(model, results=None) -> tuple[LinearProgram, LPSolution,
                           "error")
     suffix = getattr(model, "dual", None)
     has_duals = isinstance(suffix, pyo.Suffix) and len(suffix) > 0
-    y = np.fromiter((0.0 if r is None else suffix.get(r, np.nan) if has_duals else np.nan for r in rows),
-                    dtype=float, count=len(rows))
+    # a free or deactivated row is no row of the solved model: its dual is zero
+    y = np.fromiter((0.0 if r is None or not r.active else suffix.get(r, np.nan) if has_duals else np.nan
+                     for r in rows), dtype=float, count=len(rows))
     activity = program.A @ x
     objective = float(program.cost @ x + program.offset)
     z = program.cost - program.A.T @ np.nan_to_num(y)
