@@ -13,12 +13,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import sympy
+from sympy.solvers.simplex import linprog
 
 from robustmech.cli import main
 from robustmech.lower.prior_free import is_exchangeable, lower_prior_free
 from robustmech.model.prior_free import PriorFreeBuilder, auction, public_good, screening
 from robustmech.errors import ModelError
-from robustmech.programs import lexicographic as lx
+from robustmech.programs import refinements as lx
 from robustmech.solve import SolverOptions, solve
 from robustmech.symbolic import lexicographic as cf
 
@@ -275,19 +276,84 @@ def test_public_good_robust_value_zero():
 # -- certificates pass their own checkers ---------------------------------------------------
 
 
+def _rational(x) -> sympy.Rational:
+    x = Fraction(x)
+    return sympy.Rational(x.numerator, x.denominator)
+
+
+def exact_bayes_value(a, mu) -> sympy.Rational:
+    """max_{z ∈ M} Σ_θ µ(θ) v(θ), the value of the belief µ against the types' payoffs (the
+    first preemptive LP of (1) of 000), in exact rational arithmetic by SymPy's simplex: M
+    is built here from the exact arrays (feasibility, IC, participation, bounds), not by
+    the project's program builders, and no project solver is involved."""
+    n, d = a.n_cells, a.dim
+    zero = sympy.S.Zero
+
+    def row(entries):
+        r = [zero] * (n * d)
+        for cell, coefficients in entries:
+            for s, v in enumerate(coefficients):
+                r[int(cell) * d + s] += _rational(v)
+        return r
+
+    A, b, A_eq, b_eq = [], [], [], []
+    for c in range(n):
+        for k in range(a.A_eq.shape[1]):
+            A_eq.append(row([(c, a.A_eq[c, k])]))
+            b_eq.append(_rational(a.b_eq[c, k]))
+        for k in range(a.A_ub.shape[1]):
+            A.append(row([(c, a.A_ub[c, k])]))
+            b.append(_rational(a.b_ub[c, k]))
+    for r in range(len(a.ic_cell)):  # ic_own z(θ) - ic_other z(θ') >= 0
+        A.append(row([(a.ic_cell[r], [-x for x in a.ic_own[r]]), (a.ic_dev[r], a.ic_other[r])]))
+        b.append(zero)
+    for r in range(len(a.ir_cell)):  # ir_coef z(θ) + ir_const >= 0
+        A.append(row([(a.ir_cell[r], [-x for x in a.ir_coef[r]])]))
+        b.append(_rational(a.ir_const[r]))
+    bounds = [(None if lo == -np.inf else _rational(lo), None if hi == np.inf else _rational(hi))
+              for lo, hi in zip(a.lower.reshape(-1), a.upper.reshape(-1))]
+    gradient = row([(c, [mu[c] * _rational(w) for w in a.w_coef[c]]) for c in range(n)])
+    optimum, _ = linprog(sympy.Matrix([[-g for g in gradient]]), sympy.Matrix(A), sympy.Matrix(b),
+                         sympy.Matrix(A_eq) if A_eq else None, sympy.Matrix(b_eq) if b_eq else None, bounds=bounds)
+    return -optimum + sum((mu[c] * _rational(a.w_const[c]) for c in range(n)), zero)
+
+
+MAXMIN_VALUE = {  # the maxmin (= robust, Proposition 2) value of each model, from 000
+    # Proposition 5: full surplus of the lowest type at its efficient quality, θ_1·θ_1 - θ_1²/2 = 1/2
+    "screening3": sympy.Rational(1, 2),
+    # Proposition 10: the lowest of the properly robust revenues {1, 1.5 x4, 2, 2.5 x2, 3} (at (1, 1))
+    "auction23": sympy.Integer(1),
+    # Proposition 11: a robust mechanism's payoff is non-negative everywhere and 0 at the worst profile
+    "public_good3": sympy.Integer(0),
+}
+
+
 @pytest.mark.parametrize("model", ["screening3", "auction23", "public_good3"])
 @pytest.mark.parametrize("criterion", ["bayes", "lps", "robust", "perfect", "proper"])
-def test_every_certificate_passes_its_checker(model, criterion, screening3, auction23):
-    """Definitions 1, 4, 5, 6, 7 of 000: each printed certificate passes µ-optimality (preemptive
-    LPs), adversarial, full support and strongly adversarial as its kind claims."""
-    a = {"screening3": screening3, "auction23": auction23}.get(model) or lower_prior_free(public_good(3))
+def test_natures_belief_is_optimal_in_exact_arithmetic(model, criterion, screening3, auction23):
+    """Definitions 1-2 and Proposition 2 of 000, checked independently of the float checkers
+    that ``refine`` ran: the first belief µ_1 of the printed LPS (Nature's belief for the
+    adversarial kinds, the given prior for bayes and lps), rationalized, is solved against
+    the types' payoffs in exact arithmetic, and the mechanism's µ_1-expected payoff equals
+    that optimal value (the mechanism is µ_1-optimal). For the adversarial kinds the value
+    is exactly the model's maxmin value in 000: max over M of E_ν v = max min v, Nature's
+    belief and the robust mechanism form a saddle point."""
+    env = {"screening3": screening((1, 2, 3)), "auction23": auction(2, (1, 2, 3)), "public_good3": public_good(3)}[model]
+    a = {"screening3": screening3, "auction23": auction23}.get(model) or lower_prior_free(env)
     beliefs = None
     if criterion == "lps":
         beliefs = [np.eye(a.n_cells)[0], lx.uniform_mass(a)]
     res = lx.refine(a, criterion, solver, beliefs)
     assert res.checks["passed"], res.checks
-    again = lx.check_certificate(a, res.certificate, res.z, solver)
-    assert again["passed"]
+    first = res.certificate.beliefs[0]
+    rational = [Fraction(float(x)).limit_denominator(10**6) for x in first]
+    np.testing.assert_allclose([float(x) for x in rational], first, atol=1e-12)
+    nu = [_rational(x) / _rational(sum(rational)) for x in rational]
+    value = exact_bayes_value(lower_prior_free(env, exact=True), nu)
+    assert float(np.dot(np.asarray(nu, dtype=float), res.payoffs)) == pytest.approx(float(value), abs=1e-7)
+    if res.certificate.kind in ("adversarial", "perfect", "proper"):
+        assert value == MAXMIN_VALUE[model]
+        assert res.value == pytest.approx(float(MAXMIN_VALUE[model]), abs=1e-7)
 
 
 def test_checkers_reject_a_wrong_certificate(auction23):
