@@ -175,7 +175,7 @@ def test_numerical_failure_is_recovered_and_reported(monkeypatch):
     models/two_goods_common_values.mech --k 6` (slow test in test_certify.py), holds
     only through this path. Here the failure is injected on Myerson's correlated case
     (003 Section 1.1), whose potential is 1.6 (Crémer-McLean)."""
-    from robustmech.solve import highs
+    from robustmech.solve import core, highs
 
     real_run, calls = highs._run, []
 
@@ -189,7 +189,7 @@ def test_numerical_failure_is_recovered_and_reported(monkeypatch):
     monkeypatch.setattr(highs, "_run", failing_once)
     env = myerson_env(*CORRELATED)
     result = rm.potential(env, gen.state_revealing_information(env))
-    assert calls == [1e-9, highs.RECOVERY_TOLERANCE]
+    assert calls == [1e-9, core.RECOVERY_TOLERANCE]
     assert result.value == pytest.approx(1.6, abs=1e-7)
     assert "interior point method at tolerance 1e-07" in result.note
     assert "note: highs failed (Solve error)" in str(result)
@@ -198,7 +198,7 @@ def test_numerical_failure_is_recovered_and_reported(monkeypatch):
 def test_recovery_is_tried_once(monkeypatch):
     """A failure at the recovery tolerance itself is reported (exit 3 in the CLI), not
     looped on."""
-    from robustmech.solve import highs
+    from robustmech.solve import core, highs
 
     calls = []
 
@@ -212,4 +212,4 @@ def test_recovery_is_tried_once(monkeypatch):
     env = myerson_env(*CORRELATED)
     with pytest.raises(rm.SolverError, match="Solve error"):
         rm.potential(env, gen.state_revealing_information(env))
-    assert calls == [1e-9, highs.RECOVERY_TOLERANCE]
+    assert calls == [1e-9, core.RECOVERY_TOLERANCE]

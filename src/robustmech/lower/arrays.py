@@ -126,7 +126,7 @@ def lower_environment(env: Environment, check: bool = True) -> LoweredEnvironmen
             names=env.outcomes.names,
             lower=np.zeros(d),
             # implied by the simplex, but stated: a finite upper bound lets the weak-duality
-            # bound use a column dual of either sign (solve.highs.dual_objective)
+            # bound use a column dual of either sign (solve.dual_objective)
             upper=np.ones(d),
             A_ub=np.zeros((0, d)),
             b_ub=np.zeros(0),

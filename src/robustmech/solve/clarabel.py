@@ -1,4 +1,4 @@
-"""Solving a :class:`~robustmech.programs.lp.LinearProgram` with Clarabel.
+"""The ``clarabel`` backend: a :class:`~robustmech.programs.lp.LinearProgram` solved with Clarabel.
 
 Clarabel (Goulart and Chen, 2024) is an interior point method whose Newton systems are
 solved by a sparse direct LDLᵀ factorization of the KKT matrix. The bounding programs of
@@ -11,7 +11,7 @@ LB-G-14 147 s with highs-ipm, 10 s here; k = 20 about a minute each.
 The program ``lower <= A x <= upper, col_lower <= x <= col_upper`` becomes Clarabel's
 ``A' x + s = b, s ∈ K`` with K = {0}^(equalities) × R+^(one-sided rows and bounds).
 The row duals are mapped back to HiGHS's sign convention so that
-:func:`robustmech.solve.highs.dual_objective` recomputes the weak-duality bound from
+:func:`robustmech.solve.dual_objective` recomputes the weak-duality bound from
 them exactly as for a HiGHS solve.
 
 Clarabel releases the GIL while it solves, so the solve runs in a worker thread: the
@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from ..errors import SolverError
 from ..programs.lp import LinearProgram
+from .core import Backend, LPSolution, SolverOptions, dual_objective
 
 # Clarabel's stopping tolerances are measured on the equilibrated problem; at its
 # default 1e-8 the public good's LB-G-14 was off by 2e-7 from the simplex optimum,
@@ -65,6 +66,22 @@ def available() -> bool:
     return True
 
 
+class ClarabelBackend(Backend):
+    name = "clarabel"
+    description = "the Clarabel interior point method"
+    label = "Clarabel"
+    install_hint = "pip install clarabel"
+    # a numerical failure is solved again by HiGHS only when `auto` chose Clarabel: an
+    # explicit --solver clarabel gets Clarabel's answer or its error
+    recovery = "auto"
+
+    def available(self) -> bool:
+        return available()
+
+    def solve(self, lp: LinearProgram, options: SolverOptions) -> LPSolution:
+        return solve(lp, options)
+
+
 def conic_form(lp: LinearProgram):
     """(q, A', b, n_zero, rows): minimise q·x s.t. A' x + s = b, s ∈ {0}^n_zero × R+^rest.
 
@@ -96,12 +113,10 @@ def conic_form(lp: LinearProgram):
     return q, matrix, rhs, len(row_eq) + len(col_eq), [meta for _, _, meta in blocks]
 
 
-def solve(lp: LinearProgram, options) -> "LPSolution":  # noqa: F821 (highs.LPSolution)
-    """Solve ``lp``; returns an :class:`~robustmech.solve.highs.LPSolution` whose row duals
+def solve(lp: LinearProgram, options: SolverOptions) -> LPSolution:
+    """Solve ``lp``; returns an :class:`~robustmech.solve.LPSolution` whose row duals
     follow HiGHS's convention (so the weak-duality bound is recomputed the same way)."""
     import clarabel
-
-    from .highs import LPSolution, dual_objective
 
     q, matrix, rhs, n_zero, layout = conic_form(lp)
     settings = clarabel.DefaultSettings()
@@ -145,7 +160,7 @@ def solve(lp: LinearProgram, options) -> "LPSolution":  # noqa: F821 (highs.LPSo
                       iterations=int(result.iterations))
 
 
-def _run_in_thread(solver, lp: LinearProgram, options, start: float):
+def _run_in_thread(solver, lp: LinearProgram, options: SolverOptions, start: float):
     """Run ``solver.solve()`` in a worker thread; fd 1 goes to a pipe whose lines become
     progress (or the console, when verbose), and Ctrl-C in the main thread stops waiting.
     Clarabel cannot be cancelled: after Ctrl-C the worker runs on in the background until
@@ -156,7 +171,7 @@ def _run_in_thread(solver, lp: LinearProgram, options, start: float):
     def work():
         try:
             out.append(solver.solve())
-        except BaseException as exc:  # surfaced in the main thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
             errors.append(exc)
 
     sys.stdout.flush()
@@ -199,7 +214,7 @@ class _ToFd1:
         pass
 
 
-def _forward_log(read_end: int, console: int, options, start: float) -> None:
+def _forward_log(read_end: int, console: int, options: SolverOptions, start: float) -> None:
     """Clarabel's log lines: echoed to the real stdout when verbose, else one iteration
     line about every second handed to ``options.progress`` after ``progress_after`` s."""
     last = 0.0

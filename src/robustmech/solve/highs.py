@@ -1,148 +1,79 @@
-"""Solving a :class:`~robustmech.programs.lp.LinearProgram`: HiGHS, or Clarabel.
+"""The HiGHS backends: ``highs`` (HiGHS's own choice of method), ``highs-simplex``,
+``highs-ipm`` and ``highs-pdlp``.
 
-The fast path hands the arrays to ``highspy`` in one ``passModel`` call (CSC matrix,
-bounds, costs). The ``pyomo`` route writes the Pyomo model of the same program to MPS
-through Pyomo's writer and has HiGHS read that, so tests can check that the two give
-the same optimum. ``clarabel`` (an interior point method with a sparse direct
-factorization, :mod:`robustmech.solve.clarabel`) solves the large grid programs many
-times faster; the default ``auto`` uses it from ``AUTO_INTERIOR_COLUMNS`` columns up.
-Every solution carries its status, the primal objective, the dual objective computed
-from the duals (a certificate that the optimum is one), and timings.
+The arrays go to ``highspy`` in one ``passModel`` call (CSC matrix, bounds, costs);
+:func:`_run` solves, maps HiGHS's status to ours and recomputes the dual bound from the
+row duals. ``robustmech.solve.pyomo_highs`` reuses :func:`_highs` and :func:`_run` on the
+model HiGHS reads from Pyomo's MPS file.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
 from ..errors import SolverError
 from ..programs.lp import LinearProgram
+from .core import Backend, LPSolution, SolverOptions, dual_objective
 
+# backend name -> HiGHS's `solver` option
 METHODS = {
     "highs": "choose",
     "highs-simplex": "simplex",
     "highs-ipm": "ipm",
     "highs-pdlp": "pdlp",
 }
-SOLVERS = ("auto",) + tuple(METHODS) + ("clarabel", "pyomo-highs")
-SOLVER_HELP = ("auto (default): Clarabel for programs with at least 10,000 columns, HiGHS's own choice below; "
-               "highs-simplex|highs-ipm|highs-pdlp: that HiGHS method; clarabel: the Clarabel interior point "
-               "method; pyomo-highs: HiGHS on the Pyomo model")
-# From this many columns the default solver is Clarabel: on the public good's symmetric
-# LB-G-10 (15,353 columns) Clarabel took 0.7 s against HiGHS's 8.7 s (simplex) and 10 s
-# (IPM); below a few thousand columns HiGHS's simplex is as fast and returns a vertex.
-AUTO_INTERIOR_COLUMNS = 10_000
+
+# the --help text of each; the three methods share one entry, and `highs` is the
+# "HiGHS's own choice" of auto's entry
+DESCRIPTIONS = {
+    "highs": "",
+    "highs-simplex": "that HiGHS method",
+    "highs-ipm": "that HiGHS method",
+    "highs-pdlp": "that HiGHS method",
+}
 
 
-def method_for(lp: LinearProgram, solver: str) -> str:
-    """The solver ``auto`` stands for on this program (any other name is itself)."""
-    if solver != "auto":
-        return solver
-    from . import clarabel
+class HighsBackend(Backend):
+    """HiGHS through ``highspy`` with one of its methods (:data:`METHODS`)."""
 
-    return "clarabel" if lp.n_cols >= AUTO_INTERIOR_COLUMNS and clarabel.available() else "highs"
+    label = "HiGHS"
+    install_hint = "pip install highspy"
+    recovery = "tolerance"
 
+    def __init__(self, name: str):
+        if name not in METHODS:
+            raise ValueError(f"no HiGHS method is called '{name}'; one of {', '.join(METHODS)}")
+        self.name = name
+        self.method = METHODS[name]
+        self.description = DESCRIPTIONS[name]
 
-@dataclass
-class SolverOptions:
-    solver: str = "auto"
-    time_limit: float | None = None
-    tolerance: float = 1e-9  # primal/dual feasibility tolerance handed to HiGHS
-    verbose: bool = False
-    threads: int | None = None
-    extra: dict = field(default_factory=dict)
-    # called with condensed solver log lines once a solve has run for `progress_after` s
-    progress: object = None
-    progress_after: float = 2.0
+    def available(self) -> bool:
+        try:
+            import highspy  # noqa: F401
+        except ImportError:
+            return False
+        return True
 
-
-@dataclass
-class LPSolution:
-    status: str  # "optimal" | "infeasible" | "unbounded" | "time_limit" | "error"
-    objective: float
-    dual_objective: float
-    x: np.ndarray
-    row_dual: np.ndarray
-    col_dual: np.ndarray
-    row_activity: np.ndarray
-    solve_seconds: float
-    solver: str
-    message: str = ""
-    iterations: int = 0
-    recovery: str = ""  # set when a numerical failure was recovered from (see _recover)
-
-    @property
-    def optimal(self) -> bool:
-        return self.status == "optimal"
-
-    @property
-    def duality_gap(self) -> float:
-        return abs(self.objective - self.dual_objective)
-
-
-def solve(lp: LinearProgram, options: SolverOptions | None = None, *, raise_on_failure: bool = True) -> LPSolution:
-    """Solve ``lp``; on failure raise :class:`SolverError` naming the families to blame."""
-    options = options or SolverOptions()
-    if options.solver not in SOLVERS:
-        raise SolverError(f"unknown solver '{options.solver}'; choose one of {', '.join(SOLVERS)}", "error")
-    method = method_for(lp, options.solver)
-    if method == "pyomo-highs":
-        solution = _solve_through_pyomo(lp, options)
-    elif method == "clarabel":
-        from . import clarabel
-
-        if not clarabel.available():
-            raise SolverError("the clarabel solver is not installed: pip install clarabel", "error")
-        solution = clarabel.solve(lp, options)
-        if solution.status == "error" and options.solver == "auto":
-            solution = _recover(lp, options, solution)
-    else:
-        options = options if method == options.solver else replace(options, solver=method)
+    def solve(self, lp: LinearProgram, options: SolverOptions) -> LPSolution:
+        options = options if options.solver == self.name else replace(options, solver=self.name)
         h = _highs(options)
         h.passModel(_highs_lp(lp))
-        solution = _run(h, lp, options)
-        if solution.status == "error" and options.tolerance < RECOVERY_TOLERANCE and not options.extra:
-            solution = _recover(lp, options, solution)
-    if raise_on_failure and not solution.optimal:
-        raise diagnose(lp, solution, options)
-    return solution
+        return _run(h, lp, options)
 
-
-# HiGHS's own default feasibility tolerances. Some programs (the direct-mechanism LP of
-# an information structure with probabilities near 1e-10, whose free transfers must be
-# huge to exploit them) make both simplex and the interior point method fail with a
-# numerical error at our tighter default of 1e-9 but solve at this one
-# (two_goods_common_values, UB-P-6 structure: IPM 2 s, simplex 24 s).
-RECOVERY_TOLERANCE = 1e-7
-
-
-def _recover(lp: LinearProgram, options: SolverOptions, failed: LPSolution) -> LPSolution:
-    """After a numerical failure at a tight tolerance, solve again with the interior point
-    method (with crossover) at HiGHS's default tolerance; ``LPSolution.recovery`` says so.
-    Callers check the point they get against the rows (``api.certify_solution``)."""
-    remaining = None
-    if options.time_limit:
-        remaining = options.time_limit - failed.solve_seconds
-        if remaining <= 1.0:
-            return failed
-    retry = SolverOptions(solver="highs-ipm", time_limit=remaining, tolerance=RECOVERY_TOLERANCE,
-                          verbose=options.verbose, threads=options.threads, progress=options.progress,
-                          progress_after=options.progress_after)
-    h = _highs(retry)
-    h.passModel(_highs_lp(lp))
-    solution = _run(h, lp, retry)
-    solution.solve_seconds += failed.solve_seconds
-    if solution.optimal:
-        where = "" if failed.solver == "clarabel" else f" at tolerance {options.tolerance:g}"
-        solution.recovery = (f"{failed.solver} failed ({failed.message}){where}; "
-                             f"solved by HiGHS's interior point method at tolerance {RECOVERY_TOLERANCE:g}")
-        return solution
-    return failed
+    def unbounded_ray(self, lp: LinearProgram) -> np.ndarray | None:
+        """HiGHS's primal ray, from the simplex method without presolve (presolve proves
+        unboundedness without a ray)."""
+        h = _highs(SolverOptions(solver="highs-simplex"))
+        h.setOptionValue("presolve", "off")
+        h.passModel(_highs_lp(lp))
+        h.run()
+        *_, has, ray = h.getPrimalRay()
+        return np.asarray(ray, dtype=float) if has else None
 
 
 _BANNER_SHOWN = False
@@ -285,13 +216,16 @@ def _run(h, lp: LinearProgram, options: SolverOptions, column_order: np.ndarray 
         solve_seconds=seconds,
         solver=options.solver,
         message=h.modelStatusToString(status),
-        iterations=int(getattr(info, "simplex_iteration_count", 0) or 0) + int(getattr(info, "ipm_iteration_count", 0) or 0),
+        iterations=sum(int(getattr(info, f"{method}_iteration_count", 0) or 0) for method in ("simplex", "ipm", "pdlp")),
     )
 
 
 def _attach_progress(h, options: SolverOptions, start: float) -> None:
     """Forward HiGHS's log, condensed to about one line a second, once the solve has
     taken longer than ``options.progress_after`` seconds."""
+    progress = options.progress
+    if progress is None:
+        return
     h.setOptionValue("output_flag", True)
     h.setOptionValue("log_to_console", False)
     last = [0.0]
@@ -302,7 +236,7 @@ def _attach_progress(h, options: SolverOptions, start: float) -> None:
         if not line or now - start < options.progress_after or now - last[0] < 1.0:
             return
         last[0] = now
-        options.progress(f"[{now - start:6.1f} s] {line}")
+        progress(f"[{now - start:6.1f} s] {line}")
 
     h.cbLogging.subscribe(on_log)
     h.startCallback(highspy_callback_logging())
@@ -314,109 +248,3 @@ def highspy_callback_logging():
     return highspy.cb.HighsCallbackType.kCallbackLogging
 
 
-def dual_objective(lp: LinearProgram, y: np.ndarray, z: np.ndarray, activity: np.ndarray, x: np.ndarray,
-                   tol: float = 1e-9) -> float:
-    """A weak-duality bound on the optimum from the row duals y alone.
-
-    The column duals are recomputed as z = c - Aᵀy (the solver's reported reduced costs
-    are not trusted). Each dual multiplies the bound its sign selects (for a
-    minimisation, a positive dual the lower bound, a negative one the upper bound; the
-    reverse for a maximisation). Where that bound is finite it is used whatever the
-    dual's size, so the value is a bound up to rounding. Where it is infinite, a dual
-    below ``tol`` (relative to the largest) is taken as zero, and a larger one makes the
-    duals infeasible: the function returns -inf for a minimisation (+inf for a
-    maximisation), no certificate. So |primal - dual| certifies optimality independently
-    of the solver's claim.
-    """
-    sign = 1.0 if lp.sense == "min" else -1.0
-    z = lp.cost - lp.A.T @ y
-    total = lp.offset
-    for dual, lower, upper in ((y, lp.row_lower, lp.row_upper), (z, lp.col_lower, lp.col_upper)):
-        if not len(dual):
-            continue
-        scale = np.maximum(1.0, np.abs(dual).max(initial=0.0))
-        use_lower = sign * dual > 0
-        bound = np.where(use_lower, lower, upper)
-        infinite = ~np.isfinite(bound)
-        if np.any(infinite & (np.abs(dual) > tol * scale)):
-            return -sign * np.inf
-        total += float(np.dot(dual[~infinite], bound[~infinite]))
-    return float(total)
-
-
-def diagnose(lp: LinearProgram, solution: LPSolution, options: SolverOptions) -> SolverError:
-    """A SolverError that says which constraint family (or variable block) is to blame."""
-    status = solution.status
-    if status in ("time_limit", "iteration_limit"):
-        return SolverError(f"{lp.name}: the solver stopped at its {status.replace('_', ' ')} without an optimum "
-                           f"after {solution.solve_seconds:.1f} s", "time_limit")
-    if status in ("infeasible", "infeasible_or_unbounded"):
-        blamed = []
-        for fam in lp.families:
-            relaxed = lp.without_families({fam})
-            h = _highs(SolverOptions(solver="highs", tolerance=options.tolerance))
-            h.setOptionValue("time_limit", 30.0)
-            h.passModel(_highs_lp(relaxed))
-            h.run()
-            import highspy
-
-            if h.getModelStatus() in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded):
-                blamed.append(fam)
-        if blamed:
-            where = ", ".join(f"'{b}' ({lp.families[b].description})" if lp.families[b].description else f"'{b}'" for b in blamed)
-            msg = f"{lp.name} is infeasible; dropping the constraint family {where} alone makes it feasible"
-        else:
-            msg = f"{lp.name} is infeasible, and no single constraint family is to blame alone (variable bounds conflict)"
-        return SolverError(msg, "infeasible", tuple(blamed))
-    if status == "unbounded":
-        blocks = []
-        try:
-            import highspy
-
-            h = _highs(SolverOptions(solver="highs-simplex"))
-            h.setOptionValue("presolve", "off")  # presolve proves unboundedness without a ray
-            h.passModel(_highs_lp(lp))
-            h.run()
-            *_, has, ray = h.getPrimalRay()
-            if has:
-                ray = np.asarray(ray)
-                blocks = sorted({lp.block_of_column(j) for j in np.flatnonzero(np.abs(ray) > 1e-9)})
-        except Exception:  # pragma: no cover - diagnosis is best effort
-            pass
-        tail = f"; the objective improves without limit along variables {', '.join(blocks)}" if blocks else ""
-        return SolverError(f"{lp.name} is unbounded{tail}", "unbounded", tuple(blocks))
-    other = "highs-ipm" if options.solver in ("auto", "highs", "highs-simplex") else "highs-simplex"
-    who = "Clarabel" if solution.solver == "clarabel" else "HiGHS"
-    return SolverError(f"{lp.name}: {who} stopped without a solution (status: {solution.message}), usually numerical "
-                       f"trouble on a large program; try --solver {other}", "error")
-
-
-def _solve_through_pyomo(lp: LinearProgram, options: SolverOptions) -> LPSolution:
-    """Write the Pyomo model to MPS with Pyomo, read it into HiGHS, solve, and map the
-    columns back by their Pyomo names."""
-    import highspy
-
-    block = lp.to_pyomo()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model.mps")
-        symbol_map = block.write(path, format="mps")
-        h = _highs(SolverOptions(solver="highs", tolerance=options.tolerance, time_limit=options.time_limit, verbose=options.verbose))
-        h.readModel(path)
-    # map HiGHS's column order to ours through the writer's symbol map
-    names = list(h.getLp().col_names_)
-    by_name = {symbol_map.getSymbol(v): j for j, v in enumerate(block.columns)}
-    order_highs = np.array([by_name.get(n, -1) for n in names])
-    if (order_highs < 0).any() or len(order_highs) != lp.n_cols:
-        # Pyomo drops columns that appear nowhere; solve the arrays instead of guessing
-        raise SolverError("pyomo-highs: the written model does not map back onto the program's columns", "error")
-    column_order = np.argsort(order_highs)
-    row_names = list(h.getLp().row_names_)
-    rows_by_name = {}
-    for r, con in enumerate(block.row_list):
-        rows_by_name[symbol_map.getSymbol(con)] = r
-    row_order = None
-    if len(row_names) == lp.n_rows and all(n in rows_by_name for n in row_names):
-        row_order = np.argsort(np.array([rows_by_name[n] for n in row_names]))
-    sol = _run(h, lp, options, column_order=column_order, row_order=row_order, rows_match=row_order is not None)
-    sol.solver = "pyomo-highs"
-    return sol
