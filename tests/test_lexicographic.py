@@ -273,7 +273,24 @@ def test_public_good_robust_value_zero():
     assert res.checks["passed"] and res.checks["adversarial"]
 
 
-# -- certificates pass their own checkers ---------------------------------------------------
+# -- certificates, checked independently ---------------------------------------------------
+
+
+def test_maxmin_stage_reads_natures_belief_by_profile(screening3):
+    """Proposition 5 of 000 (θ = (1, 2, 3)): the seller's lowest payoff is at the lowest type,
+    so Nature's belief, the duals of the maxmin LP (2)'s rows t <= v(θ), is δ at θ = (1);
+    the rows and the outcome block are indexed by the type profiles and outcome coordinates."""
+    a = screening3
+    lp = lx.build_maxmin(a, np.ones(a.n_cells, bool), np.full(a.n_cells, np.nan))
+    theta, coordinates = lp.variables["z"].index
+    assert theta.members == ("(1)", "(2)", "(3)") and coordinates.members == a.slots
+    sol = solve(lp, SolverOptions())
+    assert sol.objective == pytest.approx(0.5, abs=1e-9)
+    belief = dict(zip(lp.families["worst"].index[0].members, lp.rows(sol.row_dual, "worst")))
+    assert belief == {"(1)": pytest.approx(1.0, abs=1e-9), "(2)": pytest.approx(0.0, abs=1e-9),
+                      "(3)": pytest.approx(0.0, abs=1e-9)}
+    participation = lp.families["participation"].index[0].members
+    assert participation == (("(1)", 1), ("(2)", 1), ("(3)", 1))
 
 
 def _rational(x) -> sympy.Rational:
