@@ -112,8 +112,8 @@ def test_lower_bound_mechanism_has_figure_1_structure(public_good_lowered):
 
 
 def test_pyomo_model_gives_the_same_optimum(public_good_lowered, tmp_path):
-    """The Pyomo model of each program (built in bulk as a matrix constraint) is the
-    same LP as the arrays: solved through Pyomo's MPS writer it gives the same value."""
+    """The Pyomo model of each program (a pyomo.environ model built in bulk) is the same
+    LP as the arrays: solved by HiGHS through Pyomo it gives the same value."""
     for program in ("guarantee", "potential", "dual"):
         direct = rm.solve(public_good_lowered, program, 3)
         through_pyomo = rm.solve(public_good_lowered, program, 3, solver="pyomo-highs")
@@ -122,7 +122,7 @@ def test_pyomo_model_gives_the_same_optimum(public_good_lowered, tmp_path):
     rm.solve(public_good_lowered, "guarantee", 2, export=str(path))
     text = path.read_text()
     assert text.startswith("\\* Source Pyomo model") and "\nmax" in text
-    assert "strategic(" in text and "participation(" in text and "lambda_(0)" in text
+    assert "strategic(" in text and "participation(" in text and "lam(" in text
 
 
 def test_three_agents_bracket():

@@ -218,7 +218,8 @@ def test_pyomo_highs_backend_and_export(public_good, tmp_path):
     path = tmp_path / "lb.lp"
     bounding.build("guarantee", public_good, 2)[0].export(str(path))
     text = path.read_text()
-    assert "strategic(" in text and "participation(" in text and "lam(" in text and "m(0_5_0_0_paid_by" in text
+    assert "strategic(" in text and "participation(" in text and "lam(" in text
+    assert "m(0_5_0_0__paid_by(1)_)" in text  # m[0.5, 0.0, "paid_by[1]"]
     mps = tmp_path / "ub.mps"
     bounding.build("potential", public_good, 2)[0].export(str(mps))
     assert "marginal(" in mps.read_text()

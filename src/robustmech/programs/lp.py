@@ -6,10 +6,9 @@ from numpy/scipy arrays. Names survive: a variable block (``m``, ``lambda``) kno
 columns and shape, a constraint family (``strategic``, ``participation``) its rows,
 so solutions are read back by name and a failed solve can blame a family.
 
-The same program is available as a Pyomo model (:meth:`LinearProgram.to_pyomo`,
-a kernel block whose rows are one ``matrix_constraint`` built from the sparse matrix,
-never one constraint object per row) for inspection and ``.lp``/``.mps`` export; the
-solve layer hands the arrays to HiGHS directly.
+The same program is available as a ``pyomo.environ`` model (:meth:`LinearProgram.to_pyomo`,
+:mod:`robustmech.pyomo`) to inspect, extend and solve with any Pyomo solver, and to
+export as ``.lp``/``.mps``; the solve layer hands the arrays to HiGHS directly.
 """
 
 from __future__ import annotations
@@ -214,52 +213,22 @@ class LinearProgram:
 
     # -- Pyomo ---------------------------------------------------------------
 
-    def to_pyomo(self):
-        """This program as a Pyomo kernel block, built in bulk from the arrays.
+    def to_pyomo(self, inverse=None):
+        """This program as a ``pyomo.environ.ConcreteModel`` built in bulk from the arrays,
+        with index sets, variables and constraints named as in the papers
+        (:func:`robustmech.pyomo.model_from_program`); ``inverse`` is kept for the read-back."""
+        from ..pyomo import model_from_program
 
-        Each variable block is a ``variable_list`` named like the block (``m``,
-        ``lambda_``), each constraint family one ``matrix_constraint`` over its CSR rows
-        (``strategic``, ``participation``), the objective ``block.objective``. Written
-        with symbolic labels, an exported file reads ``m[12]``, ``strategic[40]``.
-        ``block.columns`` lists all variables in program order.
-        """
-        import pyomo.kernel as pmo
-        from pyomo.core.kernel.matrix_constraint import matrix_constraint
-
-        block = pmo.block()
-        lower = np.where(np.isfinite(self.col_lower), self.col_lower, None)
-        upper = np.where(np.isfinite(self.col_upper), self.col_upper, None)
-        columns = []
-        for var in self.variables.values():
-            vl = pmo.variable_list(pmo.variable(lb=lower[j], ub=upper[j]) for j in range(var.start, var.start + var.size))
-            setattr(block, _pyomo_name(var.name), vl)
-            columns.extend(vl)
-        block.columns = columns  # plain attribute: not a Pyomo component
-        A = self.A.tocsr()
-        row_lower = np.where(np.isfinite(self.row_lower), self.row_lower, -np.inf)
-        row_upper = np.where(np.isfinite(self.row_upper), self.row_upper, np.inf)
-        rows = []
-        for fam in self.families.values():
-            sl = fam.slice
-            mc = matrix_constraint(A[sl], lb=row_lower[sl], ub=row_upper[sl], x=columns)
-            setattr(block, _pyomo_name(fam.name), mc)
-            rows.extend(mc)
-        block.row_list = rows
-        nz = np.flatnonzero(self.cost)
-        expr = pmo.expression(sum(float(self.cost[j]) * columns[j] for j in nz) + self.offset)
-        block.objective = pmo.objective(expr, sense=pmo.minimize if self.sense == "min" else pmo.maximize)
-        return block
+        return model_from_program(self, inverse)
 
     def export(self, path: str) -> None:
-        """Write the program as ``.lp`` or ``.mps`` through Pyomo's writers."""
+        """Write the program's Pyomo model as ``.lp`` or ``.mps`` with Pyomo's writers and
+        symbolic labels (``m(0_25_0_5__paid_by(1)_)``, ``c_u_strategic(...)``)."""
+        from ..errors import ParameterError
+
         if not (path.endswith(".lp") or path.endswith(".mps")):
-            raise ValueError("export to a file ending in .lp or .mps")
-        self.to_pyomo().write(path, format="lp" if path.endswith(".lp") else "mps", symbolic_solver_labels=True)
-
-
-def _pyomo_name(name: str) -> str:
-    # "lambda" is a Python keyword-ish name Pyomo accepts, but attribute access reads badly
-    return name + "_" if name in ("lambda",) else name
+            raise ParameterError(f"export to a file ending in .lp or .mps, not {path!r}")
+        self.to_pyomo().write(path, io_options={"symbolic_solver_labels": True})  # format from the suffix
 
 
 class ProgramBuilder:

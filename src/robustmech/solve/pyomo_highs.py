@@ -1,21 +1,22 @@
-"""The ``pyomo-highs`` backend: HiGHS on the Pyomo model of the program.
+"""The ``pyomo-highs`` backend: HiGHS through Pyomo, on the program's Pyomo model.
 
-The program's Pyomo model (``LinearProgram.to_pyomo``) is written to MPS by Pyomo's
-writer and read into HiGHS, so tests can check that the Pyomo model and the arrays give
-the same optimum. :func:`solve` is the whole route: replacing this module replaces it.
+The program's ``pyomo.environ`` model (:func:`robustmech.pyomo.model_from_program`,
+indexed sets, variables and constraints named as in the papers) is solved with Pyomo's
+persistent HiGHS interface (``appsi``, the solver behind ``SolverFactory("appsi_highs")``)
+and read back by :func:`robustmech.pyomo.solution_from_model`: values and row duals in
+the program's order, so the dual value is the weak-duality bound of the duals HiGHS
+returned through Pyomo. Tests check that this route and the arrays give the same
+optimum. :func:`solve` is the whole route: replacing this module replaces it.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import time
 
 import numpy as np
 
-from ..errors import SolverError
 from ..programs.lp import LinearProgram
 from .core import Backend, LPSolution, SolverOptions
-from .highs import _highs, _run
 
 
 class PyomoHighsBackend(Backend):
@@ -26,40 +27,56 @@ class PyomoHighsBackend(Backend):
 
     def available(self) -> bool:
         try:
-            import highspy  # noqa: F401
-            import pyomo  # noqa: F401
+            from pyomo.contrib.appsi.solvers import Highs
         except ImportError:
             return False
-        return True
+        return bool(Highs().available())
 
     def solve(self, lp: LinearProgram, options: SolverOptions) -> LPSolution:
         return solve(lp, options)
 
 
+def _status(condition) -> str:
+    """An appsi termination condition in robustmech's status words."""
+    from pyomo.contrib.appsi.base import TerminationCondition as TC
+
+    return {TC.optimal: "optimal", TC.infeasible: "infeasible", TC.unbounded: "unbounded",
+            TC.infeasibleOrUnbounded: "infeasible_or_unbounded", TC.maxTimeLimit: "time_limit",
+            TC.maxIterations: "iteration_limit", TC.interrupted: "interrupted"}.get(condition, "error")
+
+
 def solve(lp: LinearProgram, options: SolverOptions) -> LPSolution:
-    """Write the Pyomo model to MPS with Pyomo, read it into HiGHS, solve, and map the
-    columns back by their Pyomo names."""
-    block = lp.to_pyomo()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model.mps")
-        symbol_map = block.write(path, format="mps")
-        h = _highs(SolverOptions(solver="highs", tolerance=options.tolerance, time_limit=options.time_limit, verbose=options.verbose))
-        h.readModel(path)
-    # map HiGHS's column order to ours through the writer's symbol map
-    names = list(h.getLp().col_names_)
-    by_name = {symbol_map.getSymbol(v): j for j, v in enumerate(block.columns)}
-    order_highs = np.array([by_name.get(n, -1) for n in names])
-    if (order_highs < 0).any() or len(order_highs) != lp.n_cols:
-        # Pyomo drops columns that appear nowhere; solve the arrays instead of guessing
-        raise SolverError("pyomo-highs: the written model does not map back onto the program's columns", "error")
-    column_order = np.argsort(order_highs)
-    row_names = list(h.getLp().row_names_)
-    rows_by_name = {}
-    for r, con in enumerate(block.row_list):
-        rows_by_name[symbol_map.getSymbol(con)] = r
-    row_order = None
-    if len(row_names) == lp.n_rows and all(n in rows_by_name for n in row_names):
-        row_order = np.argsort(np.array([rows_by_name[n] for n in row_names]))
-    sol = _run(h, lp, options, column_order=column_order, row_order=row_order, rows_match=row_order is not None)
-    sol.solver = "pyomo-highs"
-    return sol
+    """Build the Pyomo model of ``lp``, solve it with appsi's HiGHS at the tolerance and
+    time limit of ``options``, and read values and duals back in program order."""
+    from pyomo.contrib.appsi.solvers import Highs
+
+    from ..errors import SolverError
+    from ..pyomo import model_from_program, solution_from_model
+
+    model = model_from_program(lp)
+    opt = Highs()
+    opt.config.load_solution = False  # a non-optimal end is a status, not an exception
+    opt.config.stream_solver = bool(options.verbose)
+    if options.time_limit:
+        opt.config.time_limit = float(options.time_limit)
+    opt.highs_options = {"primal_feasibility_tolerance": options.tolerance,
+                         "dual_feasibility_tolerance": options.tolerance, **dict(options.extra)}
+    start = time.perf_counter()
+    results = opt.solve(model)
+    seconds = time.perf_counter() - start
+    status = _status(results.termination_condition)
+    if status == "interrupted":
+        raise SolverError(f"{lp.name}: interrupted by the user (Ctrl-C) after {seconds:.1f} s; no solution",
+                          "interrupted")
+    if status != "optimal":
+        empty = np.zeros(0)
+        return LPSolution(status=status, objective=float("nan"), dual_objective=float("nan"), x=empty,
+                          row_dual=empty, col_dual=empty, row_activity=empty, solve_seconds=seconds,
+                          solver="pyomo-highs", message=str(results.termination_condition))
+    results.solution_loader.load_vars()
+    model.dual.update(results.solution_loader.get_duals())
+    model._robustmech_solve = {"solver": "pyomo-highs", "seconds": seconds}
+    _, solution, _ = solution_from_model(model)
+    solution.status = "optimal"
+    solution.message = str(results.termination_condition)
+    return solution
