@@ -157,12 +157,12 @@ def test_anonymous_beliefs_per_profile_or_per_count():
 
 
 @pytest.mark.parametrize("path, args, kwargs", [
-    (SCREENING, ["--criterion", "perfect"], dict(criterion="perfect")),
-    (SCREENING, ["-p", "thetas=[1, 2, 3]", "--exact"], dict(params={"thetas": "[1, 2, 3]"}, exact=True)),
-    (AUCTION, ["--criterion", "proper", "--method", "ordered"], dict(method="ordered")),
-    (PUBLIC_GOOD, ["--criterion", "robust"], dict(criterion="robust")),
+    (SCREENING, ["--criterion", "perfect"], {"criterion": "perfect"}),
+    (SCREENING, ["-p", "thetas=[1, 2, 3]", "--exact"], {"params": {"thetas": "[1, 2, 3]"}, "exact": True}),
+    (AUCTION, ["--criterion", "proper", "--method", "ordered"], {"method": "ordered"}),
+    (PUBLIC_GOOD, ["--criterion", "robust"], {"criterion": "robust"}),
     (PUBLIC_GOOD, ["--criterion", "lps", "-b", "1,0,0,0,0,0,0,0", "-b", "1,1,1,1,1,1,1,1"],
-     dict(criterion="lps", beliefs=[[1, 0, 0, 0, 0, 0, 0, 0], [1] * 8])),
+     {"criterion": "lps", "beliefs": [[1, 0, 0, 0, 0, 0, 0, 0], [1] * 8]}),
 ])
 def test_cli_prints_the_api_result(capsys, path, args, kwargs):
     """``robustmech refine --json`` is the API's summary: the same mechanism, payoffs,

@@ -211,14 +211,14 @@ def builtin(name: str, params: Mapping[str, Any] | None = None) -> pf.PriorFreeE
         qmax = _number(params, "qmax", max(thetas) + 1)
         if step <= 0 or qmax < 0:
             raise ParameterError("--param qstep must be positive and qmax non-negative")
-        env_args = dict(thetas=thetas, qualities=[k * step for k in range(int(qmax / step) + 1)])
+        env_args = {"thetas": thetas, "qualities": [k * step for k in range(int(qmax / step) + 1)]}
         make = pf.screening
     elif name == "auction":
-        env_args = dict(n_agents=_integer(params, "I", 2, 2), types=list(range(1, _integer(params, "N", 3, 2) + 1)))
+        env_args = {"n_agents": _integer(params, "I", 2, 2), "types": list(range(1, _integer(params, "N", 3, 2) + 1))}
         make = pf.auction
     elif name == "public_good":
-        env_args = dict(n_agents=_integer(params, "I", 3, 2), theta_l=_number(params, "theta_l", 0),
-                        theta_h=_number(params, "theta_h", 1), gamma=_number(params, "gamma", sympy.Rational(1, 2)))
+        env_args = {"n_agents": _integer(params, "I", 3, 2), "theta_l": _number(params, "theta_l", 0),
+                    "theta_h": _number(params, "theta_h", 1), "gamma": _number(params, "gamma", sympy.Rational(1, 2))}
         make = pf.public_good
     else:
         raise ModelError(f"no built-in model '{name}' (choose one of {', '.join(BUILTIN)})")

@@ -4,5 +4,5 @@ The programs, algorithms, certificate checkers and exact re-verification live in
 package, one job per module; this module re-exports its public names.
 """
 
-from .refinements import *  # noqa: F401,F403
+from .refinements import *  # noqa: F403
 from .refinements import __all__  # noqa: F401

@@ -25,7 +25,7 @@ def _exact_rows(a: PriorFreeArrays):
     """M as exact rows: list of (dict col -> Fraction, lower, upper) plus column bounds."""
     rows = []
     for _, r, c, v, m, lo, hi, _, _ in mechanism_families(a):
-        table = [dict() for _ in range(m)]
+        table = [{} for _ in range(m)]
         for i, j, x in zip(r.tolist(), c.tolist(), v.tolist()):
             if x != 0:
                 table[i][j] = table[i].get(j, Fraction(0)) + Fraction(x)
@@ -135,7 +135,7 @@ def exact_verify(a_exact: PriorFreeArrays, result: Refinement, solver: Solver, t
     if certificate is None:
         out["passed"] = feasible
         return out
-    for k, mass in enumerate(certificate.beliefs):
+    for mass in certificate.beliefs:
         ok, mu = _exact_optimality(a, rows, lo_col, hi_col, x, activity, np.asarray(mass, dtype=float), solver)
         per_belief.append(ok)
         beliefs_exact.append(mu)

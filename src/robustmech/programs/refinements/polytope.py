@@ -69,7 +69,7 @@ def _participation_index(a: PriorFreeArrays) -> IndexSet:
 def mechanism_families(a: PriorFreeArrays) -> list[Family]:
     """The constraint families of M: (name, rows, cols, data, n_rows, lower, upper,
     description, row index sets) over the columns z; data may be exact Fractions."""
-    n, d = a.n_cells, a.dim
+    d = a.dim
     families = []
     inf = np.inf
     theta = cell_index(a)
