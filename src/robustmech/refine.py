@@ -93,7 +93,7 @@ def refine(
     positive = result.payoffs[result.payoffs > 1e-12]
     if len(positive) and positive.min() < NEAR_TOLERANCE * max(1.0, float(np.abs(result.payoffs).max())):
         result.notes.append(f"the smallest positive payoff {positive.min():.3g} is near solver tolerance: "
-                            "re-verify with --exact (rational arithmetic) or compare with the closed form")
+                            "re-verify in rational arithmetic (exact=True, --exact) or compare with the closed form")
     if exact:
         _verify_exactly(result, run)
     return result
@@ -109,10 +109,10 @@ def _verify_exactly(result: Refinement, solver: Callable) -> None:
     a = result.arrays
     exchangeable = is_exchangeable(a.env) and a.env.n_agents > 1
     if a.n_cells * a.dim > EXACT_LIMIT:
-        result.notes.append(f"--exact skipped: {a.n_cells * a.dim} outcome coordinates exceed {EXACT_LIMIT}"
-                            + ("" if a.anonymous or not exchangeable else "; try --anonymous"))
+        result.notes.append(f"exact re-verification skipped: {a.n_cells * a.dim} outcome coordinates exceed {EXACT_LIMIT}"
+                            + ("" if a.anonymous or not exchangeable else "; try the anonymous program (--anonymous)"))
     elif result.criterion == "lps":
-        result.notes.append("--exact re-verifies single-belief certificates; the lps criterion is checked in floating point only")
+        result.notes.append("exact re-verification handles single-belief certificates; the lps criterion is checked in floating point only")
     else:
         exact_arrays = lower_prior_free(a.env, anonymous=a.anonymous, exact=True)
         result.exact = refinements.exact_verify(exact_arrays, result, solver)
