@@ -145,6 +145,30 @@ def test_auction_programs_solve_through_pyomo(program):
     assert result.dual_value == pytest.approx(result.value, abs=1e-8)
 
 
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_bce_and_direct_programs_solve_through_pyomo(public_good, solver):
+    """The exact evaluations through Pyomo: the worst BCE of LB-G-3's mechanism and the best
+    direct mechanism for UB-P-3's structure give the array path's values, and Theorem 1 of
+    004's links LB(3) <= G(M_LB), P(I_UB) <= UB(3). The direct program has a family without
+    declared index sets (indexed by a RangeSet)."""
+    lower = rm.solve(public_good, "guarantee", 3)
+    upper = rm.solve(public_good, "potential", 3)
+    for program, options in (("bce-worst", {"mechanism": lower.mechanism}),
+                             ("direct", {"information": upper.information})):
+        direct = rm.solve(public_good, program, symmetry=False, solver="highs", **options)
+        model = to_pyomo(public_good, program, **options)
+        solve_model(model, solver)
+        result = from_pyomo(model)
+        assert result.value == pytest.approx(direct.value, abs=1e-8)
+        assert result.dual_value == pytest.approx(result.value, abs=1e-8)
+        if program == "bce-worst":
+            assert list(model.obedience_1.index_set().subsets())[0] is model.D1 and result.value >= LB3 - 1e-7
+        else:
+            assert model.feasibility_eq.index_set() is model.feasibility_eq_index  # a RangeSet over its rows
+            assert list(model.feasibility_eq_index) == list(range(1, len(model.feasibility_eq) + 1))
+            assert result.value <= UB3 + README_DIGITS
+
+
 def test_the_documented_extension(capsys, monkeypatch):
     """docs/pyomo.md's example (run from docs/examples/pyomo_extension.py, the same code
     as on the page): a cap on the probability that agent 1 pays, at every profile. The
