@@ -8,7 +8,9 @@ import sys
 
 from .. import api
 from ..certify import certify as certify_chain
-from .common import add_model_arguments, add_solver_arguments, emit_json, parse_params, positive_int
+from ..errors import ParameterError
+from .common import (add_json_argument, add_model_arguments, add_solver_arguments, emit_json, parse_params,
+                     positive_int, solver_log_to_stderr, solver_options)
 
 
 def register(sub) -> None:
@@ -25,24 +27,20 @@ def register(sub) -> None:
     p.add_argument("--tolerance", type=float, default=1e-6, metavar="TOL",
                    help="a link a <= b holds if a - b <= TOL * max(1, |a|, |b|) (default 1e-6)")
     add_solver_arguments(p)
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object (lower, mechanism_guarantee, information_potential, upper, holds)")
+    add_json_argument(p, help="print one JSON object (lower, mechanism_guarantee, information_potential, upper, holds)")
     p.set_defaults(handler=run_certify)
 
 
-def run_certify(args: argparse.Namespace) -> int:
+def run_certify(args: argparse.Namespace) -> None:
     env = api.load_model(args.model, parse_params(args.param))
     if not args.tolerance >= 0:
-        from ..errors import ParameterError
-
         raise ParameterError(f"--tolerance must be non-negative, got {args.tolerance}")
     if not args.json:
         print(f"certifying {env.name} at k={args.k} ...", file=sys.stderr)
-    cert = certify_chain(env, args.k, tolerance=args.tolerance, solver=args.solver, time_limit=args.time_limit,
-                           verbose=args.verbose)
+    with solver_log_to_stderr():
+        cert = certify_chain(env, args.k, tolerance=args.tolerance, **solver_options(args))
     if args.json:
         emit_json(cert.summary())
     else:
         print(cert)
-    cert.check()  # exit 3 with the broken links named
-    return 0
+    cert.check()  # raises SolverError (exit 3) naming the broken links

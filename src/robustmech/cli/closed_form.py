@@ -6,7 +6,7 @@ import argparse
 
 from .. import api
 from ..symbolic.closed_forms import closed_form
-from .common import add_model_arguments, emit_json, parse_params, positive_int
+from .common import add_json_argument, add_model_arguments, emit_json, parse_params, positive_int
 
 
 def register(sub) -> None:
@@ -17,11 +17,11 @@ def register(sub) -> None:
                        "UB-P-k of 004 and print the bracket.")
     add_model_arguments(p)
     p.add_argument("--k", type=positive_int, default=None, help="also compute LB(k) and UB(k) on X(k)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_json_argument(p)
     p.set_defaults(handler=run_closed_form)
 
 
-def run_closed_form(args: argparse.Namespace) -> int:
+def run_closed_form(args: argparse.Namespace) -> None:
     env = api.load_model(args.model, parse_params(args.param))
     form = closed_form(env.name, dict(env.params))
     out = {"model": env.name, "params": form.params, "value": form.value, "formula": form.formula,
@@ -32,7 +32,7 @@ def run_closed_form(args: argparse.Namespace) -> int:
                     "in_bracket": bool(bounds.lower.value - 1e-7 <= form.value <= bounds.upper.value + 1e-7)})
     if args.json:
         emit_json(out)
-        return 0
+        return
     params = ", ".join(f"{k}={v:g}" for k, v in form.params.items())
     print(f"{env.name} ({params}): closed form {form.value:.10g}   [{form.source}]")
     print(f"  {form.formula}")
@@ -41,4 +41,3 @@ def run_closed_form(args: argparse.Namespace) -> int:
     if args.k is not None:
         print(f"  LB({args.k}) = {out['lower']:.10g} <= {form.value:.10g} <= UB({args.k}) = {out['upper']:.10g}"
               f"   {'inside' if out['in_bracket'] else 'OUTSIDE the bracket'}")
-    return 0

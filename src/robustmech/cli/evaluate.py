@@ -9,7 +9,8 @@ import sys
 from .. import api
 from ..certify import guarantee, potential
 from ..errors import ParameterError
-from .common import add_model_arguments, add_solver_arguments, emit_json, parse_params
+from .common import (add_json_argument, add_model_arguments, add_solver_arguments, emit_json, parse_params,
+                     solver_log_to_stderr, solver_options)
 from .specs import resolve_information, resolve_mechanism
 
 
@@ -28,27 +29,28 @@ def register(sub) -> None:
     what.add_argument("--mechanism", "-m", metavar="NAME|FILE", help="the mechanism whose guarantee to compute")
     what.add_argument("--information", "-i", metavar="NAME|FILE", help="the information structure whose potential to compute")
     add_solver_arguments(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_json_argument(p)
     p.set_defaults(handler=run_evaluate)
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
+def run_evaluate(args: argparse.Namespace) -> None:
     env = api.load_model(args.model, parse_params(args.param))
-    options = dict(solver=args.solver, time_limit=args.time_limit, verbose=args.verbose)
+    options = solver_options(args)
     if args.mechanism is not None:
         if not args.mechanism.strip():
             raise ParameterError("--mechanism needs a name or a file")
         mech = resolve_mechanism(env, args.mechanism)
         if not args.json:
             print(f"evaluating the guarantee of {mech.name} on {env.name} ...", file=sys.stderr)
-        result = guarantee(env, mech, **options)
+        with solver_log_to_stderr():
+            result = guarantee(env, mech, **options)
     else:
         info = resolve_information(env, args.information)
         if not args.json:
             print(f"evaluating the potential of {info.name} on {env.name} ...", file=sys.stderr)
-        result = potential(env, info, **options)
+        with solver_log_to_stderr():
+            result = potential(env, info, **options)
     if args.json:
         emit_json(result.summary())
     else:
         print(result)
-    return 0

@@ -10,6 +10,7 @@ from ..errors import ParameterError
 from ..results import plots
 from ..results.io import load_result
 from ..sweep import is_sweep_dir, load_sweep, result_paths
+from .common import add_out_arguments, add_param_argument, refuse_existing
 
 
 def register(sub) -> None:
@@ -30,12 +31,10 @@ def register(sub) -> None:
     p.add_argument("--figure", "-f", choices=plots.FIGURES, default=None,
                    help="which figure (default: convergence for a sweep, public-good for LB/UB results "
                    "of a finite-outcome model, allocation for an auction mechanism)")
-    p.add_argument("--out", "-o", required=True, metavar="FILE", help="the image file: .png, .pdf or .svg")
-    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    add_out_arguments(p, help="the image file: .png, .pdf or .svg", required=True, force_help="overwrite FILE if it exists")
     p.add_argument("--title", help="the figure's title (default: names the model, parameters and programs)")
     p.add_argument("--k", type=int, default=None, help="with a sweep folder and --figure public-good: which k (default: the largest saved)")
-    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
-                   help="with a sweep folder: keep the rows with this parameter value (repeatable)")
+    add_param_argument(p, help="with a sweep folder: keep the rows with this parameter value (repeatable)")
     p.add_argument("--levels", metavar="Y1,Y2,...",
                    help="public-good: the aggregate actions Σx of the bottom panels (default: four up to where E reaches 1)")
     p.add_argument("--closed-form", action="store_true",
@@ -98,7 +97,7 @@ def _sweep_pair(folder: str, args) -> tuple:
     return load_result(lb), load_result(ub)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -106,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
     ext = os.path.splitext(args.out)[1].lower()
     if ext not in plots.FORMATS:
         raise ParameterError(f"cannot tell the image format of {args.out!r}: use a name ending in {', '.join(plots.FORMATS)}")
-    if os.path.exists(args.out) and not args.force:
-        raise FileExistsError(f"{args.out} exists; refusing to overwrite it (use --force)")
+    refuse_existing(args.out, args.force)
     sweep = os.path.isdir(args.result)
     if sweep and not is_sweep_dir(args.result):
         raise ParameterError(f"{args.result} is a folder but not a sweep (no sweep.json)")
@@ -152,7 +150,6 @@ def run(args: argparse.Namespace) -> int:
             raise ParameterError(f"unknown figure {figure!r}")
     written = plots.save_figure(fig, args.out, force=args.force)
     print(f"wrote {written}", file=sys.stderr)
-    return 0
 
 
 def _public_good(lb, ub, args):

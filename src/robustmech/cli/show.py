@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..results.io import load_result, read_record
 from ..sweep import is_sweep_dir, load_sweep
-from .common import emit_json
+from .common import add_json_argument, emit_json
 
 PROGRAM_NAMES = {"guarantee": "LB-G", "potential": "UB-P", "dual": "relaxed dual"}
 
@@ -23,7 +23,7 @@ def register(sub) -> None:
         "solver, versions, timings, the mechanism or information structure) or, for a sweep's folder, its table.")
     p.add_argument("path", metavar="RESULT", help="a result file written by `robustmech solve --out`, or a sweep folder")
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_json_argument(what)
     what.add_argument("--source", action="store_true", help="print the model source saved with the result")
     what.add_argument("--csv", action="store_true", help="print a sweep's table as CSV")
     p.set_defaults(handler=run)
@@ -76,7 +76,7 @@ def _span(values) -> str:
     return f"{v.size} labels"
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> None:
     path = args.path
     if os.path.isdir(path):
         if not is_sweep_dir(path):
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"sweep of {meta.get('model')} (solver {meta.get('solver')}): {len(table)} rows on disk, "
                   f"{len(table.finished())} optimal")
             print(table)
-        return 0
+        return
     if args.csv:
         raise ParameterError("--csv is for a sweep's folder")
     if not os.path.exists(path):
@@ -103,10 +103,9 @@ def run(args: argparse.Namespace) -> int:
         if not meta.get("source"):
             raise ParameterError(f"{path} has no model source saved (the model was not read from a file)")
         sys.stdout.write(meta["source"] if meta["source"].endswith("\n") else meta["source"] + "\n")
-        return 0
+        return
     result = load_result(path)  # the arrays too: a result whose arrays are corrupt is refused (exit 2)
     if args.json:
         emit_json(meta)  # the whole record, the model source included
-        return 0
+        return
     print(describe_result(meta, result))
-    return 0

@@ -6,9 +6,10 @@ import argparse
 import sys
 
 from .. import api
+from ..errors import ParameterError, SolverError
 from ..programs import base as programs
-from .common import (add_model_arguments, add_output_arguments, add_solver_arguments, emit_json, parse_params,
-                     positive_int)
+from .common import (add_json_argument, add_model_arguments, add_output_arguments, add_solver_arguments, emit_json,
+                     parse_params, positive_int, refuse_existing, solver_log_to_stderr, solver_options)
 
 
 def grid_programs() -> tuple[str, ...]:
@@ -37,7 +38,7 @@ def register(sub) -> None:
                    help="general: LB-G-k and UB-P-k of 004; auction: 001's programs (41) and (3) for quasilinear "
                         "auctions; auto (default): the auction programs where the environment is quasilinear")
     add_solver_arguments(b)
-    b.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_json_argument(b)
     b.set_defaults(handler=run_bounds)
 
 
@@ -45,21 +46,17 @@ def check_output_path(path: str, force: bool) -> None:
     """Refuse an --out path whose folder is missing, or whose files exist (without --force)."""
     import os
 
-    from ..errors import ParameterError
     from ..results.io import arrays_path
 
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ParameterError(f"cannot write {path}: the folder {folder} does not exist")
     for target in (path, arrays_path(path)):
-        if os.path.exists(target) and not force:
-            raise FileExistsError(f"{target} exists; refusing to overwrite it (use --force)")
+        refuse_existing(target, force)
 
 
 def check_export_path(path: str) -> None:
     import os
-
-    from ..errors import ParameterError
 
     if not (path.endswith(".lp") or path.endswith(".mps")):
         raise ParameterError(f"--export writes .lp or .mps files, not {path!r}")
@@ -73,7 +70,7 @@ def progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_solve(args: argparse.Namespace) -> int:
+def run_solve(args: argparse.Namespace) -> None:
     if args.out:
         check_output_path(args.out, args.force)  # before the solve, not after it
     if args.export:
@@ -81,8 +78,8 @@ def run_solve(args: argparse.Namespace) -> int:
     env = api.load_model(args.model, parse_params(args.param))
     if not args.json:
         print(f"solving {args.program} (k={args.k}) on {env.name} ...", file=sys.stderr)
-    result = api.solve(env, args.program, args.k, solver=args.solver, time_limit=args.time_limit,
-                       verbose=args.verbose, export=args.export, symmetry=not args.no_symmetry, progress=progress)
+    with solver_log_to_stderr():
+        result = api.solve(env, args.program, args.k, export=args.export, progress=progress, **solver_options(args))
     if args.out:
         written = result.save(args.out, force=args.force, source=env.source)
         if not args.json:
@@ -91,18 +88,16 @@ def run_solve(args: argparse.Namespace) -> int:
         emit_json(result.summary())
     else:
         print(result)
-    return 0
 
 
-def run_bounds(args: argparse.Namespace) -> int:
+def run_bounds(args: argparse.Namespace) -> None:
     env = api.load_model(args.model, parse_params(args.param))
-    result = api.bounds(env, args.k, solver=args.solver, time_limit=args.time_limit, verbose=args.verbose,
-                        symmetry=not args.no_symmetry, progress=progress, family=args.family)
+    with solver_log_to_stderr():
+        result = api.bounds(env, args.k, progress=progress, family=args.family, **solver_options(args))
     if args.json:
         emit_json(result.summary())
     else:
         print(result)
     if not result.consistent:
-        print("robustmech: error: LB(k) > UB(k), which Theorem 1 of 004 rules out: a solver tolerance problem", file=sys.stderr)
-        return 3
-    return 0
+        raise SolverError(f"LB({args.k}) = {result.lower.value:.9g} > UB({args.k}) = {result.upper.value:.9g}, "
+                          "which Theorem 1 of 004 rules out: a solver tolerance problem", "inconsistent")

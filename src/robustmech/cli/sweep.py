@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 
+from ..errors import ParameterError, SolverError
 from ..sweep import BACKENDS, parse_ks, parse_param_grid, run_sweep
-from ..solve import SOLVER_HELP, SOLVERS
-from .common import emit_json, positive_int
+from .common import add_json_argument, add_model_arguments, add_out_arguments, add_solver_arguments, emit_json, positive_int
 
 
 def register(sub) -> None:
@@ -21,26 +21,24 @@ def register(sub) -> None:
         epilog="MODEL is a .mech file, or a Python factory FILE.py:FUNCTION (or package.module:FUNCTION) that "
         "takes the parameters as keyword arguments and returns an Environment. "
         "Example: robustmech sweep models/public_good.mech --k 2..10 --param N=2,3 --param vbar=3,4 --out runs/pg")
-    p.add_argument("model", metavar="MODEL", help="a .mech model file, or FILE.py:FUNCTION")
+    add_model_arguments(p, help="a .mech model file, or FILE.py:FUNCTION", param_metavar="NAME=V1,V2,...",
+                        param_help="values of a model parameter to sweep (repeatable); the grid is their product")
     p.add_argument("--k", required=True, metavar="KS",
                    help="grid parameters: a range 2..10, a range with a step 2..10..2, a list 2,4,8, or a mix")
-    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=V1,V2,...",
-                   help="values of a model parameter to sweep (repeatable); the grid is their product")
-    p.add_argument("--out", "-o", required=True, metavar="DIR", help="the sweep's folder (created; resumed if it holds this sweep)")
+    add_out_arguments(p, help="the sweep's folder (created; resumed if it holds this sweep)", metavar="DIR", required=True,
+                      force_help="start over when DIR holds a sweep of another model or solver options (deletes its rows)")
     p.add_argument("--backend", default="local", choices=BACKENDS,
                    help="local: a process pool on this machine (default); serial: one process; "
                    "dask: a Dask cluster (--scheduler ADDRESS, or a local cluster), needs robustmech[cluster]")
     p.add_argument("--jobs", "-j", type=positive_int, default=None, metavar="N",
                    help="worker processes for local and a local Dask cluster (default: all cores)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (--backend dask)")
-    p.add_argument("--solver", default="auto", choices=SOLVERS, help=SOLVER_HELP)
-    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="per solve")
+    # the rows are solved in worker processes, each its own log: no --verbose
+    add_solver_arguments(p, verbose=False, symmetry=False, time_limit_help="per solve")
     p.add_argument("--save-results", action="store_true",
                    help="also save each row's LB and UB solutions under DIR/results/ (for robustmech plot)")
-    p.add_argument("--force", action="store_true",
-                   help="start over when DIR holds a sweep of another model or solver options (deletes its rows)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
-    p.add_argument("--json", action="store_true", help="print the table as one JSON object on stdout")
+    add_json_argument(p, help="print the table as one JSON object on stdout")
     p.set_defaults(handler=run)
 
 
@@ -55,10 +53,9 @@ def _progress(done: int, total: int, row: dict) -> None:
     print(f"{head}  {tail}", file=sys.stderr, flush=True)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> None:
     if args.scheduler and args.backend != "dask":
-        print("robustmech: error: --scheduler needs --backend dask", file=sys.stderr)
-        return 2
+        raise ParameterError("--scheduler needs --backend dask")
     ks, grid = parse_ks(args.k), parse_param_grid(args.param)  # bad input fails before anything is printed
     quiet = args.quiet or args.json
     if not quiet:
@@ -69,15 +66,15 @@ def run(args: argparse.Namespace) -> int:
         result = run_sweep(args.model, ks, grid, args.out, backend=args.backend, jobs=args.jobs,
                            scheduler=args.scheduler, solver=args.solver, time_limit=args.time_limit,
                            save_results=args.save_results, force=args.force, progress=None if quiet else _progress)
-    except KeyboardInterrupt:
-        print(f"robustmech: interrupted; finished rows are saved in {args.out}; run the same command to resume",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # main prints it (exit 130) with where the finished rows are
+        raise KeyboardInterrupt(f"finished rows are saved in {args.out}; run the same command to resume") from None
     if args.json:
         emit_json(result.table.to_json())
-        return 0
-    if not quiet:
-        print(f"{result.solved} solved, {result.skipped} already done, {result.failed} failed; "
-              f"wrote {os.path.join(args.out, 'table.csv')} and table.json", file=sys.stderr)
-    print(result.table)
-    return 3 if result.failed else 0
+    else:
+        if not quiet:
+            print(f"{result.solved - result.failed} solved, {result.skipped} already done, {result.failed} failed; "
+                  f"wrote {os.path.join(args.out, 'table.csv')} and table.json", file=sys.stderr)
+        print(result.table)
+    if result.failed:
+        raise SolverError(f"{result.failed} of {result.solved} solves failed; the table says why "
+                          "(run the same command to retry them)", "error")

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import RobustMechError
 from ..symbolic.checks import CHECKS, run_checks
-from .common import emit_json
+from .common import add_json_argument, emit_json
+
+
+class ChecksFailed(RobustMechError):
+    """Some of the papers' identities did not hold: exit 1 (not bad input, not the solver)."""
+
+    exit_code = 1
 
 
 def register(sub) -> None:
@@ -14,15 +21,15 @@ def register(sub) -> None:
                        "result rests on. Exits 1 if any check fails.")
     p.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all); see --list")
     p.add_argument("--list", action="store_true", help="list the checks and their sources")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_json_argument(p)
     p.set_defaults(handler=run_verify)
 
 
-def run_verify(args: argparse.Namespace) -> int:
+def run_verify(args: argparse.Namespace) -> None:
     if args.list:
         for name, check in CHECKS.items():
             print(f"{name:36s} {check.source}")
-        return 0
+        return
     results = run_checks(args.names or None)
     failed = [r for r in results if not r.passed]
     if args.json:
@@ -37,4 +44,5 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"{r.name:{width}s}  {r.source:{source_width}s}  {'pass' if r.passed else 'FAIL':6s}  "
                   f"{r.residual:.2e} (tol {r.tolerance:.0e})")
         print(f"{len(results) - len(failed)} of {len(results)} checks passed")
-    return 1 if failed else 0
+    if failed:
+        raise ChecksFailed(f"{len(failed)} of {len(results)} checks failed: {', '.join(r.name for r in failed)}")

@@ -147,6 +147,10 @@ def _jsonable(v: Any):
         return v.item()
     if isinstance(v, (int, float, str, bool)) or v is None:
         return v
+    if isinstance(v, dict):  # e.g. the symmetry report: a JSON object, not its repr
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
     try:
         return float(v)
     except (TypeError, ValueError):
