@@ -24,6 +24,8 @@ from robustmech.lower.prior_free import lower_prior_free
 from robustmech.model.prior_free import public_good, screening
 from robustmech.programs.refinements import LPSCertificate
 from robustmech.refine import refine_summary
+from robustmech.solve import SolverOptions
+from robustmech.solve import solve as solve_lp
 from robustmech.symbolic import lexicographic as cf
 
 MODELS = pathlib.Path(__file__).resolve().parent.parent / "models"
@@ -206,3 +208,23 @@ def test_arrays_are_refined_as_given():
     result = rm.refine(arrays, "robust")
     assert result.arrays is arrays and result.value == pytest.approx(float(sympy.Rational(1, 2)), abs=1e-9)
     assert not isinstance(result.certificate, BoundsCertificate) and rm.Certificate is BoundsCertificate
+
+
+def test_a_certificate_that_fails_its_checks_exits_3(capsys, monkeypatch):
+    """Definition 1 of 000: a belief on the high type (θ = (1, 2)) is not adversarial for the
+    properly robust mechanism, whose payoffs are (1/2, 1) (Proposition 7), nor is that
+    mechanism optimal against it (charging the high type alone earns more); the command
+    line prints the result, then one error line naming the failed checks, exit 3."""
+    import robustmech.cli.refine as cli_refine
+    from robustmech.programs.refinements import check_certificate
+
+    result = rm.refine(SCREENING, "proper")
+    np.testing.assert_allclose(result.payoffs, [0.5, 1.0], atol=1e-7)
+    result.certificate = LPSCertificate("adversarial", [np.array([0.0, 1.0])], "a wrong belief")
+    result.checks = check_certificate(result.arrays, result.certificate, result.z, lambda lp: solve_lp(lp, SolverOptions()))
+    assert not result.checks["adversarial"] and not result.passed
+    monkeypatch.setattr(cli_refine, "refine", lambda *args, **kwargs: result)
+    assert main(["refine", SCREENING, "--json"]) == 3
+    out, err = capsys.readouterr()
+    assert json.loads(out)["certificate"]["checks"]["adversarial"] is False
+    assert err == "robustmech: error: the proper certificate of screening fails: mu_optimal, adversarial\n"

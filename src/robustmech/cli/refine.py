@@ -12,11 +12,11 @@ import argparse
 import sys
 from fractions import Fraction
 
-from ..errors import ParameterError
+from ..errors import ParameterError, SolverError
 from ..programs.refinements import CRITERIA, METHODS, SATURATION
 from ..refine import AUTO_ANONYMOUS, refine, refine_summary
-from ..solve import SOLVER_HELP, SOLVERS
-from .common import emit_json, parse_params
+from .common import (add_json_argument, add_model_arguments, add_solver_arguments, emit_json, parse_params,
+                     solver_log_to_stderr, solver_options)
 
 
 def register(sub) -> None:
@@ -24,8 +24,8 @@ def register(sub) -> None:
                        description="Lexicographic refinements of maxmin (000): a Bayesian optimum, a µ-optimal "
                        "mechanism for an LPS, a robust (maxmin), perfectly robust (maxmin + admissible) or properly "
                        "robust (leximin) mechanism, with the LPS that certifies it and the checks it passed.")
-    p.add_argument("model", metavar="MODEL", help="a prior-free .mech file, or screening | auction | public_good")
-    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE", help="override a parameter (repeatable)")
+    add_model_arguments(p, help="a prior-free .mech file, or screening | auction | public_good",
+                        param_help="override a parameter (repeatable)")
     p.add_argument("--criterion", "-c", default="proper", choices=CRITERIA, help="the criterion (default: proper)")
     p.add_argument("--belief", "-b", action="append", default=[], metavar="W1,W2,...",
                    help="a belief over type profiles in listing order (repeatable, in LPS order): the prior for bayes, "
@@ -39,10 +39,8 @@ def register(sub) -> None:
                    help="solve over anonymous mechanisms (exchangeable agents; automatic beyond %d profiles)" % AUTO_ANONYMOUS)
     p.add_argument("--full", dest="anonymous", action="store_false", help="solve over all mechanisms (no anonymity)")
     p.add_argument("--exact", action="store_true", help="re-verify the mechanism and its certificate in rational arithmetic")
-    p.add_argument("--solver", default="auto", choices=SOLVERS, help=SOLVER_HELP)
-    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="per-LP time limit")
-    p.add_argument("--verbose", "-v", action="store_true", help="show the solver's log")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_solver_arguments(p, symmetry=False, time_limit_help="per-LP time limit")
+    add_json_argument(p)
     p.set_defaults(handler=run_refine)
 
 
@@ -57,18 +55,24 @@ def parse_beliefs(items: list[str]) -> list[list[float]]:
     return out
 
 
-def run_refine(args: argparse.Namespace) -> int:
+def run_refine(args: argparse.Namespace) -> None:
     progress = None if args.json else (lambda line: print(line, file=sys.stderr))
-    result = refine(args.model, args.criterion, params=parse_params(args.param),
-                    beliefs=parse_beliefs(args.belief) if args.belief else None, method=args.method,
-                    saturation=args.saturation, adjacent=args.adjacent, anonymous=args.anonymous, exact=args.exact,
-                    solver=args.solver, time_limit=args.time_limit, verbose=args.verbose, progress=progress)
+    with solver_log_to_stderr():
+        result = refine(args.model, args.criterion, params=parse_params(args.param),
+                        beliefs=parse_beliefs(args.belief) if args.belief else None, method=args.method,
+                        saturation=args.saturation, adjacent=args.adjacent, anonymous=args.anonymous, exact=args.exact,
+                        progress=progress, **solver_options(args))
     summary = refine_summary(result)
     if args.json:
         emit_json(summary)
     else:
         print(render(summary))
-    return 0 if result.passed else 3
+    if not result.passed:
+        failed = [k for k, v in result.checks.items() if v is False and k != "passed"]
+        if result.exact is not None and not result.exact["passed"]:
+            failed.append("exact re-verification")
+        raise SolverError(f"the {result.criterion} certificate of {summary['model']} fails: {', '.join(failed)}",
+                          "uncertified")
 
 
 def render(s: dict) -> str:
