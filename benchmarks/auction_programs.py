@@ -27,7 +27,6 @@ import platform
 import sys
 import time
 
-
 import robustmech as rm
 from robustmech.solve import SOLVERS
 from robustmech.sweep import parse_ks

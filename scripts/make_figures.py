@@ -27,7 +27,6 @@ from the builder functions below (the same environments).
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import sys
 import time

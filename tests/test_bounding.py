@@ -180,8 +180,9 @@ def test_grid_derivatives_match_004():
 @pytest.mark.parametrize("solver", ["highs", "clarabel"])
 def test_solver_error_names_the_family(solver):
     """An infeasible program says which constraint family is to blame (with either solver)."""
-    from robustmech.programs.lp import ProgramBuilder
     import scipy.sparse as sp
+
+    from robustmech.programs.lp import ProgramBuilder
 
     b = ProgramBuilder("toy", "max")
     b.add_variables("x", 2, lower=0, upper=5)
@@ -197,8 +198,9 @@ def test_solver_error_names_the_family(solver):
 
 @pytest.mark.parametrize("solver", ["highs", "clarabel"])
 def test_unbounded_program_is_reported(solver):
-    from robustmech.programs.lp import ProgramBuilder
     import scipy.sparse as sp
+
+    from robustmech.programs.lp import ProgramBuilder
 
     b = ProgramBuilder("toy", "max")
     b.add_variables("x", 1, lower=0)
@@ -253,9 +255,10 @@ def test_asymmetric_prior_is_not_reduced():
 def test_dual_value_is_a_weak_duality_bound():
     """The reported dual value is recomputed from the row duals alone (z = c - Aᵀy) and
     bounds the optimum from the other side; duals of the wrong sign give no bound."""
+    import scipy.sparse as sp
+
     from robustmech.programs.lp import ProgramBuilder
     from robustmech.solve import dual_objective
-    import scipy.sparse as sp
 
     b = ProgramBuilder("toy", "min")  # min x1 + x2  s.t.  x1 + x2 >= 1, x >= 0: optimum 1
     b.add_variables("x", 2, lower=0)

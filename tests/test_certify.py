@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+
 import pytest
 import sympy
 

@@ -65,7 +65,7 @@ def test_integer_parameter_of_the_wrong_type(capsys, value):
     path = str(MODELS / "public_good.mech")
     code, err = run_cli(capsys, ["solve", path, "--param", f"N={value}"])
     assert code == 2
-    assert_one_line_error(err, f"{path}:11:7", f"parameter of the wrong type: N is an integer")
+    assert_one_line_error(err, f"{path}:11:7", "parameter of the wrong type: N is an integer")
 
 
 def test_real_parameter_rejects_a_word(capsys):

@@ -17,8 +17,8 @@ import textwrap
 import pytest
 
 import robustmech as rm
-from robustmech.cli import main
 from robustmech import sweep as sw
+from robustmech.cli import main
 
 from conftest import public_good
 

@@ -8,8 +8,7 @@ import pytest
 import sympy
 
 import robustmech as rm
-from robustmech.symbolic import (Discrete, ProportionalAuction, Uniform, binary, from_cdf,
-                                 must_sell_uniform_guarantee)
+from robustmech.symbolic import Discrete, ProportionalAuction, Uniform, binary, from_cdf, must_sell_uniform_guarantee
 from robustmech.symbolic.auction import uniform_threshold_equation
 from robustmech.symbolic.erlang import erlang_cdf_expr, erlang_density_expr
 

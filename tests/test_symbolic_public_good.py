@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import math
-
 import mpmath
 import pytest
 
 import robustmech as rm
-from robustmech.symbolic.public_good import (bilateral_trade_solution, boundary_contribution_residual,
-                                             density_ode_residual, expenditure_ode_residual, public_good_solution)
+from robustmech.symbolic.public_good import (
+    bilateral_trade_solution,
+    boundary_contribution_residual,
+    density_ode_residual,
+    expenditure_ode_residual,
+    public_good_solution,
+)
 
 from conftest import public_good
 

@@ -7,6 +7,7 @@ the designer's objective) and the linear programs of the literature, solved by H
 __version__ = "0.1.0"
 
 from .api import bounds, load_model, parse_model, solve, validate
+from .certify import Certificate, GuaranteeResult, PotentialResult, certify, guarantee, potential
 from .errors import Location, ModelError, ParameterError, RobustMechError, SolverError, UnsupportedError
 from .lower.arrays import LoweredEnvironment, lower_environment
 from .lower.grid import Grid
@@ -14,7 +15,6 @@ from .model.environment import ContinuousOutcomes, Environment, FiniteOutcomes, 
 from .model.objects import InformationStructure, Mechanism
 from .results.bounds import Bounds, ProgramResult
 from .results.io import load_result as load
-from .certify import Certificate, GuaranteeResult, PotentialResult, certify, guarantee, potential
 
 __all__ = [
     "bounds", "load_model", "parse_model", "solve", "validate", "load",
@@ -26,4 +26,5 @@ __all__ = [
 ]
 
 from .api import refine  # noqa: E402  (000: robust, perfectly and properly robust mechanisms)
+
 __all__ += ["refine"]

@@ -42,9 +42,8 @@ def parse_model(text: str, filename: str = "<model>"):
 def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None) -> Environment:
     """Read, parse and elaborate a ``.mech`` file, with parameter overrides, and run
     every check that can be made before a solve."""
-    from .model.elaborate import elaborate
-
     from .dsl.parser import read_model
+    from .model.elaborate import elaborate
     from .results.io import ResultFiles
 
     path, text = read_model(path)
@@ -222,4 +221,5 @@ __all__ = ["parse_model", "load_model", "validate", "run", "solve", "bounds", "r
            "ModelError"]
 
 from .refine import refine  # noqa: E402  (the refinements of 000; robustmech.refine)
+
 __all__ += ["refine"]

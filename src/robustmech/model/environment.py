@@ -16,9 +16,8 @@ The model file elaborator and the Python :class:`ModelBuilder` produce the same 
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence, Union
+from typing import Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 import sympy

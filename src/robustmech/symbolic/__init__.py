@@ -5,10 +5,14 @@ from .auction import GradedInterval, ProportionalAuction, must_sell_uniform_guar
 from .closed_forms import ClosedForm, closed_form, common_value_binary_guarantee
 from .distributions import Discrete, SymbolicDistribution, Uniform, ValueDistribution, binary, from_cdf
 from .erlang import erlang_cdf, erlang_cdf_expr, erlang_density, erlang_density_expr, erlang_quantile
-from .public_good import (BilateralTradeSolution, PublicGoodSolution, bilateral_trade_solution,
-                          public_good_solution)
-from .virtual_values import (censored_geometric, discrete_inverse_hazard_rate, discrete_virtual_values,
-                             myerson_virtual_value, regularity)
+from .public_good import BilateralTradeSolution, PublicGoodSolution, bilateral_trade_solution, public_good_solution
+from .virtual_values import (
+    censored_geometric,
+    discrete_inverse_hazard_rate,
+    discrete_virtual_values,
+    myerson_virtual_value,
+    regularity,
+)
 
 __all__ = [
     "GradedInterval", "ProportionalAuction", "must_sell_uniform_guarantee", "must_sell_uniform_transfer",

@@ -35,7 +35,8 @@ import numpy as np
 from scipy import integrate, optimize
 
 from ..errors import ParameterError
-from .distributions import ValueDistribution, distribution as as_distribution
+from .distributions import ValueDistribution
+from .distributions import distribution as as_distribution
 from .erlang import erlang_cdf, erlang_density, erlang_quantile, rescaled_signal
 
 _QUAD = dict(limit=400, epsabs=1e-13, epsrel=1e-11)

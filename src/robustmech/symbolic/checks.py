@@ -165,7 +165,7 @@ def _fixed_point(solver=pg.public_good_solution):
         y, lam = mpmath.mpf(solution.boundary), mpmath.mpf(solution.guarantee)
         b = 1 - a
         # ∫_0^y e^{z-y} (z/y)^{-a} dz with u = z^b (smooth integrand)
-        integral = mpmath.quad(lambda u: mpmath.exp(u ** (1 / b) - y) * y**a, [0, y**b]) / b
+        integral = mpmath.quad(lambda u, a=a, b=b, y=y: mpmath.exp(u ** (1 / b) - y) * y**a, [0, y**b]) / b
         expenditure = lam / (vbar - 1) * integral
         worst = max(worst, abs(float(expenditure) - 1), abs(float(lam - (vbar - 1) + (N - 1) / y)))
     return worst, 1e-9, "N, vbar in (2, 3), (3, 5), (2, 10)"
@@ -294,7 +294,7 @@ def _lemma_6(multiplier: Callable | None = None):
         if isinstance(H, Discrete):
             expectation = sum(p * lam(v) for v, p in zip(H.values, H.probabilities))
         else:
-            expectation = _quad(lambda alpha: lam(H.quantile(alpha)), 0.0, 1.0)
+            expectation = _quad(lambda alpha, lam=lam, H=H: lam(H.quantile(alpha)), 0.0, 1.0)
         worst = max(worst, abs(expectation - auction.guarantee))
     return worst, 1e-8, "uniform N=2; uniform N=3 c=0.2; discrete N=2 c=0.1"
 
@@ -307,7 +307,7 @@ def _lemma_11(excess_growth: Callable | None = None):
     worst = 0.0
     for auction in auctions():
         xi = auction.aggregate_excess_growth if excess_growth is None else (lambda x, a=auction: excess_growth(a, x))
-        total = _quad(lambda x: xi(x) * erlang_density(auction.N, x), 0.0, math.inf, auction.breakpoints)
+        total = _quad(lambda x, xi=xi, N=auction.N: xi(x) * erlang_density(N, x), 0.0, math.inf, auction.breakpoints)
         worst = max(worst, abs(total))
     return worst, 1e-8, "uniform N=2; uniform N=3 c=0.2; discrete N=2 c=0.1"
 

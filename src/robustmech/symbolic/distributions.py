@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+
 import numpy as np
 import sympy
 from scipy import integrate, optimize

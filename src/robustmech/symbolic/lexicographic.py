@@ -88,7 +88,7 @@ def auction_maximal_transfers(thetas: Sequence[Any], n_agents: int,
         Q = [_s(x) for x in allocation(prof)]
         P = []
         for i in range(n_agents):
-            def q_at(k):
+            def q_at(k, prof=prof, i=i):
                 p = list(prof)
                 p[i] = k
                 return _s(allocation(tuple(p))[i])
@@ -147,7 +147,9 @@ def q_sum(K: int, I: int, theta_l, theta_h, gamma) -> sympy.Expr:
     """q_K = Σ_{k=k*}^K (1/S_k) Π_{j=k+1}^K j (θ_h - θ_ℓ) / S_j (Proposition 13 of 000)."""
     d = _s(theta_h) - _s(theta_l)
     ks = k_star(I, theta_l, theta_h, gamma)
-    S = lambda k: surplus(k, I, theta_l, theta_h, gamma)
+
+    def S(k):
+        return surplus(k, I, theta_l, theta_h, gamma)
     return sympy.nsimplify(sum((1 / S(k)) * sympy.prod([j * d / S(j) for j in range(k + 1, K + 1)]) for k in range(ks, K + 1)))
 
 
@@ -164,7 +166,7 @@ def q_recursion(I: int, theta_l, theta_h, gamma, t=1) -> dict[int, sympy.Expr]:
     return out
 
 
-def public_good_properly_robust(I: int, theta_l=0, theta_h=1, gamma=R(1, 2)) -> dict:
+def public_good_properly_robust(I: int, theta_l=0, theta_h=1, gamma=sympy.Rational(1, 2)) -> dict:
     """The unique properly robust public-good mechanism (Proposition 13 of 000): provision
     probability Q_K = q_K / q_I with K high types when S_K > 0 (0 otherwise), the payoff
     1/q_I at every profile with positive surplus (0 elsewhere), and the certificate
@@ -173,13 +175,15 @@ def public_good_properly_robust(I: int, theta_l=0, theta_h=1, gamma=R(1, 2)) -> 
     ks = k_star(I, theta_l, theta_h, gamma)
     qI = q_sum(I, I, theta_l, theta_h, gamma)
     Q = [sympy.Integer(0) if K < ks else sympy.nsimplify(q_sum(K, I, theta_l, theta_h, gamma) / qI) for K in range(I + 1)]
-    S = lambda k: surplus(k, I, theta_l, theta_h, gamma)
+
+    def S(k):
+        return surplus(k, I, theta_l, theta_h, gamma)
     w = {k: sympy.nsimplify((1 / S(k)) * sympy.prod([j * d / S(j) for j in range(k + 1, I + 1)])) for k in range(ks, I + 1)}
     payoff = [sympy.Integer(0) if K < ks else sympy.nsimplify(Q[K] * S(K) - K * d * (Q[K - 1] if K > 0 else 0)) for K in range(I + 1)]
     return {"k_star": ks, "q_I": qI, "Q": Q, "payoff": payoff, "value": 1 / qI, "weights": w}
 
 
-def check_weight_identity(I: int, theta_l=0, theta_h=1, gamma=R(1, 2)) -> bool:
+def check_weight_identity(I: int, theta_l=0, theta_h=1, gamma=sympy.Rational(1, 2)) -> bool:
     """w_k S_k = (k+1)(θ_h - θ_ℓ) w_{k+1} for k* <= k < I (A.14.3 of 000)."""
     sol = public_good_properly_robust(I, theta_l, theta_h, gamma)
     d = _s(theta_h) - _s(theta_l)
@@ -188,7 +192,7 @@ def check_weight_identity(I: int, theta_l=0, theta_h=1, gamma=R(1, 2)) -> bool:
                for k in range(sol["k_star"], I))
 
 
-def telescoped_payoff(I: int, theta_l=0, theta_h=1, gamma=R(1, 2)) -> sympy.Expr:
+def telescoped_payoff(I: int, theta_l=0, theta_h=1, gamma=sympy.Rational(1, 2)) -> sympy.Expr:
     """(1/q_I) Σ_{k=k*}^I w_k (Q_k S_k - k (θ_h - θ_ℓ) Q_{k-1}) - Q_I/q_I for symbolic Q_k with
     Q_{k*-1} = 0: the µ_2-expected payoff of A.14.3 minus its telescoped value (zero)."""
     sol = public_good_properly_robust(I, theta_l, theta_h, gamma)
@@ -200,7 +204,7 @@ def telescoped_payoff(I: int, theta_l=0, theta_h=1, gamma=R(1, 2)) -> sympy.Expr
     return sympy.simplify(sympy.expand(total - Q[I] / qI))
 
 
-def proposition14_bound(I: int, K: int, theta_l=0, theta_h=1, gamma=R(1, 2)) -> sympy.Expr:
+def proposition14_bound(I: int, K: int, theta_l=0, theta_h=1, gamma=sympy.Rational(1, 2)) -> sympy.Expr:
     """Q^I_K <= (1 - ρ)^{I-K} with ρ = (γ - θ_ℓ)/(θ_h - θ_ℓ) (proof of Proposition 14 of 000)."""
     rho = (_s(gamma) - _s(theta_l)) / (_s(theta_h) - _s(theta_l))
     return (1 - rho) ** (I - K)
