@@ -353,3 +353,53 @@ def test_solver_log_to_stderr_moves_fd_1_and_python_stdout(capfd):
     out, err = capfd.readouterr()
     assert out == "result\n"
     assert err == "from C\nfrom Python\n"
+
+
+# --- options that only some uses read are refused elsewhere -------------------------
+
+@pytest.fixture(scope="module")
+def saved_lb(tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "lb.json"
+    assert main(["solve", PUBLIC_GOOD, "--k", "2", "--out", str(path)]) == 0
+    return str(path)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--figure", "allocation", "--levels", "1,2"], "--levels is for the public-good figure, not allocation"),
+    (["--figure", "bce", "--closed-form"], "--closed-form is for the public-good figure, not bce"),
+    (["--outcome", "none"], "--outcome is for the allocation figure, not public-good"),
+    (["--model", PUBLIC_GOOD], "--model is for the bce and proportional figures, not public-good"),
+    (["--k", "2"], "--k picks rows of a sweep folder; {lb} is a saved result"),
+    (["--param", "N=2"], "--param picks rows of a sweep folder; {lb} is a saved result"),
+], ids=["levels", "closed-form", "outcome", "model", "k", "param"])
+def test_plot_refuses_an_option_its_figure_would_not_read(capsys, tmp_path, saved_lb, extra, message):
+    out = tmp_path / "fig.png"
+    code, _, err = run(capsys, "plot", saved_lb, "--out", str(out), *extra)
+    assert code == 2 and err == f"robustmech: error: {message.format(lb=saved_lb)}\n"
+    assert not out.exists()
+
+
+def test_plot_refuses_k_for_the_convergence_figure(capsys, tmp_path):
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    (folder / "sweep.json").write_text("{}")  # refused before the sweep is read
+    code, _, err = run(capsys, "plot", str(folder), "--k", "3", "--out", str(tmp_path / "c.png"))
+    assert code == 2
+    assert err == "robustmech: error: --k picks the row of the public-good figure; the convergence figure draws every k\n"
+
+
+def test_sweep_refuses_jobs_it_would_not_use(capsys, tmp_path):
+    code, _, err = run(capsys, "sweep", PUBLIC_GOOD, "--k", "2", "--out", str(tmp_path / "r"), "--backend", "serial",
+                       "--jobs", "2")
+    assert code == 2 and err.count("\n") == 1 and err.startswith("robustmech: error: --jobs sets the processes")
+    assert not (tmp_path / "r").exists()
+
+
+def test_verify_list_names_and_json(capsys):
+    """--list lists the named checks (with their sources) and --json makes it JSON."""
+    code, out, _ = run(capsys, "verify", "--list", "lemma-11", "summation-by-parts", "--json")
+    assert code == 0
+    assert json.loads(out) == {"checks": [{"check": "lemma-11", "source": "002 Lemma 11"},
+                                          {"check": "summation-by-parts", "source": "004 Lemma 2 and eq. (7)"}]}
+    code, _, err = run(capsys, "verify", "--list", "no-such-check")
+    assert code == 2 and err.startswith("robustmech: error: unknown check 'no-such-check'")

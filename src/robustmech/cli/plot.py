@@ -45,6 +45,32 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
+# the options that only some figures (or only a sweep folder) read: given elsewhere, they
+# are refused rather than silently ignored
+FIGURE_OPTIONS = (
+    ("--with", "other", ("public-good",)),
+    ("--levels", "levels", ("public-good",)),
+    ("--closed-form", "closed_form", ("public-good",)),
+    ("--outcome", "outcome", ("allocation",)),
+    ("--model", "model", ("bce", "proportional")),
+)
+SWEEP_OPTIONS = (("--k", "k"), ("--param", "param"))
+
+
+def refuse_unused(args: argparse.Namespace, figure: str, sweep: bool) -> None:
+    """Refuse an option the chosen figure (or source) would not read (exit 2)."""
+    for flag, dest, figures in FIGURE_OPTIONS:
+        if getattr(args, dest) not in (None, False, []) and figure not in figures:
+            raise ParameterError(f"{flag} is for the {' and '.join(figures)} figure{'s' if len(figures) > 1 else ''}, "
+                                 f"not {figure}")
+    if not sweep:
+        for flag, dest in SWEEP_OPTIONS:
+            if getattr(args, dest) not in (None, []):
+                raise ParameterError(f"{flag} picks rows of a sweep folder; {args.result} is a saved result")
+    elif args.k is not None and figure != "public-good":
+        raise ParameterError(f"--k picks the row of the public-good figure; the {figure} figure draws every k")
+
+
 def _filter(rows, wanted: dict) -> list:
     return [r for r in rows if all(str((r.get("params") or {}).get(p)) == v for p, v in wanted.items())]
 
@@ -114,6 +140,7 @@ def run(args: argparse.Namespace) -> None:
         figure = figure or "convergence"
         if args.other:
             raise ParameterError("--with is for two saved results, not a sweep folder")
+        refuse_unused(args, figure, sweep)
         if figure == "convergence":
             table = load_sweep(args.result)
             rows = _filter(table.rows, _wanted(args.param))
@@ -134,6 +161,7 @@ def run(args: argparse.Namespace) -> None:
         if figure is None:
             m = mech_results[0].mechanism if mech_results else None
             figure = "allocation" if (m is not None and not m.finite and m.n_agents == 2 and not info_results) else "public-good"
+        refuse_unused(args, figure, sweep)
         if figure == "public-good":
             if len(mech_results) > 1 or len(info_results) > 1:
                 raise ParameterError("public-good takes one LB-G-k (guarantee) result and one UB-P-k (potential) result")

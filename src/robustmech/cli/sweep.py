@@ -56,6 +56,8 @@ def _progress(done: int, total: int, row: dict) -> None:
 def run(args: argparse.Namespace) -> None:
     if args.scheduler and args.backend != "dask":
         raise ParameterError("--scheduler needs --backend dask")
+    if args.jobs is not None and (args.backend == "serial" or args.scheduler):
+        raise ParameterError("--jobs sets the processes of --backend local or of a local Dask cluster (no --scheduler)")
     ks, grid = parse_ks(args.k), parse_param_grid(args.param)  # bad input fails before anything is printed
     quiet = args.quiet or args.json
     if not quiet:

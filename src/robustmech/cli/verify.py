@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import RobustMechError
+from ..errors import ParameterError, RobustMechError
 from ..symbolic.checks import CHECKS, run_checks
 from .common import add_json_argument, emit_json
 
@@ -20,15 +20,22 @@ def register(sub) -> None:
                        description="Run the named checks (all by default): each identity a closed-form "
                        "result rests on. Exits 1 if any check fails.")
     p.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all); see --list")
-    p.add_argument("--list", action="store_true", help="list the checks and their sources")
+    p.add_argument("--list", action="store_true", help="list the checks (or the named ones) and their sources; do not run them")
     add_json_argument(p)
     p.set_defaults(handler=run_verify)
 
 
 def run_verify(args: argparse.Namespace) -> None:
     if args.list:
-        for name, check in CHECKS.items():
-            print(f"{name:36s} {check.source}")
+        names = args.names or list(CHECKS)
+        unknown = [n for n in names if n not in CHECKS]
+        if unknown:
+            raise ParameterError(f"unknown check {unknown[0]!r}; known: {', '.join(CHECKS)}")
+        if args.json:
+            emit_json({"checks": [{"check": n, "source": CHECKS[n].source} for n in names]})
+        else:
+            for name in names:
+                print(f"{name:36s} {CHECKS[name].source}")
         return
     results = run_checks(args.names or None)
     failed = [r for r in results if not r.passed]
