@@ -55,6 +55,22 @@ def _grid_arrays(res):
     return x1, x2, 1.0 - mech.outcome("none"), mech.outcome("paid_by[1]")
 
 
+def test_figures_declare_their_panels(pg_figure):
+    """The panels live on a declared attribute of a Figure subclass, not one set on a plain Figure."""
+    import pickle
+
+    from matplotlib.figure import Figure
+
+    from robustmech.results.figure import PanelFigure
+
+    assert isinstance(pg_figure, PanelFigure) and isinstance(pg_figure, Figure)
+    assert "robustmech_panels" not in vars(Figure())
+    copy = pickle.loads(pickle.dumps(pg_figure))
+    assert set(copy.robustmech_panels) == set(PANELS)
+    np.testing.assert_array_equal(copy.robustmech_panels["share"].data["levels"],
+                                  pg_figure.robustmech_panels["share"].data["levels"])
+
+
 def test_public_good_figure_has_the_six_panels_of_004_figure_1(pg_figure):
     # 004 Figure 1: contour of E, E against Σx, agent 1's share; log ρ contour, ρ against Σx, v_1
     labels = [ax.get_label() for ax in pg_figure.axes if ax.get_label() != "<colorbar>"]

@@ -82,7 +82,7 @@ class InformationStructure:
         """ρ(x) = Σ_θ σ(x, θ)."""
         return self.joint.sum(-1)
 
-    def interim_expectation(self, values: Sequence[float]) -> np.ndarray:
+    def interim_expectation(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
         """E[f(θ) | s] for a function of the state given as one value per state (NaN where ρ(s) = 0)."""
         rho = self.signal_distribution()
         num = np.tensordot(self.joint, np.asarray(values, dtype=float), axes=([-1], [0]))

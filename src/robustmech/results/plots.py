@@ -33,12 +33,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ..errors import ParameterError
 from ..model.objects import InformationStructure, Mechanism
+
+if TYPE_CHECKING:
+    from .figure import PanelFigure
 
 FORMATS = (".png", ".pdf", ".svg")
 FIGURES = ("public-good", "convergence", "allocation", "bce", "proportional")
@@ -61,16 +64,15 @@ class Panel:
     data: dict = field(default_factory=dict)
 
 
-def _figure(nrows: int, ncols: int, width: float, height: float):
-    from matplotlib.figure import Figure
+def _figure(nrows: int, ncols: int, width: float, height: float) -> tuple[PanelFigure, np.ndarray]:
+    from .figure import PanelFigure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = PanelFigure(figsize=(width, height), layout="constrained")
     axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
-    fig.robustmech_panels = {}
     return fig, axes
 
 
-def _register(fig, ax, panel: Panel) -> None:
+def _register(fig: PanelFigure, ax, panel: Panel) -> None:
     ax.set_label(panel.name)
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(panel.xlabel)
@@ -160,7 +162,7 @@ def public_good_mechanism(mechanism: Mechanism, none: str | None = None) -> Publ
 def aggregate(axes: Sequence[np.ndarray]) -> np.ndarray:
     """Σx = Σ_i x_i at every profile of the product of ``axes``."""
     grids = np.meshgrid(*[np.asarray(a, dtype=float) for a in axes], indexing="ij")
-    return sum(grids)
+    return np.asarray(sum(grids), dtype=float)
 
 
 def threshold(axes: Sequence[np.ndarray], E: np.ndarray, tol: float = 1e-6) -> float:
@@ -239,7 +241,9 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
         raise ParameterError("the first result holds no mechanism: pass an LB-G-k (guarantee) result")
     if info is not None and not isinstance(info, InformationStructure):
         raise ParameterError("the second result holds no information structure: pass a UB-P-k (potential) result")
-    n = (mech or info).n_agents
+    shown = mech if mech is not None else info
+    assert shown is not None
+    n = shown.n_agents
     if n < 2:
         raise ParameterError("the public-good figure needs at least two agents")
     columns = [c for c, present in (("mechanism", mech is not None), ("information", info is not None)) if present]
@@ -250,6 +254,7 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
         if pg is not None:
             levels = default_levels(pg.actions, threshold(pg.actions, pg.expenditure))
         else:
+            assert info is not None
             rho = info.signal_distribution()
             top = float(aggregate(info.signals)[rho > 1e-3 * rho.max()].max())
             levels = default_levels(info.signals, top)
@@ -314,9 +319,8 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
             extra = {"closed_x": grid_s, "closed_y": dens}
         _register(fig, a[1], Panel("density_aggregate", "signal density $\\rho$ against $\\Sigma x$", "$\\Sigma x$",
                                    "$\\rho(x)$", {"x": agg.ravel(), "y": rho.ravel(), **extra}))
-        if theta1 is None:
-            theta1 = state_coordinate(getattr(upper, "state_points", None), 0)
-        v1 = info.interim_expectation(theta1)
+        theta = theta1 if theta1 is not None else state_coordinate(getattr(upper, "state_points", None), 0)
+        v1 = info.interim_expectation(theta)
         curves = {}
         for lev in levels:
             cx, cy = _agent_one_curve(info.signals, v1, lev)
@@ -327,7 +331,7 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
         a[2].legend(fontsize=8)
         _register(fig, a[2], Panel("interim_value", "agent 1's interim value $v_1(x)$ at fixed $\\Sigma x$", "$x_1$",
                                    "$v_1(x) = \\sum_\\theta \\theta_1 \\sigma(x,\\theta)/\\rho(x)$",
-                                   {"levels": levels, "curves": curves, "theta1": np.asarray(theta1, dtype=float)}))
+                                   {"levels": levels, "curves": curves, "theta1": np.asarray(theta, dtype=float)}))
     if title is None:
         title = _title("Public expenditure", lower if mech is not None else upper,
                        [r for r in (lower, upper) if r is not None])
@@ -429,7 +433,7 @@ def allocation_figure(result, *, outcomes: Sequence[str] | None = None, title: s
         raise ParameterError(f"unknown outcome {unknown[0]!r}; this mechanism has {', '.join(mech.outcome_names)}")
     maps = [(n, mech.outcome(n)) for n in names]
     if not outcomes and not mech.finite and len(names) > 1:
-        maps.append(("total", sum(m for _, m in maps)))
+        maps.append(("total", np.asarray(sum(m for _, m in maps))))
     x1, x2 = (np.asarray(a, dtype=float) for a in mech.actions)
     fig, axes = _figure(1, len(maps), 4.6 * len(maps), 4.0)
     for ax, (name, z) in zip(axes.flat, maps):
