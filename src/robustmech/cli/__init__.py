@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code = int(args.handler(args) or 0)
+        args.handler(args)  # returns nothing: a failure is raised
         sys.stdout.flush()  # a closed pipe shows here, not at exit
-        return code
+        return 0
     except SolverError as exc:
         if exc.status == "interrupted":
             return _interrupted(str(exc))
