@@ -16,9 +16,9 @@ import sympy
 from sympy.solvers.simplex import linprog
 
 from robustmech.cli import main
+from robustmech.errors import ModelError
 from robustmech.lower.prior_free import is_exchangeable, lower_prior_free
 from robustmech.model.prior_free import PriorFreeBuilder, auction, public_good, screening
-from robustmech.errors import ModelError
 from robustmech.programs import refinements as lx
 from robustmech.solve import SolverOptions, solve
 from robustmech.symbolic import lexicographic as cf
@@ -77,7 +77,8 @@ def test_example1_robust_qualities_fill_1_to_3(screening2):
     # Proposition 5: the lowest type gets the efficient quality θ_1 = 1 at price θ_1² = 1 in every robust mechanism
     objective = np.zeros((a.n_cells, a.dim))
     objective[0, a.slots.index("P[1]")] = 1.0
-    assert lx.face_range(a, np.full(a.n_cells, rob.value), objective, solver) == (pytest.approx(1.0, abs=1e-6), pytest.approx(1.0, abs=1e-6))
+    assert lx.face_range(a, np.full(a.n_cells, rob.value), objective, solver) == \
+        (pytest.approx(1.0, abs=1e-6), pytest.approx(1.0, abs=1e-6))
 
 
 @pytest.mark.parametrize("criterion", ["perfect", "proper"])
@@ -197,7 +198,8 @@ def test_auction_two_types_perfect_is_efficient_and_maximal():
     for prof, k in index.items():
         assert Q[k].sum() == pytest.approx(1.0, abs=1e-7)
         assert all(Q[k][i] == pytest.approx(0.0, abs=1e-7) for i in range(2) if prof[i] < max(prof))
-    table = cf.auction_maximal_transfers([1, 2], 2, allocation=lambda p: [sympy.nsimplify(round(x, 9)) for x in Q[index[p]]])
+    table = cf.auction_maximal_transfers([1, 2], 2,
+                                         allocation=lambda p: [sympy.nsimplify(round(x, 9)) for x in Q[index[p]]])
     for prof, k in index.items():
         assert res.payoffs[k] == pytest.approx(float(table[prof][2]), abs=1e-6)
     assert res.checks["passed"]
@@ -259,7 +261,9 @@ def test_public_good_certificate_identities():
         sol = cf.public_good_properly_robust(I)
         assert all(p == sol["value"] for p in sol["payoff"][sol["k_star"]:])
     sol = cf.public_good_properly_robust(3)
-    Q = lambda prof: sol["Q"][sum(prof)]
+    def Q(prof):
+        return sol["Q"][sum(prof)]
+
     P = cf.public_good_maximal_transfers(Q, (1, 1, 0), 0, 1)
     assert sum(P) - Q((1, 1, 0)) * sympy.Rational(3, 2) == sol["value"]
 
@@ -355,7 +359,8 @@ def test_natures_belief_is_optimal_in_exact_arithmetic(model, criterion, screeni
     that optimal value (the mechanism is µ_1-optimal). For the adversarial kinds the value
     is exactly the model's maxmin value in 000: max over M of E_ν v = max min v, Nature's
     belief and the robust mechanism form a saddle point."""
-    env = {"screening3": screening((1, 2, 3)), "auction23": auction(2, (1, 2, 3)), "public_good3": public_good(3)}[model]
+    env = {"screening3": screening((1, 2, 3)), "auction23": auction(2, (1, 2, 3)),
+           "public_good3": public_good(3)}[model]
     a = {"screening3": screening3, "auction23": auction23}.get(model) or lower_prior_free(env)
     beliefs = None
     if criterion == "lps":

@@ -84,7 +84,8 @@ def test_auction_properly_robust_revenues_exact():
     profiles is {1, 1.5 x4, 2, 2.5 x2, 3}, each the closed form of Proposition 10, in exact
     arithmetic."""
     result = rm.refine(AUCTION, "proper", exact=True)
-    assert sorted(result.exact["payoffs"]) == [Fraction(x) for x in ("1", "3/2", "3/2", "3/2", "3/2", "2", "5/2", "5/2", "3")]
+    revenues = ("1", "3/2", "3/2", "3/2", "3/2", "2", "5/2", "5/2", "3")
+    assert sorted(result.exact["payoffs"]) == [Fraction(x) for x in revenues]
     for cell, profile in enumerate(result.arrays.cells):
         revenue = cf.proposition10_revenue(tuple(int(t) for t in profile), [1, 2, 3])
         assert result.exact["payoffs"][cell] == Fraction(str(revenue))
@@ -221,7 +222,8 @@ def test_a_certificate_that_fails_its_checks_exits_3(capsys, monkeypatch):
     result = rm.refine(SCREENING, "proper")
     np.testing.assert_allclose(result.payoffs, [0.5, 1.0], atol=1e-7)
     result.certificate = LPSCertificate("adversarial", [np.array([0.0, 1.0])], "a wrong belief")
-    result.checks = check_certificate(result.arrays, result.certificate, result.z, lambda lp: solve_lp(lp, SolverOptions()))
+    result.checks = check_certificate(result.arrays, result.certificate, result.z,
+                                      lambda lp: solve_lp(lp, SolverOptions()))
     assert not result.checks["adversarial"] and not result.passed
     monkeypatch.setattr(cli_refine, "refine", lambda *args, **kwargs: result)
     assert main(["refine", SCREENING, "--json"]) == 3

@@ -80,10 +80,12 @@ def refine(
     if method not in refinements.METHODS:
         raise UnsupportedError(f"unknown leximin method '{method}'; choose one of {', '.join(refinements.METHODS)}")
     if saturation not in refinements.SATURATION:
-        raise UnsupportedError(f"unknown saturation rule '{saturation}'; choose one of {', '.join(refinements.SATURATION)}")
+        raise UnsupportedError(f"unknown saturation rule '{saturation}'; "
+                               f"choose one of {', '.join(refinements.SATURATION)}")
     arrays, notes = prior_free_arrays(env_or_path, params, adjacent=adjacent, anonymous=anonymous)
     env = arrays.env
-    run = solver if callable(solver) else _named_solver(SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose))
+    run = solver if callable(solver) else _named_solver(SolverOptions(solver=solver, time_limit=time_limit,
+                                                                      verbose=verbose))
     per_cell = beliefs_per_cell(beliefs, arrays) if beliefs else None
     if progress is not None:
         progress(f"refining {env.name} ({arrays.n_profiles} type profiles, {arrays.n_cells} "
@@ -109,14 +111,17 @@ def _verify_exactly(result: Refinement, solver: Callable) -> None:
     a = result.arrays
     exchangeable = is_exchangeable(a.env) and a.env.n_agents > 1
     if a.n_cells * a.dim > EXACT_LIMIT:
-        result.notes.append(f"exact re-verification skipped: {a.n_cells * a.dim} outcome coordinates exceed {EXACT_LIMIT}"
+        result.notes.append(f"exact re-verification skipped: {a.n_cells * a.dim} outcome coordinates exceed "
+                            f"{EXACT_LIMIT}"
                             + ("" if a.anonymous or not exchangeable else "; try the anonymous program (--anonymous)"))
     elif result.criterion == "lps":
-        result.notes.append("exact re-verification handles single-belief certificates; the lps criterion is checked in floating point only")
+        result.notes.append("exact re-verification handles single-belief certificates; the lps criterion is "
+                            "checked in floating point only")
     else:
         exact_arrays = lower_prior_free(a.env, anonymous=a.anonymous, exact=True)
         result.exact = refinements.exact_verify(exact_arrays, result, solver)
-        result.notes.append("re-verified in exact rational arithmetic: " + ("passed" if result.exact["passed"] else "FAILED"))
+        result.notes.append("re-verified in exact rational arithmetic: "
+                            + ("passed" if result.exact["passed"] else "FAILED"))
 
 
 def prior_free_arrays(env_or_path, params: Mapping[str, Any] | None = None, *, adjacent: bool = False,
@@ -185,7 +190,8 @@ def _integer(params: dict, name: str, default: int, least: int) -> int:
         return default
     text = params.pop(name)
     try:
-        value = int(text) if isinstance(text, numbers.Integral) and not isinstance(text, bool) else int(str(text).strip())
+        integral = isinstance(text, numbers.Integral) and not isinstance(text, bool)
+        value = int(text) if integral else int(str(text).strip())
     except ValueError:
         raise ParameterError(f"--param {name} must be an integer, got {text!r}") from None
     if value < least:
@@ -204,7 +210,8 @@ def builtin(name: str, params: Mapping[str, Any] | None = None) -> pf.PriorFreeE
             try:
                 thetas = [sympy.Rational(str(t).strip()) for t in items]
             except (TypeError, ValueError):
-                raise ParameterError("--param theta expects a comma-separated list of numbers, e.g. theta=1,2,3") from None
+                raise ParameterError("--param theta expects a comma-separated list of numbers, "
+                                     "e.g. theta=1,2,3") from None
         else:
             thetas = list(range(1, _integer(params, "N", 2, 1) + 1))
         step = _number(params, "qstep", sympy.Rational(1, 2))
@@ -289,7 +296,8 @@ def refine_summary(result: Refinement) -> dict:
         out["multiplicity"] = [int(m) for m in a.multiplicity]
         out["payoffs"] = [float(x) for x in result.payoffs]
         notes.append(f"{a.n_profiles} type profiles: payoffs and beliefs are listed per type count")
-    out["mechanism"] = {"cells": a.labels(), "outcomes": {s: [float(x) + 0.0 for x in result.z[:, k]] for k, s in enumerate(a.slots)}}
+    out["mechanism"] = {"cells": a.labels(),
+                        "outcomes": {s: [float(x) + 0.0 for x in result.z[:, k]] for k, s in enumerate(a.slots)}}
     if result.certificate is not None:
         cert = result.certificate
         out["certificate"] = {
@@ -300,10 +308,11 @@ def refine_summary(result: Refinement) -> dict:
     out["stages"] = result.stages
     if result.exact is not None:
         ex = result.exact
-        out["exact"] = {"passed": ex["passed"], **{k: ex[k] for k in ("feasible", "adversarial", "full_support", "strongly_adversarial",
-                                                                    "beliefs_optimal", "reason") if k in ex}}
+        reported = ("feasible", "adversarial", "full_support", "strongly_adversarial", "beliefs_optimal", "reason")
+        out["exact"] = {"passed": ex["passed"], **{k: ex[k] for k in reported if k in ex}}
         if "payoffs" in ex:
-            out["exact"]["payoffs"] = [str(p) for p in (a.expand(np.array(ex["payoffs"], dtype=object)) if expand else ex["payoffs"])]
+            payoffs = a.expand(np.array(ex["payoffs"], dtype=object)) if expand else ex["payoffs"]
+            out["exact"]["payoffs"] = [str(p) for p in payoffs]
             out["exact"]["outcomes"] = {s: [str(x) for x in ex["z"][:, k]] for k, s in enumerate(a.slots)}
         if "beliefs" in ex:
             out["exact"]["lps"] = [[str(x) for x in m] for m in ex["beliefs"]]

@@ -15,8 +15,15 @@ from fractions import Fraction
 from ..errors import ParameterError, SolverError
 from ..programs.refinements import CRITERIA, METHODS, SATURATION
 from ..refine import AUTO_ANONYMOUS, refine, refine_summary
-from .common import (add_json_argument, add_model_arguments, add_solver_arguments, emit_json, parse_params,
-                     solver_log_to_stderr, solver_options)
+from .common import (
+    add_json_argument,
+    add_model_arguments,
+    add_solver_arguments,
+    emit_json,
+    parse_params,
+    solver_log_to_stderr,
+    solver_options,
+)
 
 
 def register(sub) -> None:
@@ -33,12 +40,15 @@ def register(sub) -> None:
     p.add_argument("--method", default="sequential", choices=METHODS,
                    help="leximin by sequential maxmin with saturation tests, or the ordered-outcomes formulation")
     p.add_argument("--saturation", default="test", choices=SATURATION,
-                   help="sequential leximin: fix profiles with positive duals and test the others (test), or duals only")
+                   help="sequential leximin: fix profiles with positive duals and test the others (test), "
+                   "or duals only")
     p.add_argument("--adjacent", action="store_true", help="impose only downward-adjacent IC (000's relaxed space M')")
     p.add_argument("--anonymous", dest="anonymous", action="store_true", default=None,
-                   help="solve over anonymous mechanisms (exchangeable agents; automatic beyond %d profiles)" % AUTO_ANONYMOUS)
+                   help=f"solve over anonymous mechanisms (exchangeable agents; automatic beyond {AUTO_ANONYMOUS} "
+                   "profiles)")
     p.add_argument("--full", dest="anonymous", action="store_false", help="solve over all mechanisms (no anonymity)")
-    p.add_argument("--exact", action="store_true", help="re-verify the mechanism and its certificate in rational arithmetic")
+    p.add_argument("--exact", action="store_true",
+                   help="re-verify the mechanism and its certificate in rational arithmetic")
     add_solver_arguments(p, symmetry=False, time_limit_help="per-LP time limit")
     add_json_argument(p)
     p.set_defaults(handler=run_refine)

@@ -17,17 +17,49 @@ Solving is the caller's (``solver``: ``LinearProgram -> solution``). Beliefs are
 cell (for the anonymous program, the total mass of the profiles a cell stands for).
 """
 
-from .algorithms import (CRITERIA, MAX_ORDERED_PROFILES, METHODS, SATURATION, Refinement, admissibility,
-                         bayes_optimal, check_mass, face_range, leximin_ordered, leximin_sequential, level_set_certificate,
-                         level_sets, lps_optimal, maxmin_floors, membership, perfectly_robust, properly_robust, refine,
-                         robust, uniform_mass)
-from .certificates import (LPSCertificate, check_adversarial, check_certificate, check_full_support, check_mu_optimal,
-                           check_strongly_adversarial, first_appearance)
+from .algorithms import (
+                         CRITERIA,
+                         MAX_ORDERED_PROFILES,
+                         METHODS,
+                         SATURATION,
+                         Refinement,
+                         admissibility,
+                         bayes_optimal,
+                         check_mass,
+                         face_range,
+                         level_set_certificate,
+                         level_sets,
+                         leximin_ordered,
+                         leximin_sequential,
+                         lps_optimal,
+                         maxmin_floors,
+                         membership,
+                         perfectly_robust,
+                         properly_robust,
+                         refine,
+                         robust,
+                         uniform_mass,
+)
+from .certificates import (
+                         LPSCertificate,
+                         check_adversarial,
+                         check_certificate,
+                         check_full_support,
+                         check_mu_optimal,
+                         check_strongly_adversarial,
+                         first_appearance,
+)
 from .exact import exact_verify
 from .polytope import mechanism_families, payoff_matrix
 from .solving import Solver
-from .stages import (build_admissibility, build_bayes, build_face_functional, build_maxmin, build_ordered,
-                     build_saturation_screen)
+from .stages import (
+                         build_admissibility,
+                         build_bayes,
+                         build_face_functional,
+                         build_maxmin,
+                         build_ordered,
+                         build_saturation_screen,
+)
 
 __all__ = [
     "CRITERIA", "MAX_ORDERED_PROFILES", "METHODS", "SATURATION", "Refinement", "LPSCertificate", "Solver",

@@ -28,8 +28,14 @@ from ...lower.prior_free import PriorFreeArrays
 from .certificates import LPSCertificate, check_certificate
 from .polytope import as_float
 from .solving import Solver, belief_from_duals, mechanism, scale, solve_optimal, solve_relaxing
-from .stages import (build_admissibility, build_bayes, build_face_functional, build_maxmin, build_ordered,
-                     build_saturation_screen)
+from .stages import (
+    build_admissibility,
+    build_bayes,
+    build_face_functional,
+    build_maxmin,
+    build_ordered,
+    build_saturation_screen,
+)
 
 CRITERIA = ("bayes", "lps", "robust", "perfect", "proper")
 METHODS = ("sequential", "ordered")
@@ -102,10 +108,11 @@ def lps_optimal(a: PriorFreeArrays, beliefs: list[np.ndarray], solver: Solver, c
     stages = []
     lp = sol = None
     for k, mass in enumerate(beliefs):
-        lp, sol, tau = solve_relaxing(solver, lambda tau: build_bayes(
+        lp, sol, tau = solve_relaxing(solver, lambda tau, mass=mass, k=k: build_bayes(
             a, mass, [(m, v - tau * scale([v])) for m, v in floors], name=f"{criterion}-stage-{k + 1}"))
         floors.append((mass, float(sol.objective)))
-        stages.append({"stage": k + 1, "value": float(sol.objective), "dual_value": float(sol.dual_objective), "slack": tau})
+        stages.append({"stage": k + 1, "value": float(sol.objective), "dual_value": float(sol.dual_objective),
+                       "slack": tau})
     z = mechanism(a, lp, sol.x)
     return Refinement(criterion, a, z, a.payoffs(z), LPSCertificate(criterion, beliefs, "the given beliefs"), stages)
 
@@ -174,8 +181,10 @@ def perfectly_robust(a: PriorFreeArrays, solver: Solver, mass: np.ndarray | None
     v = a.payoffs(z)
     gain, rho = admissibility(a, v, solver)
     if rho is None:  # pragma: no cover - the face objective has full support, so this is a solver failure
-        raise SolverError(f"the mechanism found over the maxmin face is dominated (gain {gain:g}): solver tolerance", "error")
-    stages = rob.stages + [{"stage": 2, "value": float(sol.objective), "dual_value": float(sol.dual_objective), "slack": tau},
+        raise SolverError(f"the mechanism found over the maxmin face is dominated (gain {gain:g}): solver tolerance",
+                          "error")
+    stages = rob.stages + [{"stage": 2, "value": float(sol.objective), "dual_value": float(sol.dual_objective),
+                            "slack": tau},
                            {"stage": "admissibility", "gain": gain}]
     certificate = LPSCertificate("perfect", [rob.certificate.beliefs[0], rho],
                                  "(ν, ρ): maxmin duals, admissibility duals (Proposition 3)")
@@ -198,7 +207,7 @@ def leximin_sequential(a: PriorFreeArrays, solver: Solver, saturation: str = "te
     lp = sol = None
     while free.any():
         k = len(stages) + 1
-        lp, sol, tau = solve_relaxing(solver, lambda tau: build_maxmin(
+        lp, sol, tau = solve_relaxing(solver, lambda tau, free=free, k=k: build_maxmin(
             a, free, np.where(np.isfinite(floors), floors - tau * scale(floors[np.isfinite(floors)]), np.nan),
             name=f"leximin-stage-{k}"))
         t = float(sol.objective)
@@ -237,7 +246,8 @@ def _saturation_tests(a, solver, free, floors, t, undecided, tol):
         objective[c] = as_float(a.w_coef[c])
         floors_here = np.where(np.isfinite(floors), floors, np.nan)
         floors_here[np.flatnonzero(free)] = t
-        top = solve_optimal(solver, build_face_functional(a, floors_here, objective, "max", "saturation-test")).objective
+        face = build_face_functional(a, floors_here, objective, "max", "saturation-test")
+        top = solve_optimal(solver, face).objective
         tests += 1
         if top + float(w0[c]) <= t + eps:
             saturated.append(c)
@@ -255,7 +265,7 @@ def leximin_ordered(a: PriorFreeArrays, solver: Solver) -> Refinement:
     stages = []
     lp = sol = None
     for k in range(1, m + 1):
-        lp, sol, tau = solve_relaxing(solver, lambda tau: build_ordered(
+        lp, sol, tau = solve_relaxing(solver, lambda tau, k=k: build_ordered(
             a, k, [e - tau * scale([e]) for e in earlier], name=f"ordered-stage-{k}"))
         earlier.append(float(sol.objective))
         stages.append({"stage": k, "cumulative": float(sol.objective), "slack": tau})
@@ -290,7 +300,8 @@ def level_set_certificate(a: PriorFreeArrays, payoffs: np.ndarray, solver: Solve
     return LPSCertificate("proper", beliefs, "level sets, proof of Proposition 4"), gains
 
 
-def properly_robust(a: PriorFreeArrays, solver: Solver, method: str = "sequential", saturation: str = "test") -> Refinement:
+def properly_robust(a: PriorFreeArrays, solver: Solver, method: str = "sequential",
+                    saturation: str = "test") -> Refinement:
     """A properly robust (= leximin optimal, Proposition 4 of 000) mechanism with the
     certificate LPS built from its level sets."""
     if method == "sequential":

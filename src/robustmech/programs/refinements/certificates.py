@@ -84,7 +84,7 @@ def check_mu_optimal(a: PriorFreeArrays, beliefs: list[np.ndarray], z: np.ndarra
     for k, mass in enumerate(beliefs):
         mass = np.asarray(mass, dtype=float)
         own = float(mass @ v)
-        _, sol, _ = solve_relaxing(solver, lambda tau: build_bayes(
+        _, sol, _ = solve_relaxing(solver, lambda tau, mass=mass, k=k: build_bayes(
             a, mass, [(m, val - tau * scale([val])) for m, val in floors], name=f"check-stage-{k + 1}"))
         gains.append(float(sol.objective) - own)
         floors.append((mass, own))

@@ -122,9 +122,11 @@ def exact_verify(a_exact: PriorFreeArrays, result: Refinement, solver: Solver, t
         out["passed"] = False
         out["reason"] = "the constraints tight at the float solution are inconsistent in exact arithmetic"
         return out
-    feasible = all((lo_col[j] is None or x[j] >= lo_col[j]) and (hi_col[j] is None or x[j] <= hi_col[j]) for j in range(N))
+    feasible = all((lo_col[j] is None or x[j] >= lo_col[j]) and (hi_col[j] is None or x[j] <= hi_col[j])
+                   for j in range(N))
     activity = [sum((v * x[j] for j, v in coefs.items()), Fraction(0)) for coefs, _, _ in rows]
-    feasible = feasible and all((lo is None or act >= lo) and (hi is None or act <= hi) for act, (_, lo, hi) in zip(activity, rows))
+    feasible = feasible and all((lo is None or act >= lo) and (hi is None or act <= hi)
+                                for act, (_, lo, hi) in zip(activity, rows))
     out["feasible"] = feasible
     z = np.array(x, dtype=object).reshape(n, d)
     payoffs = [sum((a.w_coef[c][k] * z[c][k] for k in range(d)), Fraction(0)) + a.w_const[c] for c in range(n)]
@@ -152,7 +154,8 @@ def exact_verify(a_exact: PriorFreeArrays, result: Refinement, solver: Solver, t
             out["full_support"] = all(any(mu[c] > 0 for mu in beliefs_exact) for c in range(n))
             passed &= out["full_support"]
         if certificate.kind == "proper":
-            first = [min((k for k, mu in enumerate(beliefs_exact) if mu[c] > 0), default=len(beliefs_exact)) for c in range(n)]
+            first = [min((k for k, mu in enumerate(beliefs_exact) if mu[c] > 0), default=len(beliefs_exact))
+                     for c in range(n)]
             out["strongly_adversarial"] = all(v[c] <= v[e] for c in range(n) for e in range(n) if first[c] <= first[e])
             passed &= out["strongly_adversarial"]
     out["passed"] = bool(passed)
@@ -192,7 +195,8 @@ def _exact_optimality(a, rows, lo_col, hi_col, x, activity, mass, solver):
         e[idx_z[j]] = e.get(idx_z[j], Fraction(0)) - 1
     eqs = [(coefs, Fraction(0)) for coefs in cols_eq.values()]
     eqs.append(({k: Fraction(1) for k in range(nu)}, Fraction(1)))
-    guess = [_rational(mass[c] / mass[support].sum()) for c in support] + [_rational(y[r]) for r in ry] + [_rational(zc[j]) for j in rz]
+    guess = ([_rational(mass[c] / mass[support].sum()) for c in support] + [_rational(y[r]) for r in ry]
+             + [_rational(zc[j]) for j in rz])
     u = _solve_exact(eqs, nu + ny + len(rz), guess)
     mu = [Fraction(0)] * n
     if u is None:

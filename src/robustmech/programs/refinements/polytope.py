@@ -76,14 +76,16 @@ def mechanism_families(a: PriorFreeArrays) -> list[Family]:
     if a.A_eq.shape[1]:
         r, c, v = _block_diagonal(a.A_eq)
         b = a.b_eq.reshape(-1)
-        families.append(("feasibility_eq", r, c, v, len(b), b, b, "the outcome at each profile is feasible (equalities)",
+        families.append(("feasibility_eq", r, c, v, len(b), b, b,
+                         "the outcome at each profile is feasible (equalities)",
                          (theta, labelled("E", range(1, a.A_eq.shape[1] + 1), description="equality rows of a cell"))))
     if a.A_ub.shape[1]:
         r, c, v = _block_diagonal(a.A_ub)
         b = a.b_ub.reshape(-1)
         families.append(("feasibility_ub", r, c, v, len(b), np.full(len(b), -inf, dtype=object), b,
                          "the outcome at each profile is feasible (inequalities)",
-                         (theta, labelled("U", range(1, a.A_ub.shape[1] + 1), description="inequality rows of a cell"))))
+                         (theta, labelled("U", range(1, a.A_ub.shape[1] + 1),
+                                          description="inequality rows of a cell"))))
     m = len(a.ic_cell)
     if m:
         rows = np.repeat(np.arange(m), d)
@@ -99,7 +101,8 @@ def mechanism_families(a: PriorFreeArrays) -> list[Family]:
     if m:
         rows = np.repeat(np.arange(m), d)
         cols = (a.ir_cell[:, None] * d + np.arange(d)[None, :]).reshape(-1)
-        families.append(("participation", rows, cols, a.ir_coef.reshape(-1), m, -a.ir_const, np.full(m, inf, dtype=object),
+        families.append(("participation", rows, cols, a.ir_coef.reshape(-1), m, -a.ir_const,
+                         np.full(m, inf, dtype=object),
                          "ex post participation u_i(z(θ), θ) >= 0", (_participation_index(a),)))
     return families
 

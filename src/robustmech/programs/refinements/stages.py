@@ -89,7 +89,8 @@ def build_ordered(a: PriorFreeArrays, stage: int, earlier: list[float], name: st
     n, mult, K = a.n_cells, as_float(a.multiplicity), stage
     ks = labelled("K", range(1, K + 1), description="k: how many of the smallest payoffs are summed")
     theta = cell_index(a)
-    b.add_variables("r", lower=-np.inf, description="r_k: the threshold of the k-th cumulative ordered sum", index=(ks,))
+    b.add_variables("r", lower=-np.inf, description="r_k: the threshold of the k-th cumulative ordered sum",
+                    index=(ks,))
     b.add_variables("d", lower=0.0, description="d_k(θ) >= (r_k - v(θ))^+", index=(ks, theta))
     # d_k(θ) + v(θ) - r_k >= 0
     rows_V = sp.kron(np.ones((K, 1)), V, format="csr")
