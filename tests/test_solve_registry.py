@@ -78,15 +78,6 @@ CASES = {
 # is tested below at the tolerance it is given
 EXACT = [name for name in solver_names() if name not in ("auto", "highs-pdlp")]
 
-# pyomo-highs as it stands: the rows Pyomo's MPS writer names (c_u_x4_, r_l_x5_, ...) do
-# not match the symbol map's (x4, x5), so the duals are never mapped back and the dual
-# bound is NaN; and an objective offset becomes an extra column (ONE_VAR_CONSTANT), so a
-# program with one does not map back at all. Strict: the rewrite that fixes them must
-# drop these marks.
-PYOMO_NO_DUALS = pytest.mark.xfail(strict=True, reason="pyomo-highs maps no row duals back (MPS row names)")
-PYOMO_NO_OFFSET = pytest.mark.xfail(strict=True, reason="pyomo-highs: an offset becomes an unmapped column")
-
-
 def budget(optimum: float) -> float:
     """A hundred times the default feasibility tolerance, relative to the optimum: the
     data here are O(1), so a vertex (simplex, IPM with crossover) is exact to rounding
@@ -94,20 +85,11 @@ def budget(optimum: float) -> float:
     return 100 * SolverOptions().tolerance * (1 + abs(optimum))
 
 
-def cases(marks_for):
-    return [pytest.param(name, case, marks=marks_for(name, case), id=f"{name}-{case}")
-            for name in EXACT for case in CASES]
+def cases():
+    return [pytest.param(name, case, id=f"{name}-{case}") for name in EXACT for case in CASES]
 
 
-def optimum_marks(name, case):
-    return [PYOMO_NO_OFFSET] if name == "pyomo-highs" and case == "lp-min" else []
-
-
-def dual_marks(name, case):
-    return [PYOMO_NO_DUALS] if name == "pyomo-highs" else []
-
-
-@pytest.mark.parametrize(("name", "case"), cases(optimum_marks))
+@pytest.mark.parametrize(("name", "case"), cases())
 def test_each_backend_finds_the_optimum(name, case):
     build, optimum, point, _ = CASES[case]
     sol = solve(build(), SolverOptions(solver=name))
@@ -116,7 +98,7 @@ def test_each_backend_finds_the_optimum(name, case):
     np.testing.assert_allclose(sol.x, point, atol=budget(optimum))
 
 
-@pytest.mark.parametrize(("name", "case"), cases(dual_marks))
+@pytest.mark.parametrize(("name", "case"), cases())
 def test_each_backend_certifies_the_optimum_by_its_duals(name, case):
     """The dual objective recomputed from the backend's row duals equals the optimum,
     and the duals are the certificate above (unique: the optima are nondegenerate)."""
