@@ -233,6 +233,25 @@ def test_a_changed_objective_and_a_deactivated_family_are_read_back(public_good)
     assert checks["dual_certified"] and solution.dual_objective == pytest.approx(solution.objective, abs=1e-8)
 
 
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_an_added_variable_and_objective(public_good, solver):
+    """A max-min design: an added variable w <= λ(θ) in every state, maximised. The
+    extended program has w as a column, its duals certify the value, and the value is at
+    most LB(3) (min_θ λ(θ) <= Σ_θ μ(θ) λ(θ)) and equals the smallest λ read back."""
+    model = to_pyomo(public_good, "guarantee", k=3)
+    model.worst = pyo.Var()
+    model.below = pyo.Constraint(model.Theta, rule=lambda m, theta: m.worst <= m.lam[theta])
+    model.objective.deactivate()
+    model.max_min = pyo.Objective(expr=model.worst, sense=pyo.maximize)
+    solve_model(model, solver)
+    extended, solution, checks = solution_from_model(model)
+    assert list(extended.variables)[-1] == "worst" and extended.n_cols == model._robustmech.program.n_cols + 1
+    assert checks["added_variables"] == ["worst"] and checks["added_constraints"] == ["below"]
+    assert checks["dual_certified"] and solution.dual_objective == pytest.approx(solution.objective, abs=1e-8)
+    assert solution.objective <= LB3 + 1e-9
+    assert solution.objective == pytest.approx(min(model.lam[t].value for t in model.Theta), abs=1e-9)
+
+
 def test_pyomo_highs_backend_and_export(public_good, tmp_path):
     """--solver pyomo-highs solves the environ model with appsi_highs and returns its
     duals (the dual value is a number); --export writes it with symbolic labels."""

@@ -58,27 +58,29 @@ def _extended(model):
     position = {id(v): j for j, v in enumerate(columns)}
     added_blocks: dict[str, VariableBlock] = {}
 
-    def column(var) -> int:
-        j = position.get(id(var))
-        if j is None:
-            parent = var.parent_component().name
-            block = added_blocks.get(parent)
-            if block is None:  # an added variable component: all its entries become columns
-                entries = list(var.parent_component().values())
-                block = VariableBlock(parent, len(columns), (len(entries),), "added to the Pyomo model")
-                added_blocks[parent] = block
-                for entry in entries:
-                    position[id(entry)] = len(columns)
-                    columns.append(entry)
-            j = position[id(var)]
-        return j
+    referenced: dict[str, set[int]] = {}  # added variable component -> ids of the entries used
 
     def linear(expr, where: str):
         repn = generate_standard_repn(expr, compute_values=True, quadratic=False)
         if not repn.is_linear():
             raise UnsupportedError(f"{where} is not linear; the read-back handles linear programs only")
-        cols = np.fromiter((column(v) for v in repn.linear_vars), dtype=np.int64, count=len(repn.linear_vars))
-        return cols, np.asarray(repn.linear_coefs, dtype=float), float(pyo.value(repn.constant))
+        for var in repn.linear_vars:
+            if id(var) not in position:
+                referenced.setdefault(var.parent_component().name, set()).add(id(var))
+        return list(repn.linear_vars), np.asarray(repn.linear_coefs, dtype=float), float(pyo.value(repn.constant))
+
+    def added_columns() -> None:
+        """Columns for the entries of added variables that the added rows or the objective
+        use, one block per component, in the component's own order."""
+        for name, ids in referenced.items():
+            entries = [v for v in model.find_component(name).values() if id(v) in ids]
+            added_blocks[name] = VariableBlock(name, len(columns), (len(entries),), "added to the Pyomo model")
+            for entry in entries:
+                position[id(entry)] = len(columns)
+                columns.append(entry)
+
+    def column_numbers(variables) -> np.ndarray:
+        return np.fromiter((position[id(v)] for v in variables), dtype=np.int64, count=len(variables))
 
     # constraints added to the model: every active constraint outside the program's families
     added_rows, added_families = [], {}
@@ -90,10 +92,10 @@ def _extended(model):
         if not entries:
             continue
         for c in entries:
-            cols, coefs, constant = linear(c.body, f"constraint {c.name}")
+            variables, coefs, constant = linear(c.body, f"constraint {c.name}")
             lo = -np.inf if c.lb is None else float(c.lb) - constant
             hi = np.inf if c.ub is None else float(c.ub) - constant
-            added_rows.append((cols, coefs, lo, hi, c))
+            added_rows.append((variables, coefs, lo, hi, c))
         added_families[con.name] = ConstraintFamily(con.name, start, len(entries), "added to the Pyomo model")
         start += len(entries)
 
@@ -105,11 +107,13 @@ def _extended(model):
     changed = objective is not getattr(model, "objective", None) or objective.expr is not mapping.objective_expr \
         or sense != mapping.sense
     if changed:
-        cols, coefs, offset = linear(objective.expr, f"objective {objective.name}")
+        objective_vars, objective_coefs, offset = linear(objective.expr, f"objective {objective.name}")
+    added_columns()
+    added_rows = [(column_numbers(variables), coefs, lo, hi, c) for variables, coefs, lo, hi, c in added_rows]
     n = len(columns)
     if changed:
         cost = np.zeros(n)
-        np.add.at(cost, cols, coefs)
+        np.add.at(cost, column_numbers(objective_vars), objective_coefs)
     else:
         cost, offset = np.concatenate([lp.cost, np.zeros(n - lp.n_cols)]), float(lp.offset)
 
