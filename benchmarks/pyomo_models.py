@@ -75,7 +75,8 @@ def main(argv=None) -> int:
     if not args.json:
         print(f"# public good N={args.N} vbar={args.vbar}, no symmetry; array path: HiGHS from the arrays; "
               "Pyomo path: appsi_highs")
-        print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+        machine = platform.processor() or platform.machine()
+        print(f"# {machine}, {os.cpu_count()} cores, Python {platform.python_version()}")
         print(f"{'program':<9} {'vars':>7} {'rows':>7} {'array build':>11} {'array solve':>11} {'pyomo build':>11} "
               f"{'pyomo solve':>11} {'read back':>9} {'value':>10} {'MiB':>5}")
     for k in parse_ks(args.k):

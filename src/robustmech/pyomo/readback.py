@@ -20,6 +20,7 @@ so the suffix values are the IR's row duals as they are.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,11 +29,12 @@ from ..errors import SolverError, UnsupportedError
 from ..programs.lp import ConstraintFamily, LinearProgram, VariableBlock
 from ..programs.symmetry import max_violation
 from ..solve import LPSolution, dual_objective
+from .model import ModelMap
 
 CHECK_TOLERANCE = 1e-6  # relative to max(1, |objective|), as robustmech.api.certify_solution
 
 
-def _map(model):
+def _map(model) -> ModelMap:
     mapping = getattr(model, "_robustmech", None)
     if mapping is None:
         raise UnsupportedError("this Pyomo model was not built by robustmech (model_from_program); "
@@ -102,7 +104,7 @@ def _extended(model):
     objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
     if len(objectives) != 1:
         raise UnsupportedError(f"the model has {len(objectives)} active objectives; the read-back needs exactly one")
-    objective = objectives[0]
+    objective: Any = objectives[0]
     sense = "min" if objective.sense == pyo.minimize else "max"
     changed = objective is not getattr(model, "objective", None) or objective.expr is not mapping.objective_expr \
         or sense != mapping.sense
@@ -184,11 +186,11 @@ def solution_from_model(model, results=None) -> tuple[LinearProgram, LPSolution,
         missing = sorted({columns[j].parent_component().name for j in np.flatnonzero(np.isnan(x))})
         raise SolverError(f"{program.name}: the Pyomo model holds no values for {', '.join(missing)}; solve it first",
                           "error")
-    suffix = getattr(model, "dual", None)
+    suffix: Any = getattr(model, "dual", None)
     has_duals = isinstance(suffix, pyo.Suffix) and len(suffix) > 0
     # a free or deactivated row is no row of the solved model: its dual is zero
-    y = np.fromiter((0.0 if r is None or not r.active else suffix.get(r, np.nan) if has_duals else np.nan
-                     for r in rows), dtype=float, count=len(rows))
+    duals = [0.0 if r is None or not r.active else suffix.get(r, np.nan) if has_duals else np.nan for r in rows]
+    y = np.asarray(duals, dtype=float).reshape(len(rows))
     activity = program.A @ x
     objective = float(program.cost @ x + program.offset)
     z = program.cost - program.A.T @ np.nan_to_num(y)
@@ -199,15 +201,14 @@ def solution_from_model(model, results=None) -> tuple[LinearProgram, LPSolution,
     violations = {}
     for name, family in program.families.items():
         sl = family.slice
-        worst = float(np.maximum(np.maximum(program.row_lower[sl] - activity[sl], activity[sl] - program.row_upper[sl]),
-                                 0.0).max(initial=0.0))
+        worst = _excess(activity[sl], program.row_lower[sl], program.row_upper[sl])
         if name in facts["added_constraints"]:
             worst = max(worst, _pyomo_violation(model.find_component(name)))
         if worst > CHECK_TOLERANCE * scale:
             violations[name] = worst
     for name, block in program.variables.items():
         sl = block.slice
-        worst = float(np.maximum(np.maximum(program.col_lower[sl] - x[sl], x[sl] - program.col_upper[sl]), 0.0).max(initial=0.0))
+        worst = _excess(x[sl], program.col_lower[sl], program.col_upper[sl])
         if worst > CHECK_TOLERANCE * scale:
             violations[f"bounds of {name}"] = worst
     gap = abs(objective - dual)
@@ -221,6 +222,11 @@ def solution_from_model(model, results=None) -> tuple[LinearProgram, LPSolution,
                           solver=str(stored.get("solver", "pyomo")), message=str(_termination(results) or ""))
     checks = {"max_violation": violation, "violations": violations, "dual_certified": certified, **facts}
     return program, solution, checks
+
+
+def _excess(values: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    """How far ``values`` leave [lower, upper] at most (0 inside)."""
+    return float(np.maximum(np.maximum(lower - values, values - upper), 0.0).max(initial=0.0))
 
 
 def _pyomo_violation(con) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ..errors import SolverError
 
@@ -24,7 +25,7 @@ def solve_model(model, solver: str = DEFAULT_SOLVER, time_limit: float | None = 
     opt = pyo.SolverFactory(solver)
     if opt is None or not opt.available(exception_flag=False):
         raise SolverError(f"the Pyomo solver '{solver}' is not available on this machine", "error")
-    kwargs = {"tee": tee}
+    kwargs: dict[str, Any] = {"tee": tee}
     if time_limit:
         kwargs["timelimit"] = float(time_limit)
     if options:
