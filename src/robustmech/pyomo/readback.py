@@ -106,10 +106,11 @@ def _extended(model):
         raise UnsupportedError(f"the model has {len(objectives)} active objectives; the read-back needs exactly one")
     objective: Any = objectives[0]
     sense = "min" if objective.sense == pyo.minimize else "max"
-    changed = objective is not getattr(model, "objective", None) or objective.expr is not mapping.objective_expr \
+    expression = objective.expr
+    changed = objective is not getattr(model, "objective", None) or expression is not mapping.objective_expr \
         or sense != mapping.sense
     if changed:
-        objective_vars, objective_coefs, offset = linear(objective.expr, f"objective {objective.name}")
+        objective_vars, objective_coefs, offset = linear(expression, f"objective {objective.name}")
     added_columns()
     added_rows = [(column_numbers(variables), coefs, lo, hi, c) for variables, coefs, lo, hi, c in added_rows]
     n = len(columns)
