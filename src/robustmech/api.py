@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from .model.environment import Environment
 from .programs.base import Program, ReadBack, bounding_pair
 from .programs.base import program as get_program
 from .programs.lp import LinearProgram
-from .programs.reductions import Chain, symmetry_reduction
+from .programs.reductions import Chain, Reduction, symmetry_reduction
 from .programs.symmetry import max_violation
 from .results.bounds import Bounds, ProgramResult
 from .solve import LPSolution, SolverOptions, dual_objective
@@ -84,13 +84,30 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     if export:
         lp.export(export)
     start = time.perf_counter()
-    reductions, report = [], {}
+    reductions: list[Reduction] = []
+    report: dict[str, Any] = {}
     if symmetry:
         reduction, report = symmetry_reduction(lp, find_symmetries(low), low.env.agents, low.env.states.labels,
                                                low.outcome_names)
         if reduction is not None:
             reductions.append(reduction)
-    chain = Chain(reductions)
+    detect_seconds = time.perf_counter() - start
+    solution, certificate, reduce_seconds = solve_built(lp, solver, reductions)
+    if symmetry and "symmetry" not in certificate and report.get("detected"):
+        certificate["symmetry"] = report
+    return Solved(prog, lp, solution, prog.read(lp, solution, inverse), certificate,
+                  lp.build_seconds + detect_seconds + reduce_seconds)
+
+
+def solve_built(lp: LinearProgram, solver: SolverOptions,
+                reductions: Sequence[Reduction] = ()) -> tuple[LPSolution, dict[str, Any], float]:
+    """The chain after the build, for a program already built (every program of
+    :func:`run`, and each LP stage of 000's refinements): apply the reductions, solve,
+    invert them, and certify the point and the weak-duality bound against ``lp`` itself.
+    Returns the solution of ``lp``, its certificate (``max_violation``,
+    ``dual_certified``, what the reductions did) and the seconds the reductions took."""
+    start = time.perf_counter()
+    chain = Chain(list(reductions))
     reduced, data = chain.apply(lp)
     reduce_seconds = time.perf_counter() - start
     solution = chain.invert(solve_lp(reduced, solver), data)
@@ -103,13 +120,11 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     described = chain.describe(data)
     if "symmetry" in described:
         certificate["symmetry"] = {**described["symmetry"], "max_violation": certificate["max_violation"]}
-    elif symmetry and report.get("detected"):
-        certificate["symmetry"] = report
     if solution.solver == "clarabel":
         # an interior point of the optimal face, not a vertex: entries a vertex would leave
         # at zero are ~1e-10 here (a mechanism's or structure's support is blurred)
         certificate["interior_solution"] = True
-    return Solved(prog, lp, solution, prog.read(lp, solution, inverse), certificate, lp.build_seconds + reduce_seconds)
+    return solution, certificate, reduce_seconds
 
 
 def solve(
@@ -217,8 +232,8 @@ def certify_solution(lp, x, sol) -> dict:
     return {"max_violation": violation, "dual_certified": bool(np.isfinite(gap) and gap <= CERTIFICATE_TOLERANCE * scale)}
 
 
-__all__ = ["parse_model", "load_model", "validate", "run", "solve", "bounds", "result_of", "Solved", "SolverError",
-           "ModelError"]
+__all__ = ["parse_model", "load_model", "validate", "run", "solve", "solve_built", "bounds", "result_of", "Solved",
+           "SolverError", "ModelError"]
 
 from .refine import refine  # noqa: E402  (the refinements of 000; robustmech.refine)
 

@@ -32,7 +32,6 @@ from .model import prior_free as pf
 from .programs import refinements
 from .programs.refinements import CRITERIA, Refinement
 from .solve import SolverOptions
-from .solve import solve as solve_lp
 
 BUILTIN = ("screening", "auction", "public_good")
 AUTO_ANONYMOUS = 4096  # profiles above which exchangeable models use the anonymous program
@@ -102,7 +101,11 @@ def refine(
 
 
 def _named_solver(options: SolverOptions) -> Callable:
-    return lambda lp: solve_lp(lp, options)
+    """Each LP stage through the chain after the build (``api.solve_built``): solved, its
+    point and weak-duality bound certified against the stage's own rows."""
+    from . import api
+
+    return lambda lp: api.solve_built(lp, options)[0]
 
 
 def _verify_exactly(result: Refinement, solver: Callable) -> None:
