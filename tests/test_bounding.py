@@ -171,10 +171,56 @@ def test_grid_derivatives_match_004():
     assert adj[-2] == pytest.approx(f[-1] - k * f[-2])
     np.testing.assert_allclose(adj[:-2], k * np.diff(f)[:-1])
     grid2 = rm.Grid(2, 2)
-    g1, g2 = np.random.default_rng(1).normal(size=(2, grid2.size))
-    for i in range(2):
-        assert g1 @ (grid2.downward(i) @ g2) == pytest.approx(-(g2 @ (grid2.adjoint_upward(i) @ g1)))
     assert grid2.size == (2 * 2 + 1) ** 2
+
+
+def _adjoint_upward_of_7(f: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """∇̃+_i f of eq. (7) of 004, written out point by point from the paper (independent of
+    ``lower/grid.py``, which builds it as minus the transpose of ∇-_i): -f(k, x_-i) at
+    x_i = k; f(k, x_-i) - k f(k - 1/k, x_-i) at x_i = k - 1/k; k[f(x_i + 1/k, x_-i) - f(x)]
+    elsewhere. The grid points per agent are 0, 1/k, ..., k (k² + 1 of them)."""
+    top = k * k
+    out = np.empty_like(f)
+    for idx in np.ndindex(*f.shape):
+        j = idx[axis]
+        at = lambda m: f[idx[:axis] + (m,) + idx[axis + 1:]]  # noqa: E731
+        if j == top:
+            out[idx] = -at(top)
+        elif j == top - 1:
+            out[idx] = at(top) - k * at(top - 1)
+        else:
+            out[idx] = k * (at(j + 1) - at(j))
+    return out
+
+
+def _downward_of_004(f: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """∇-_i of 004 Section 3.1.3, point by point: k f(0, x_-i) at x_i = 0, k[f(x) - f(x - 1/k)]
+    inside, f(k, x_-i) - f(k - 1/k, x_-i) at x_i = k."""
+    top = k * k
+    out = np.empty_like(f)
+    for idx in np.ndindex(*f.shape):
+        j = idx[axis]
+        at = lambda m: f[idx[:axis] + (m,) + idx[axis + 1:]]  # noqa: E731
+        out[idx] = k * at(0) if j == 0 else (at(top) - at(top - 1) if j == top else k * (at(j) - at(j - 1)))
+    return out
+
+
+@pytest.mark.parametrize("n_agents, k", [(1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 3), (3, 2)])
+def test_adjoint_upward_is_formula_7_of_004_entry_by_entry(n_agents, k):
+    """Every entry of ∇̃+_i and ∇-_i, for every agent i, against the point-by-point formulas
+    of 004 ((7) and Section 3.1.3; the special cases at the top two grid points included),
+    applied to the unit vectors (so the whole matrix is compared, exactly: the entries are
+    the integers 0, ±1, ±k). Lemma 2's summation by parts then holds between the two
+    formulas, each from its own definition."""
+    grid = rm.Grid(n_agents, k)
+    eye = np.eye(grid.size)
+    for i in range(n_agents):
+        want_adj = np.column_stack([_adjoint_upward_of_7(e.reshape(grid.shape), k, i).ravel() for e in eye])
+        want_down = np.column_stack([_downward_of_004(e.reshape(grid.shape), k, i).ravel() for e in eye])
+        np.testing.assert_array_equal(grid.adjoint_upward(i).toarray(), want_adj)
+        np.testing.assert_array_equal(grid.downward(i).toarray(), want_down)
+        f, g = np.random.default_rng(i).normal(size=(2, grid.size))
+        assert f @ (want_down @ g) == pytest.approx(-(g @ (want_adj @ f)), abs=1e-12 * grid.size * k)
 
 
 @pytest.mark.parametrize("solver", ["highs", "clarabel"])

@@ -282,6 +282,9 @@ def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e
     # (measured on the public good, k=6: 16 s dual simplex, 2.7 s interior point with
     # crossover); when HiGHS is left to choose, the BCE step uses the interior point method
     bce_solver = "highs-ipm" if solver in ("auto", "highs") else solver
+    if lb.mechanism is None or ub.information is None:  # the programs' read-back gives both when optimal
+        raise SolverError(f"the bounding programs gave no {'mechanism' if lb.mechanism is None else 'information structure'}"
+                          f" to certify (status {lb.status}, {ub.status})")
     g = guarantee(low, lb.mechanism, solver=bce_solver, time_limit=time_limit, verbose=verbose, best=False,
                   symmetry=symmetry)
     p = potential(low, ub.information, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)

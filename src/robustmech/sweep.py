@@ -173,6 +173,8 @@ class ModelSpec:
             module = sys.modules.get(modname)
             if module is None:
                 spec = importlib.util.spec_from_file_location(modname, self.target)
+                if spec is None or spec.loader is None:
+                    raise ParameterError(f"cannot import {self.target} as a Python file")
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[modname] = module
                 spec.loader.exec_module(module)

@@ -158,7 +158,8 @@ def _syntax_error(exc: UnexpectedInput, text: str, filename: str) -> ModelError:
         line, column = len(lines), len(lines[-1]) + 1
     loc = Location(filename, max(line, 1), max(column, 1))
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else "?"
+        pos = exc.pos_in_stream if exc.pos_in_stream is not None else -1
+        char = text[pos] if 0 <= pos < len(text) else "?"
         if char == '"':
             return ModelError("unterminated string: a string must close with \" on the same line", loc)
         return ModelError(f"syntax error: unexpected character {char!r}", loc)
@@ -167,15 +168,15 @@ def _syntax_error(exc: UnexpectedInput, text: str, filename: str) -> ModelError:
         return ModelError(f"syntax error: unexpected end of file; expected {_one_of(expected)}", loc)
     if isinstance(exc, UnexpectedToken):
         found = _describe_token(exc.token)
-        expected = _one_of(_expected_words(exc.accepts or exc.expected))
+        one_of = _one_of(_expected_words(exc.accepts or exc.expected))
         previous = _end_of_previous(text, exc.token)
         if previous is not None and str(exc.token.value) in STATEMENT_WORDS:
             # the statement on an earlier line is incomplete: point at its end
             line, column = previous
             return ModelError(f"syntax error: the statement is incomplete at the end of line {line} (the next line "
-                              f"starts with '{exc.token.value}'); expected {expected}",
+                              f"starts with '{exc.token.value}'); expected {one_of}",
                               Location(filename, line, column))
-        return ModelError(f"syntax error: unexpected {found}; expected {expected}", loc)
+        return ModelError(f"syntax error: unexpected {found}; expected {one_of}", loc)
     return ModelError("syntax error", loc)  # pragma: no cover - Lark raises only the above
 
 
@@ -291,8 +292,8 @@ class _ToAST(Transformer):
     def index_decl(self, meta, var, rng=None):
         return A.IndexDecl(self._loc(meta), str(var), rng)
 
-    def allocate_stmt(self, meta, name, index, *rest):
-        rest = list(rest)
+    def allocate_stmt(self, meta, name, index, *parts):
+        rest = list(parts)
         lower_op = lower = total = None
         if rest and isinstance(rest[0], Token) and rest[0].type == "COMPOP":
             lower_op, lower = str(rest[0]), rest[1]

@@ -138,7 +138,7 @@ def lower_environment(env: Environment, check: bool = True) -> LoweredEnvironmen
         wcoef = np.array([on_states(e) for e in env.designer]).T
         wconst = np.zeros(s)
     else:
-        out: ContinuousOutcomes = env.outcomes
+        out = env.outcomes
         poly = _polyhedron(out)
         ucoef = np.zeros((n, s, len(out)))
         uconst = np.zeros((n, s))
@@ -200,11 +200,14 @@ def linear_rows(constraints, index: dict, convert=float, zero=0.0, dtype=float):
             row[index[v]] = convert(coef)
         rhs = convert(c.rhs)
         if c.sense == "<=":
-            ub_rows.append(row), ub_rhs.append(rhs)
+            ub_rows.append(row)
+            ub_rhs.append(rhs)
         elif c.sense == ">=":
-            ub_rows.append(-row), ub_rhs.append(-rhs)
+            ub_rows.append(-row)
+            ub_rhs.append(-rhs)
         else:
-            eq_rows.append(row), eq_rhs.append(rhs)
+            eq_rows.append(row)
+            eq_rhs.append(rhs)
     return ub_rows, ub_rhs, eq_rows, eq_rhs
 
 

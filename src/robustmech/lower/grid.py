@@ -103,8 +103,8 @@ def _downward_1d(k: int) -> sp.csr_matrix:
         return sp.csr_matrix(np.array([[float(k)]]))
     r, c, v = [0], [0], [float(k)]
     inner = np.arange(1, K - 1)
-    r += list(inner) + list(inner)
-    c += list(inner) + list(inner - 1)
+    r += inner.tolist() + inner.tolist()
+    c += inner.tolist() + (inner - 1).tolist()
     v += [float(k)] * len(inner) + [-float(k)] * len(inner)
     r += [K - 1, K - 1]
     c += [K - 1, K - 2]

@@ -31,7 +31,7 @@ import numpy as np
 import sympy
 
 from ..errors import UnsupportedError
-from ..model.prior_free import PriorFreeEnvironment
+from ..model.prior_free import OutcomeVariable, PriorFreeEnvironment
 from .arrays import linear_rows
 
 MAX_PROFILES = 200_000
@@ -290,6 +290,7 @@ def _to_fraction(x) -> Fraction:
 
 def _profile_values(env: PriorFreeEnvironment, cells: np.ndarray, exact: bool) -> np.ndarray:
     grids = env.type_grids
+    table: list[list[Fraction]] | list[list[float]]
     if exact:
         table = [[_to_fraction(v) for v in g] for g in grids]
         out = np.empty(cells.shape, dtype=object)
@@ -359,7 +360,7 @@ def is_exchangeable(env: PriorFreeEnvironment) -> bool:
         return True
     if not env.symmetric_grids:
         return False
-    fam = {}
+    fam: dict[str, dict[int, OutcomeVariable]] = {}
     for v in env.variables:
         if v.agent is not None:
             fam.setdefault(v.family, {})[v.agent] = v

@@ -75,7 +75,7 @@ def recognise(low: LoweredEnvironment) -> QuasilinearEnvironment:
                                "not a finite outcome set")
     roles = getattr(env.outcomes, "roles", ())
     names = low.outcome_names
-    n, s, d = low.n_agents, low.n_states, low.dim
+    n = low.n_agents
     transfer = np.array([j for j, r in enumerate(roles) if r == "transfer"], dtype=int)
     alloc = np.array([j for j, r in enumerate(roles) if r != "transfer"], dtype=int)
     if len(transfer) != n:

@@ -63,7 +63,7 @@ def find_symmetries(low: LoweredEnvironment, tol: float = 1e-12, max_outcome_per
     def state_signature(ucoef, uconst, wcoef, wconst, prior, s) -> bytes:
         return key(np.concatenate([ucoef[:, s, :].ravel(), uconst[:, s], wcoef[s], [wconst[s], prior[s]]]))
 
-    table = {}
+    table: dict[bytes, list[int]] = {}
     for s in range(s_count):
         table.setdefault(state_signature(low.utility_coef, low.utility_const, low.designer_coef,
                                          low.designer_const, low.prior, s), []).append(s)
@@ -74,8 +74,8 @@ def find_symmetries(low: LoweredEnvironment, tol: float = 1e-12, max_outcome_per
         if all(a == b for a, b in enumerate(pi)):
             continue
         inv_pi = np.argsort(pi)
-        for phi in itertools.permutations(range(d)):
-            phi = np.array(phi)
+        for phi_order in itertools.permutations(range(d)):
+            phi = np.array(phi_order)
             if not _keeps_polyhedron(poly, phi):
                 continue
             # transformed environment: u'_{π(i)}(φq, ·) = u_i(q, ·)  =>  u'_k[·, φ(j)] = u_{π⁻¹(k)}[·, j]

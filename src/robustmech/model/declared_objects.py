@@ -44,6 +44,8 @@ class DeclaredObjects:
 
     def _data_file(self, s: A.MechanismStmt | A.InformationStmt, read: str) -> tuple[str, dict]:
         """The full path of the statement's file and the arrays ``loader.<read>`` gives."""
+        if s.path is None:  # pragma: no cover - only statements that name a file come here
+            raise ModelError(f"'{s.name}' names no data file", s.loc)
         full = self._resolve_file(s.path, s.loc)
         if self.loader is None:
             raise ModelError(f"'{s.name}' is read from the data file '{s.path}': load the model with "

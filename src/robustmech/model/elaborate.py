@@ -89,7 +89,8 @@ class _BayesianElaborator:
         common.declare_designer(stmts, self._payoff, "the model has no designer objective: add a line `designer = EXPR`")
         finite = self.outcome_names is not None
         objects = DeclaredObjects(common, self.loader,
-                                  tuple(self.outcome_names) if finite else tuple(v.name for v in common.variables),
+                                  tuple(self.outcome_names) if self.outcome_names is not None
+                                  else tuple(v.name for v in common.variables),
                                   finite, self.state_labels, self.state_points, self._probability)
         for s in stmts:
             if isinstance(s, A.MechanismStmt):
@@ -152,7 +153,9 @@ class _BayesianElaborator:
         elif spec.kind == "independent":
             self._prior_independent(spec, loc)
         else:  # table: a list in state order, or {state: probability}
-            value = self.evaluate(spec.expr)
+            expr = spec.expr
+            assert expr is not None  # the parser gives a table prior its expression
+            value = self.evaluate(expr)
             if isinstance(value, TableValue):
                 mapping = {}
                 for key, p, ploc in zip(value.keys, value.values, value.locs):
@@ -163,12 +166,12 @@ class _BayesianElaborator:
                     mapping[point] = self._probability(p, ploc, point_label(point))
                 self.b.prior(mapping, location=loc)
             elif isinstance(value, Family):
-                items = spec.expr.items if isinstance(spec.expr, A.ListLit) else [spec.expr] * len(value.entries)
+                items = expr.items if isinstance(expr, A.ListLit) else [expr] * len(value.entries)
                 probs = [self._probability(p, item.loc, label)
                          for p, item, label in zip(value.entries, items, self.state_labels)]
                 if len(value.entries) != len(self.state_points):
                     raise ModelError(f"the prior has {len(value.entries)} entries for {len(self.state_points)} states",
-                                     spec.expr.loc)
+                                     expr.loc)
                 self.b.prior(probs, location=loc)
             else:
                 raise ModelError("a prior is `uniform`, a list of probabilities in state order, a table "
@@ -176,17 +179,19 @@ class _BayesianElaborator:
 
     def _prior_density(self, spec: A.PriorSpec, loc: Location) -> None:
         ctx = Context({}, no_outcome="`outcome` cannot be used in a prior")
-        density = self.number(self.evaluate(spec.expr, ctx), spec.expr.loc, "a density")
+        expr = spec.expr
+        assert expr is not None  # the parser gives a density prior its expression
+        density = self.number(self.evaluate(expr, ctx), expr.loc, "a density")
         values = []
         for label, point in zip(self.state_labels, self.state_points):
             v = density.subs(dict(zip(self.state_symbols, point))) \
                 if density.free_symbols <= set(self.state_symbols) else None
             if v is None or not v.is_number or not v.is_real:
-                raise ModelError("a prior density may only use the state coordinates and parameters", spec.expr.loc)
+                raise ModelError("a prior density may only use the state coordinates and parameters", expr.loc)
             if v < 0:
-                raise ModelError(f"negative probability: the density is {v} at state {label}", spec.expr.loc)
+                raise ModelError(f"negative probability: the density is {v} at state {label}", expr.loc)
             values.append(v)
-        self.b.prior(_normalise(values, spec.expr.loc), location=loc)
+        self.b.prior(_normalise(values, expr.loc), location=loc)
 
     def _prior_independent(self, spec: A.PriorSpec, loc: Location) -> None:
         dims = len(self.state_symbols)
@@ -333,7 +338,7 @@ class _BayesianElaborator:
         elif s.verb == "bounds":
             self.b.directive("bounds", location=s.loc, **options)
         else:
-            binding = self.common.scope.get(s.target)
+            binding = self.common.scope.get(s.target) if s.target is not None else None
             if binding is None or binding.kind not in ("mechanism", "information structure"):
                 raise ModelError(f"`evaluate` names a mechanism or an information structure declared in the model; "
                                  f"'{s.target}' is neither", s.loc)

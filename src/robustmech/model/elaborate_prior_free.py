@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import sympy
@@ -142,9 +143,7 @@ class _PriorFreeElaborator:
         scope = self.common.scope
         for s in stmts:
             if isinstance(s, A.TypesStmt):
-                scope.claim(s.name, "type", s.name_loc, unavailable=lambda ctx, name=s.name: (
-                    f"the types '{name}' cannot be used here: they have no value before the `types` statement is "
-                    "elaborated (use them in utilities, the designer payoff and definitions)"))
+                scope.claim(s.name, "type", s.name_loc, unavailable=partial(_types_unavailable, s.name))
             elif isinstance(s, A.OutcomeStmt):
                 for d in s.decls:
                     if d.var is not None:
@@ -152,7 +151,7 @@ class _PriorFreeElaborator:
                         if bound is not None and bound.kind == "outcome index":
                             continue  # several families may share an index name
                         scope.claim(d.var, "outcome index", d.loc,
-                                    unavailable=lambda ctx, var=d.var: self._outcome_index_unbound(var, ctx))
+                                    unavailable=partial(self._outcome_index_unbound, d.var))
 
     def _outcome_index_unbound(self, var: str, ctx: Context) -> str:
         """Why the index ``var`` of an outcome family has no value in ``ctx``."""
@@ -178,7 +177,7 @@ class _PriorFreeElaborator:
         if common.agent_var is None and s.var in common.scope:
             raise ModelError(f"the index '{s.var}' hides the {common.scope[s.var].kind} of that name; choose another "
                              "index name", s.var_loc)
-        grids = []
+        grids: list[list[sympy.Expr]] = []
         for number in common.agent_numbers:
             value = common.guard(lambda st, n=number: self.evaluate(st.grid, Context({st.var: sympy.Integer(n)})), s)
             elements = self.elements(value, s.grid.loc)
@@ -353,3 +352,8 @@ class _PriorFreeElaborator:
                                  f"the outcome ({rest[0]} at {self.lottery_names[0]}, {r} at {member}); a lottery "
                                  "multiplies only terms that do not involve the outcome variables", loc)
         return sympy.Add(*(w * c for w, c in zip(self.lottery_symbols, const))) + rest[0]
+
+
+def _types_unavailable(name: str, ctx: Context) -> str:
+    return (f"the types '{name}' cannot be used here: they have no value before the `types` statement is "
+            "elaborated (use them in utilities, the designer payoff and definitions)")

@@ -17,7 +17,7 @@ The model file elaborator and the Python :class:`ModelBuilder` produce the same 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Iterable, Literal, Mapping, Sequence, Union
 
 import numpy as np
 import sympy
@@ -82,7 +82,7 @@ class FiniteOutcomes:
     names: tuple[str, ...]
 
     @property
-    def is_finite(self) -> bool:
+    def is_finite(self) -> Literal[True]:  # a Literal, so that `if outcomes.is_finite` narrows OutcomeSpace
         return True
 
     def __len__(self) -> int:
@@ -115,7 +115,7 @@ class ContinuousOutcomes:
     roles: tuple[str, ...]
 
     @property
-    def is_finite(self) -> bool:
+    def is_finite(self) -> Literal[False]:
         return False
 
     @property
@@ -242,7 +242,9 @@ class DeclarationBuilder:
         """Declare the agents: a count (named 1..N) or a list of names."""
         if self._agents is not None:
             raise ModelError("agents are declared twice", location)
-        if isinstance(agents, (int, np.integer)) and not isinstance(agents, bool):
+        if isinstance(agents, bool):
+            raise ModelError(f"the agents are a count or a list of names, not {agents}", location)
+        if isinstance(agents, (int, np.integer)):
             if agents < 1:
                 raise ModelError(f"there must be at least one agent, got {agents}", location)
             names = tuple(str(i) for i in range(1, int(agents) + 1))
@@ -267,6 +269,11 @@ class DeclarationBuilder:
         if str(agent) in self._agents:
             return self._agents.index(str(agent))
         raise ModelError(f"unknown agent '{agent}'", location)
+
+    def _agent_name(self, i: int) -> str:
+        """The name of agent ``i`` (after :meth:`_agent_index`, so the agents are declared)."""
+        assert self._agents is not None
+        return self._agents[i]
 
 
 class ModelBuilder(DeclarationBuilder):
@@ -393,15 +400,15 @@ class ModelBuilder(DeclarationBuilder):
     def prior_product(self, marginals: Sequence[Mapping[Any, Any]], location: Location | None = None) -> None:
         """Independent coordinates: ``marginals[c]`` maps each value of coordinate c to
         its probability; ``μ(θ) = ∏_c marginals[c][θ_c]``."""
-        self._need_states("prior", location)
-        if len(marginals) != len(self._state_symbols):
+        state_symbols = self._need_states("prior", location)
+        if len(marginals) != len(state_symbols):
             raise ModelError(
-                f"a product prior needs one marginal per state coordinate ({len(self._state_symbols)}), "
+                f"a product prior needs one marginal per state coordinate ({len(state_symbols)}), "
                 f"got {len(marginals)}",
                 location,
             )
         exact = []
-        for c, marg in enumerate(marginals):
+        for marg in marginals:
             exact.append({_number(k, "a marginal's value", location): _number(v, "a marginal probability", location)
                           for k, v in marg.items()})
         values = []
@@ -410,7 +417,7 @@ class ModelBuilder(DeclarationBuilder):
             for c, coord in enumerate(pt):
                 if coord not in exact[c]:
                     raise ModelError(
-                        f"the marginal of {self._state_symbols[c].name} gives no probability for the value {coord}",
+                        f"the marginal of {state_symbols[c].name} gives no probability for the value {coord}",
                         location,
                     )
                 p *= exact[c][coord]
@@ -501,7 +508,7 @@ class ModelBuilder(DeclarationBuilder):
         outcomes one expression linear in the outcome variables."""
         i = self._agent_index(agent, location)
         if i in self._utilities:
-            raise ModelError(f"the utility of agent {self._agents[i]} is defined twice", location)
+            raise ModelError(f"the utility of agent {self._agent_name(i)} is defined twice", location)
         self._utilities[i] = payoff
         self.locations[("utility", i)] = location
 
@@ -585,9 +592,10 @@ class ModelBuilder(DeclarationBuilder):
 
     # -- helpers -----------------------------------------------------------
 
-    def _need_states(self, what: str, location):
+    def _need_states(self, what: str, location) -> tuple[sympy.Symbol, ...]:
         if self._state_symbols is None:
             raise ModelError(f"declare the states before the {what}", location)
+        return self._state_symbols
 
     def _set_prior(self, values: tuple, kind: str, location):
         if self._prior is not None:
@@ -616,7 +624,7 @@ class ModelBuilder(DeclarationBuilder):
         raise ModelError(f"the prior names a state {key!r} that is not in the state set", location)
 
     def _payoff(self, payoff, outcomes: OutcomeSpace, what: str, location) -> Payoff:
-        state_syms = set(self._state_symbols)
+        state_syms = set(self._need_states(what, location))
         if outcomes.is_finite:
             names = outcomes.names
             if callable(payoff) and not isinstance(payoff, sympy.Basic):

@@ -46,7 +46,7 @@ def bid_grid(count: int, top: float = 1.0, bottom: float = 0.0) -> np.ndarray:
 
 def _as_bids(bids, what: str = "bids") -> np.ndarray:
     if np.isscalar(bids):
-        return bid_grid(int(bids))
+        return bid_grid(int(bids))  # type: ignore[arg-type]  # numpy's isscalar guard admits complex; int() refuses it
     arr = np.asarray(bids, dtype=float).reshape(-1)
     if arr.size < 1:
         raise ModelError(f"the {what} are empty")
@@ -232,7 +232,7 @@ def proportional_cost_sharing(env: Environment, bids=21, expenditure: Callable[[
                      metadata={"generator": "proportional_cost_sharing"})
 
 
-GENERATORS = {
+GENERATORS: dict[str, Callable[..., Mechanism]] = {
     "first_price": first_price_auction,
     "second_price": second_price_auction,
     "all_pay": all_pay_auction,
@@ -258,7 +258,7 @@ def standard_mechanism(env: Environment, name: str, **options) -> Mechanism:
 # information structures
 
 
-def information_from_joint(signals: Sequence[Sequence], state_labels: Sequence[str], joint, name: str = "information") -> InformationStructure:
+def information_from_joint(signals: Sequence[Sequence | np.ndarray], state_labels: Sequence[str], joint, name: str = "information") -> InformationStructure:
     """I = (S, σ) from a joint table ``joint[s_1, ..., s_N, θ]`` (non-negative, summing to one)."""
     joint = np.asarray(joint, dtype=float)
     if np.any(joint < 0):
@@ -272,7 +272,7 @@ def information_from_joint(signals: Sequence[Sequence], state_labels: Sequence[s
         raise ModelError(str(exc)) from None
 
 
-def product_information(env: Environment, conditionals: Sequence, signals: Sequence[Sequence] | None = None,
+def product_information(env: Environment, conditionals: Sequence, signals: Sequence[Sequence | np.ndarray] | None = None,
                         name: str = "information") -> InformationStructure:
     """σ(s, θ) = μ(θ) Π_i π_i(s_i | θ): signals drawn independently given the state.
 

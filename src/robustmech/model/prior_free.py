@@ -271,7 +271,7 @@ class PriorFreeBuilder(DeclarationBuilder):
         """u_i(z, θ): linear in the outcome variables, coefficients in the type symbols."""
         i = self._agent_index(agent, location)
         if i in self._utilities:
-            raise ModelError(f"the utility of agent {self._agents[i]} is defined twice", location)
+            raise ModelError(f"the utility of agent {self._agent_name(i)} is defined twice", location)
         self._utilities[i] = payoff
         self.locations[("utility", i)] = location
 
@@ -317,8 +317,9 @@ class PriorFreeBuilder(DeclarationBuilder):
         here = Location(self.path or "<model>")
         if self._agents is None:
             raise ModelError("no agents declared (write `agents i in 1..I`)", here)
-        if self._type_symbols is None:
+        if self._type_symbols is None or self._grids is None:  # types() sets both
             raise ModelError("no types declared (write `types theta[i] in {...}`)", here)
+        grids = self._grids
         if not self._variables:
             raise ModelError("no outcome variables declared (an allocation, a probability, a lottery, transfers)", here)
         symbols = {v.symbol for v in self._variables}
@@ -331,12 +332,12 @@ class PriorFreeBuilder(DeclarationBuilder):
         if self._designer is None:
             raise ModelError("no designer payoff (write `designer = ...`)", here)
         designer = self._linear(self._designer, "the designer's payoff", symbols, allowed, loc("designer"))
-        n_profiles = int(np.prod([len(g) for g in self._grids]))
+        n_profiles = int(np.prod([len(g) for g in grids]))
         prior = None
         if self._prior is not None:
             prior = self._prior_values(self._prior, n_profiles, loc("prior"))
         return PriorFreeEnvironment(
-            name=self.name, agents=self._agents, type_symbols=self._type_symbols, type_grids=self._grids,
+            name=self.name, agents=self._agents, type_symbols=self._type_symbols, type_grids=grids,
             variables=tuple(self._variables), constraints=tuple(self._constraints), utilities=tuple(utilities),
             designer=designer, incentive=self._incentive, participation=self._participation, prior=prior,
             title=self.title, params=dict(self.params), source=self.source, path=self.path, locations=dict(self.locations),

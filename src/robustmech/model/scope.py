@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import sympy
@@ -133,7 +134,7 @@ def parameter_values(params: list[A.ParamStmt], overrides: Mapping[str, Any], ev
         raise ParameterError(f"unknown parameter '{unknown[0]}' in --param (this model's parameters: {known})",
                              Location(file))
     for p in params:
-        default = guarded(lambda node=p.value: evaluate(node), p.loc)
+        default = guarded(partial(evaluate, p.value), p.loc)
         kind = parameter_kind(default)
         if kind == "integer" and _written_as_real(p.value):
             kind = "number"  # `param vbar = 3.0` declares a real parameter

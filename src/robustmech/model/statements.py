@@ -130,23 +130,25 @@ class CommonStatements:
         """``(lo, hi)`` of a ``variable`` statement, None where unbounded."""
         if s.bound_kind is None:
             return None, None
-        value = self.evaluate(s.bound, ctx)
+        bound = s.bound
+        assert bound is not None  # the parser sets a bound with its kind
+        value = self.evaluate(bound, ctx)
         if s.bound_kind == "interval":
             if not isinstance(value, Family) or len(value.entries) != 2:
-                raise ModelError("bounds are written `in [lo, hi]` (use -inf or inf for no bound)", s.bound.loc)
-            lo, hi = (self.number(v, s.bound.loc, "a bound") for v in value.entries)
+                raise ModelError("bounds are written `in [lo, hi]` (use -inf or inf for no bound)", bound.loc)
+            lo, hi = (self.number(v, bound.loc, "a bound") for v in value.entries)
         elif s.bound_kind == ">=":
-            lo, hi = self.number(value, s.bound.loc, "a bound"), sympy.oo
+            lo, hi = self.number(value, bound.loc, "a bound"), sympy.oo
         elif s.bound_kind == "<=":
-            lo, hi = -sympy.oo, self.number(value, s.bound.loc, "a bound")
+            lo, hi = -sympy.oo, self.number(value, bound.loc, "a bound")
         else:
             raise ModelError(f"a variable's bound is written `>= lo`, `<= hi` or `in [lo, hi]`, not `{s.bound_kind}`",
-                             s.bound.loc)
+                             bound.loc)
         for b in (lo, hi):
             if b.free_symbols:
-                raise ModelError("a bound must be a number", s.bound.loc)
+                raise ModelError("a bound must be a number", bound.loc)
         if lo != -sympy.oo and hi != sympy.oo and lo > hi:
-            raise ModelError(f"the bounds are empty: {lo} > {hi}", s.bound.loc)
+            raise ModelError(f"the bounds are empty: {lo} > {hi}", bound.loc)
         return (None if lo == -sympy.oo else lo), (None if hi == sympy.oo else hi)
 
     def bind_variables(self, name: str, syms, indices) -> None:

@@ -212,7 +212,7 @@ def _transfer_operator(grid: Grid) -> sp.csr_matrix:
 
 def _build_guarantee(inv: AuctionInverse) -> LinearProgram:
     ql, grid, program = inv.ql, inv.grid, inv.program
-    n_x, m, S, N = grid.size, ql.dim, ql.n_states, ql.n_agents
+    n_x, S, N = grid.size, ql.n_states, ql.n_agents
     b = ProgramBuilder(f"{program}-{grid.k}", "max")
     sets = index_sets(inv)
     b.add_variables("q", lower=0.0, description="q(x): the allocation at each action profile",
@@ -253,7 +253,7 @@ def _build_guarantee(inv: AuctionInverse) -> LinearProgram:
 
 def _build_potential(inv: AuctionInverse) -> LinearProgram:
     ql, grid = inv.ql, inv.grid
-    n_x, m, S, r = grid.size, ql.dim, ql.n_states, len(ql.b)
+    n_x, S, r = grid.size, ql.n_states, len(ql.b)
     b = ProgramBuilder(f"auction-potential-{grid.k}", "min")
     sets = index_sets(inv)
     b.add_variables("sigma", description="σ(x, θ): the information structure on X(k) (stored θ-major)",

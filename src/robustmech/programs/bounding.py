@@ -64,7 +64,7 @@ def _mechanism_rows(grid: Grid, low: LoweredEnvironment, derivative) -> tuple[sp
     Returns the coefficient matrix on m and the constant part per row
     (w's constant, plus u_i's constant times ∂_i 1, which is non-zero only for ∇-).
     """
-    n_x, d = grid.size, low.dim
+    n_x = grid.size
     eye = sp.identity(n_x, format="csr")
     ops = [derivative(i) for i in range(low.n_agents)]
     ones = np.ones(n_x)
@@ -132,7 +132,9 @@ def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
 def _participation_rows(b: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:
     """u_i(q(0, x_-i), θ) >= 0: action 0 is participation secure. States with the same
     utility coefficients for agent i give the same rows; each is written once."""
-    mats, lowers, members = [], [], []
+    mats: list[sp.csr_matrix] = []
+    lowers: list[np.ndarray] = []
+    members: list[tuple] = []
     others = list(itertools.product(*([tuple(float(v) for v in grid.values)] * (grid.n_agents - 1))))
     for i in range(low.n_agents):
         select = grid.at_zero(i)
@@ -275,7 +277,7 @@ def column_permutations(lp: LinearProgram, inverse: Inverse, symmetries) -> list
     the polyhedron, hence its vertices, onto itself."""
     from ..lower.symmetry import profile_permutation
 
-    grid, d, n_s = inverse.grid, inverse.lowered.dim, inverse.lowered.n_states
+    grid, d = inverse.grid, inverse.lowered.dim
     perms = []
     for sym in symmetries:
         moved = profile_permutation(grid.shape, sym.agents)

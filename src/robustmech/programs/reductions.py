@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -92,7 +92,7 @@ class SymmetryReduction(Reduction):
 class Chain(Reduction):
     """Reductions applied in order and inverted in reverse; itself a reduction."""
 
-    def __init__(self, reductions: list[Reduction]):
+    def __init__(self, reductions: Sequence[Reduction]):
         self.reductions = list(reductions)
 
     def apply(self, lp: LinearProgram) -> tuple[LinearProgram, list]:
@@ -121,13 +121,15 @@ def symmetry_reduction(lp: LinearProgram, symmetries, agents: tuple, states: tup
     program's declared index sets, keeping only those under which the program is
     invariant (checked on its numbers); None when none is left. Also says why, for the
     report."""
-    permutations, row_permutations, refused = [], [], 0
+    permutations: list[np.ndarray] = []
+    row_permutations: list[np.ndarray] = []
+    refused = 0
     for sym in symmetries:
         perm = column_permutation(lp, sym, agents, states, outcomes)
         rows = None
         if perm is not None and not np.array_equal(perm, np.arange(lp.n_cols)):
             rows = row_permutation(lp, perm)
-        if rows is None:
+        if perm is None or rows is None:
             refused += 1
             continue
         permutations.append(perm)

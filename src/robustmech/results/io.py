@@ -86,7 +86,7 @@ def save_result(result: ProgramResult, path: str, force: bool = False, source: s
         record["state_points"] = np.asarray(result.state_points, dtype=float).tolist()
     if arrays:
         record["arrays"] = os.path.basename(npz_path)
-        np.savez_compressed(npz_path, **arrays)
+        np.savez_compressed(npz_path, **arrays)  # type: ignore[arg-type]  # numpy's stub: any key might be allow_pickle
     with open(path, "w") as fh:
         json.dump(record, fh, indent=2)
     return targets
@@ -183,7 +183,8 @@ def _kind(value) -> str:
         return "true/false"
     if isinstance(value, (int, float)):
         return "a number"
-    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
 
 
 # ---------------------------------------------------------------------------- reading the arrays

@@ -15,12 +15,16 @@ from typing import Callable
 import numpy as np
 import sympy
 
-from .auction import ProportionalAuction, must_sell_uniform_guarantee, must_sell_uniform_transfer, \
-    uniform_threshold_equation
-from .distributions import Discrete, Uniform, binary
-from .erlang import erlang_cdf, erlang_cdf_expr, erlang_density_expr, erlang_quantile
 from . import public_good as pg
 from . import virtual_values as vv
+from .auction import (
+    ProportionalAuction,
+    must_sell_uniform_guarantee,
+    must_sell_uniform_transfer,
+    uniform_threshold_equation,
+)
+from .distributions import Discrete, Uniform, binary
+from .erlang import erlang_cdf, erlang_cdf_expr, erlang_density_expr, erlang_quantile
 
 
 @dataclass(frozen=True)

@@ -81,9 +81,9 @@ def closed_form(name: str, params: Mapping[str, Any]) -> ClosedForm:
                            "share_of_expected_value": auction.share_of_expected_value})
     if name == "bilateral_trade_two_states":
         g, h = _number(params, "g"), _number(params, "h")
-        solution = bilateral_trade_solution(g, h)
-        return ClosedForm(name, solution.guarantee, "L = g - (h-g)/y = g e^y y^{-(h-g)/g} / int_0^y e^z z^{-(h-g)/g} dz",
-                          "003 Section 3.6, eqs. (43)-(45)", {"g": g, "h": h}, {"boundary": solution.boundary})
+        trade = bilateral_trade_solution(g, h)
+        return ClosedForm(name, trade.guarantee, "L = g - (h-g)/y = g e^y y^{-(h-g)/g} / int_0^y e^z z^{-(h-g)/g} dz",
+                          "003 Section 3.6, eqs. (43)-(45)", {"g": g, "h": h}, {"boundary": trade.boundary})
     raise UnsupportedError(f"no closed form is known for model '{name}' (known: public_good, common_value_binary, "
                            "common_value_uniform, bilateral_trade_two_states)")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import sympy
@@ -21,11 +22,19 @@ from ..errors import ParameterError
 
 
 class ValueDistribution:
-    """A distribution H of the common value v on a bounded interval."""
+    """A distribution H of the common value v on a bounded interval [lower, upper]
+    (fields or properties of the subclasses)."""
 
-    lower: float
-    upper: float
-    name: str = "distribution"
+    if TYPE_CHECKING:  # declared only: a property here would shadow the subclasses' dataclass fields
+        @property
+        def lower(self) -> float: ...
+
+        @property
+        def upper(self) -> float: ...
+
+    @property
+    def name(self) -> str:
+        return "distribution"
 
     def cdf(self, v: float) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -166,7 +175,7 @@ class SymbolicDistribution(ValueDistribution):
     symbol: sympy.Symbol
     lower: float
     upper: float
-    _cdf: object = field(init=False, repr=False, compare=False)
+    _cdf: Callable[[float], Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if not self.upper > self.lower:
