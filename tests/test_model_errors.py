@@ -109,3 +109,12 @@ def test_syntax_errors_say_what_was_expected(text, line, column, words):
     assert message.startswith(f"m.mech:{line}:{column}: "), message
     assert words in message
     assert not re.search(r"__ANON|[A-Z]{3,}_|\$END|LPAR|RSQB", message), message
+
+
+def test_agents_must_be_a_count_or_names():
+    """A bool is an int to Python; the builder refuses it instead of iterating over it."""
+    import robustmech as rm
+
+    with pytest.raises(ModelError, match="a count or a list of names"):
+        rm.ModelBuilder("m").agents(True)
+    assert rm.ModelBuilder("m").agents(2) == ("1", "2")
