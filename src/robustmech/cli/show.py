@@ -8,12 +8,23 @@ import sys
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, UnsupportedError
+from ..programs import base as programs
 from ..results.io import load_result, read_record
 from ..sweep import is_sweep_dir, load_sweep
 from .common import add_json_argument, emit_json
 
-PROGRAM_NAMES = {"guarantee": "LB-G", "potential": "UB-P", "dual": "relaxed dual"}
+
+
+def program_title(program: str | None, k) -> str:
+    """How the papers name a saved result's program: LB-G-6, or "relaxed dual, k=6"."""
+    try:
+        title = programs.program(program or "").title
+    except UnsupportedError:  # a result saved by a program this version does not have
+        title = program or "?"
+    if title.endswith("-k") and k:
+        return f"{title[:-1]}{k}"
+    return f"{title}, k={k}" if k else title
 
 
 def register(sub) -> None:
@@ -32,12 +43,8 @@ def register(sub) -> None:
 def describe_result(meta: dict, result) -> str:
     """What ``robustmech show`` prints for a result."""
     prog = meta.get("program")
-    name = PROGRAM_NAMES.get(prog, prog)
-    k = meta.get("k")
     params = ", ".join(f"{p}={v}" for p, v in (meta.get("params") or {}).items())
-    lines = [f"{prog} ({name}{'-' + str(k) if k and prog in ('guarantee', 'potential') else ''}"
-             f"{', k=' + str(k) if k and prog not in ('guarantee', 'potential') else ''}) on {meta.get('model')}"
-             + (f": {params}" if params else "")]
+    lines = [f"{prog} ({program_title(prog, meta.get('k'))}) on {meta.get('model')}" + (f": {params}" if params else "")]
     lines.append(f"  value      {meta['value']:.9g}  [{meta.get('status')}]")
     if meta.get("dual_value") is not None:
         lines.append(f"  dual value {meta['dual_value']:.9g}  (duality gap {meta.get('duality_gap', 0):.1e})")
