@@ -34,6 +34,8 @@ CASES = [
     ("no_participation.mech", 7, 1, "no outcome gives every agent a non-negative utility in state 0"),
     ("missing_file.mech", 9, 1, "file not found: 'no_such_file.npz'"),
     ("prior_set.mech", 5, 7, "sets of priors (ambiguity) are not supported yet"),
+    ("unknown_directive.mech", 10, 1, "unknown program 'nonsense'; choose one of guarantee, potential, dual"),
+    ("directive_option.mech", 10, 1, "`solve` takes no option 'color' (its options: k, solver, time_limit, symmetry)"),
 ]
 
 

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .directives import directives as check_directives
 from .errors import ModelError, SolverError
 from .lower.arrays import LoweredEnvironment, lower_environment
 from .lower.quasilinear import is_quasilinear
@@ -48,6 +49,7 @@ def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None)
 
     path, text = read_model(path)
     env = elaborate(parse_model(text, path), params or {}, source=text, loader=ResultFiles())
+    check_directives(env)  # an unknown program or option in a directive names its line
     validate(env)
     return env
 
@@ -229,7 +231,8 @@ def certify_solution(lp, x, sol) -> dict:
             f"{lp.name}: the solver's point violates the program by {violation:.1e}, so its value is not a bound; "
             "rerun with --solver highs-simplex or highs-ipm", "uncertified")
     gap = abs(sol.objective - sol.dual_objective)
-    return {"max_violation": violation, "dual_certified": bool(np.isfinite(gap) and gap <= CERTIFICATE_TOLERANCE * scale)}
+    return {"max_violation": violation,
+            "dual_certified": bool(np.isfinite(gap) and gap <= CERTIFICATE_TOLERANCE * scale)}
 
 
 __all__ = ["parse_model", "load_model", "validate", "run", "solve", "solve_built", "bounds", "result_of", "Solved",

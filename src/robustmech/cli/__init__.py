@@ -20,6 +20,7 @@ from ..errors import RobustMechError, SolverError
 
 SUBCOMMANDS = (
     "robustmech.cli.solve",
+    "robustmech.cli.run",
     "robustmech.cli.refine",
     "robustmech.cli.bench",
     "robustmech.cli.evaluate",

@@ -7,9 +7,13 @@ import sys
 
 from .. import api
 from ..errors import ParameterError, SolverError
+from ..directives import default_k
 from ..programs import base as programs
 from .common import (add_json_argument, add_model_arguments, add_output_arguments, add_solver_arguments, emit_json,
                      parse_params, positive_int, refuse_existing, solver_log_to_stderr, solver_options)
+
+
+DEFAULT_K = 4  # where neither the command line nor the model file gives k
 
 
 def grid_programs() -> tuple[str, ...]:
@@ -24,7 +28,9 @@ def register(sub) -> None:
     add_model_arguments(p)
     p.add_argument("--program", default="guarantee", choices=grid_programs(),
                    help="which program (default: guarantee); auction-* are the programs of 001 for quasilinear auctions")
-    p.add_argument("--k", type=positive_int, default=4, help="grid parameter: X_i(k) = {l/k : 0 <= l <= k^2} (default 4)")
+    p.add_argument("--k", type=positive_int, default=None,
+                   help="grid parameter: X_i(k) = {l/k : 0 <= l <= k^2} (default: the model's own "
+                        "`solve PROGRAM k = ...` directive, else 4)")
     p.add_argument("--export", metavar="FILE", help="also write the Pyomo model to FILE (.lp or .mps)")
     add_solver_arguments(p)
     add_output_arguments(p)
@@ -33,7 +39,8 @@ def register(sub) -> None:
     b = sub.add_parser("bounds", help="LB(k) and UB(k) and the gap (Theorem 1 of 004)",
                        description="Solve LB-G-k and UB-P-k and print both bounds and the gap.")
     add_model_arguments(b)
-    b.add_argument("--k", type=positive_int, default=4, help="grid parameter (default 4)")
+    b.add_argument("--k", type=positive_int, default=None,
+                   help="grid parameter (default: the model's own `bounds k = ...` directive, else 4)")
     b.add_argument("--family", default="auto", choices=api.FAMILIES,
                    help="general: LB-G-k and UB-P-k of 004; auction: 001's programs (41) and (3) for quasilinear "
                         "auctions; auto (default): the auction programs where the environment is quasilinear")
@@ -76,6 +83,7 @@ def run_solve(args: argparse.Namespace) -> None:
     if args.export:
         check_export_path(args.export)
     env = api.load_model(args.model, parse_params(args.param))
+    args.k = args.k or default_k(env, args.program) or DEFAULT_K
     if not args.json:
         print(f"solving {args.program} (k={args.k}) on {env.name} ...", file=sys.stderr)
     with solver_log_to_stderr():
@@ -92,6 +100,7 @@ def run_solve(args: argparse.Namespace) -> None:
 
 def run_bounds(args: argparse.Namespace) -> None:
     env = api.load_model(args.model, parse_params(args.param))
+    args.k = args.k or default_k(env, "bounds") or DEFAULT_K
     with solver_log_to_stderr():
         result = api.bounds(env, args.k, progress=progress, family=args.family, **solver_options(args))
     if args.json:
