@@ -132,6 +132,31 @@ def test_continuous_outcomes_with_free_transfers(solver):
         assert result.dual_value == pytest.approx(result.value, abs=1e-8)
 
 
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_rays_of_the_outcome_space(solver):
+    """Bidders who only pay (t[i] >= 0): the outcome space has rays along the transfers,
+    and UB-P-3's rows (10) bound the informational virtual objective along each. Through
+    Pyomo the value is the array path's."""
+    b = rm.ModelBuilder("paying_bidders")
+    b.agents(2)
+    (v,) = b.states(["v"], [0, 0.5, 1])
+    b.prior_uniform()
+    q = b.allocation("q")
+    t = tuple(b.variable(f"t[{i}]", lower=0, role="transfer") for i in (1, 2))
+    for i in range(2):
+        b.utility(i, v * q[i] - t[i])
+    b.designer(sum(t))
+    env = rm.validate(b.build())
+    direct = rm.solve(env, "potential", 3, symmetry=False, solver="highs")
+    model = to_pyomo(env, "potential", k=3)
+    assert set(model.R) == {"t[1]", "t[2]"} and len(model.rays) == 2 * len(model.X)
+    assert model.rays["t[1]", 0.0, 0.0].upper == 0.0
+    solve_model(model, solver)
+    result = from_pyomo(model)
+    assert result.value == pytest.approx(direct.value, abs=1e-8)
+    assert result.dual_value == pytest.approx(result.value, abs=1e-8)
+
+
 @pytest.mark.parametrize("program", ["auction-guarantee", "auction-potential", "auction-dual"])
 def test_auction_programs_solve_through_pyomo(program):
     """001's restricted programs (41), (3) and (3-D) have declared index sets too; through
