@@ -57,8 +57,10 @@ def main(argv=None) -> int:
     rows = []
     if not args.json:
         print(f"# common-value auction N={args.N}, nvalues={args.nvalues}, solver {args.solver}")
-        print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-        print(f"{'k':>3} {'program':<28} {'|X(k)|':>8} {'vars':>8} {'rows':>8} {'build s':>8} {'solve s':>8} {'value':>10}")
+        print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+              f"{platform.python_version()}")
+        print(f"{'k':>3} {'program':<28} {'|X(k)|':>8} {'vars':>8} {'rows':>8} {'build s':>8} {'solve s':>8} "
+              f"{'value':>10}")
     for k in parse_ks(args.k):
         for program in forms:
             t0 = time.perf_counter()

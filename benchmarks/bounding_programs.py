@@ -41,8 +41,10 @@ def main(argv=None) -> int:
     rows = []
     if not args.json:
         print(f"# public good N={args.N} vbar={args.vbar}, solver {args.solver}; closed-form guarantee {lam:.6f}")
-        print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-        print(f"{'k':>3} {'program':<10} {'|X(k)|':>8} {'vars':>9} {'rows':>9} {'build s':>8} {'solve s':>8} {'value':>10}")
+        print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+              f"{platform.python_version()}")
+        print(f"{'k':>3} {'program':<10} {'|X(k)|':>8} {'vars':>9} {'rows':>9} {'build s':>8} {'solve s':>8} "
+              f"{'value':>10}")
     for k in parse_ks(args.k):
         pair = {}
         for program in ("guarantee", "potential"):

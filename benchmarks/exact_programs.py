@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     if not args.json:
         print(f"# 2 agents, {args.states} states, solver {args.solver}; {platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} cores")
-        print(f"{'program':<7} {'size':>4} {'vars':>8} {'rows':>7} {'nonzeros':>9} {'build s':>8} {'solve s':>8} {'value':>10}")
+        print(f"{'program':<7} {'size':>4} {'vars':>8} {'rows':>7} {'nonzeros':>9} {'build s':>8} {'solve s':>8} "
+              f"{'value':>10}")
     for n in [int(x) for x in args.sizes.split(",")]:
         start = time.perf_counter()
         mech = gen.first_price_auction(env, bids=n)
@@ -87,7 +88,8 @@ def main(argv=None) -> int:
                 print(f"{r['program']:<7} {r['size']:>4} {r['variables']:>8} {r['rows']:>7} {r['nonzeros']:>9} "
                       f"{r['build_seconds']:>8.3f} {r['solve_seconds']:>8.3f} {r['value']:>10.6f}", flush=True)
     if args.json:
-        print(json.dumps({"machine": platform.platform(), "cores": os.cpu_count(), "solver": args.solver, "rows": rows}))
+        print(json.dumps({"machine": platform.platform(), "cores": os.cpu_count(), "solver": args.solver,
+                          "rows": rows}))
     return 0
 
 

@@ -108,7 +108,8 @@ def main(argv=None) -> int:
             result.save(str(path), force=True, source=env.source)
             print(f"  {result}  ({time.perf_counter() - t:.1f} s)", file=sys.stderr)
     figure = out / "public_good_fig1.png"
-    assert cli(["plot", str(lb_path), "--with", str(ub_path), "--figure", "public-good", "--out", str(figure), "--force"]) == 0
+    assert cli(["plot", str(lb_path), "--with", str(ub_path), "--figure", "public-good", "--out", str(figure),
+                "--force"]) == 0
     figure = out / "public_good_fig1_closed_form.png"
     assert cli(["plot", str(lb_path), "--with", str(ub_path), "--figure", "public-good", "--closed-form",
                 "--out", str(figure), "--force"]) == 0
@@ -127,11 +128,13 @@ def main(argv=None) -> int:
                 "--out", str(work / "cva_sweep"), "--save-results", "--force"])
     print(f"  sweep exit code {code} ({time.perf_counter() - t:.1f} s)", file=sys.stderr)
     assert cli(["plot", str(work / "cva_sweep"), "--out", str(out / "convergence_cva.png"), "--force",
-                "--title", "Pure common value, N = 2, v uniform on 10 points of [0, 1]: bounds against k (001 Figure 1)"]) == 0
+                "--title",
+                "Pure common value, N = 2, v uniform on 10 points of [0, 1]: bounds against k (001 Figure 1)"]) == 0
     lb_rows = sorted((work / "cva_sweep" / "results").glob("*.lb.json"))
     if lb_rows:
         chosen = min(lb_rows, key=lambda p: abs(int(p.name.split("k=")[1].split(".")[0]) - 4))  # a readable grid
-        assert cli(["plot", str(chosen), "--figure", "allocation", "--out", str(out / "allocation_cva.png"), "--force"]) == 0
+        assert cli(["plot", str(chosen), "--figure", "allocation", "--out", str(out / "allocation_cva.png"),
+                    "--force"]) == 0
     print(f"figures in {out}", file=sys.stderr)
     return 0
 

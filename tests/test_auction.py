@@ -333,7 +333,8 @@ def test_interim_and_virtual_values():
         assert rho @ w[i] == pytest.approx(0.5, abs=1e-9)  # E[v] = 1/2
         expected = w[i] - grid.upward(i) @ w[i]
         np.testing.assert_allclose(r.multipliers["virtual_values"].reshape(2, -1)[i], expected, atol=1e-7)
-    assert r.extra["decomposition_surplus"] - r.extra["decomposition_information_rent"] == pytest.approx(r.value, abs=1e-7)
+    decomposed = r.extra["decomposition_surplus"] - r.extra["decomposition_information_rent"]
+    assert decomposed == pytest.approx(r.value, abs=1e-7)
     agg = r.multipliers["aggregate_allocation"]
     assert agg.shape == (1, 3, 2 * k * k + 1)  # one supply row; mean, min, max over Σx
 
@@ -476,7 +477,8 @@ def test_constant_sum_extensions_min_2max():
     """004 Section 6.3 / 001 Section 4.4: with Σv = C on the support and equal ex ante
     means, the min-2max value is C/N at every k: C = 2, N = 2 with profiles (2,0), (1,1),
     (0,2) (value 1); C = 1, N = 3 with the three unit profiles (value 1/3)."""
-    two = _constant_sum_general([(2, 0), (1, 1), (0, 2)], [sympy.Rational(1, 4), sympy.Rational(1, 2), sympy.Rational(1, 4)])
+    two = _constant_sum_general([(2, 0), (1, 1), (0, 2)],
+                                [sympy.Rational(1, 4), sympy.Rational(1, 2), sympy.Rational(1, 4)])
     for k in (2, 3):
         assert solve(rm.validate(two), "auction-potential", k).value == pytest.approx(1.0, abs=1e-8)
     three = _constant_sum_general([(1, 0, 0), (0, 1, 0), (0, 0, 1)], [sympy.Rational(1, 3)] * 3)

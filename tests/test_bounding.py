@@ -261,7 +261,8 @@ def test_unbounded_program_is_reported(solver):
 
 @pytest.mark.parametrize(
     "make, ks",
-    [(lambda: public_good(2, 3), (3, 5)), (lambda: public_good(3, 4), (2,)), (lambda: common_value_auction(2, (0, 0.5, 1)), (2, 3))],
+    [(lambda: public_good(2, 3), (3, 5)), (lambda: public_good(3, 4), (2,)),
+     (lambda: common_value_auction(2, (0, 0.5, 1)), (2, 3))],
 )
 def test_symmetric_reduction_keeps_every_value(make, ks):
     """Solving over symmetric mechanisms/information structures only is exact (the

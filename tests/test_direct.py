@@ -103,7 +103,8 @@ def test_optimal_direct_mechanism_is_incentive_compatible():
                         misreport += p * (low.utility_coef[i, th] @ rule[lie] + low.utility_const[i, th])
                 assert truth >= misreport - 1e-8
                 assert truth >= -1e-8
-    value = sum(joint[s1, s2, th] * (low.designer_coef[th] @ rule[s1, s2]) for s1 in range(2) for s2 in range(2) for th in range(4))
+    value = sum(joint[s1, s2, th] * (low.designer_coef[th] @ rule[s1, s2]) for s1 in range(2) for s2 in range(2)
+                for th in range(4))
     assert value == pytest.approx(result.value, abs=1e-8)
 
 

@@ -22,13 +22,15 @@ MODULES = sorted(m.name for m in pkgutil.iter_modules(robustmech.model.__path__,
 def test_model_module_examples_run(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
-    assert result.failed == 0, f"{result.failed} of the {result.attempted} examples of {name} fail (see the output above)"
+    assert result.failed == 0, (f"{result.failed} of the {result.attempted} examples of {name} fail "
+                                "(see the output above)")
 
 
 def test_the_builders_have_examples():
     """The two builders' docstrings hold examples (the test above is not vacuous for them)."""
     finder = doctest.DocTestFinder()
-    for name, cls in (("robustmech.model.environment", "ModelBuilder"), ("robustmech.model.prior_free", "PriorFreeBuilder")):
+    for name, cls in (("robustmech.model.environment", "ModelBuilder"),
+                      ("robustmech.model.prior_free", "PriorFreeBuilder")):
         module = importlib.import_module(name)
         tests = finder.find(getattr(module, cls), f"{name}.{cls}", module=module)
         assert sum(len(t.examples) for t in tests) >= 8, cls

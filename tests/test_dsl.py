@@ -281,7 +281,8 @@ def test_named_agents_and_per_agent_utilities():
 
 def test_directives_are_recorded():
     env = finite("state v in {0, 1}", extra="solve guarantee k = 6, time_limit = 60\nbounds k = 4..8")
-    assert env.directives == ({"program": "guarantee", "k": 6, "time_limit": 60}, {"program": "bounds", "k": [4, 5, 6, 7, 8]})
+    assert env.directives == ({"program": "guarantee", "k": 6, "time_limit": 60},
+                              {"program": "bounds", "k": [4, 5, 6, 7, 8]})
 
 
 def test_inline_information_structure():

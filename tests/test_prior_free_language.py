@@ -248,7 +248,8 @@ BAD = [
     ("lottery_times_transfer", GOOD.replace("allocate Q[i] >= 0 with sum(Q) <= 1", "outcome Q[q in {0, 1}]")
      .replace("theta[i] * Q[i] - P[i]", "theta[i] * q - q * P[i]"), (8, 1), "not linear in the outcome"),
     ("outcome_index_outside", GOOD.replace("allocate Q[i] >= 0 with sum(Q) <= 1", "outcome Q[q in {0, 1}]")
-     .replace("theta[i] * Q[i]", "theta[i] * q") + "constraint P[1] <= q\n", (10, 20), "'q' is the index of the outcome family"),
+     .replace("theta[i] * Q[i]", "theta[i] * q") + "constraint P[1] <= q\n", (10, 20),
+     "'q' is the index of the outcome family"),
 ]
 
 

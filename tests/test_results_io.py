@@ -133,7 +133,8 @@ def test_the_loader_reads_back_the_saved_lb_mechanism(solved, saved, tmp_path):
     np.testing.assert_array_equal(back["rule"], arrays["rule"])
     assert _data_error(loader.information_arrays, saved[0]) == (
         f"{saved[0]}: holds no information structure (it is a guarantee result)")
-    assert _data_error(loader.mechanism_arrays, str(plain).replace("m.npz", "none.npz")).endswith("none.npz: no such file")
+    assert _data_error(loader.mechanism_arrays,
+                       str(plain).replace("m.npz", "none.npz")).endswith("none.npz: no such file")
     assert _data_error(loader.mechanism_arrays, str(tmp_path)) == f"{tmp_path}: a folder, not a file"
 
 

@@ -25,7 +25,8 @@ def _wrong_expenditure(N, vbar, lam, y):
 def _wrong_density(N, vbar, boundary, s):
     z = sympy.Dummy("z", positive=True)
     c = (N - 1) * vbar / (vbar - 1)
-    normaliser = sympy.Integral(sympy.exp(z) * z ** (-c) * z ** (N - 1), (z, 0, boundary))  # (N-1)! dropped: fine for N=2
+    # (N-1)! dropped: fine for N=2
+    normaliser = sympy.Integral(sympy.exp(z) * z ** (-c) * z ** (N - 1), (z, 0, boundary))
     return sympy.exp(s) * s ** (1 - c) / normaliser  # wrong power of s
 
 
@@ -43,9 +44,11 @@ WRONG = {
     "public-good-boundary-contribution": dict(
         solver=lambda N, v: type("S", (), {"boundary_contribution": lambda self: 1.01 * __import__(
             "robustmech").symbolic.public_good_solution(N, v).guarantee})()),
-    "public-good-fixed-point": dict(solver=lambda N, v: _Shifted(__import__("robustmech").symbolic.public_good_solution(N, v), 1e-3)),
+    "public-good-fixed-point": dict(
+        solver=lambda N, v: _Shifted(__import__("robustmech").symbolic.public_good_solution(N, v), 1e-3)),
     "myerson-virtual-value": dict(virtual_value=lambda F, v: v - (1 - F)),  # forgot the density
-    "censored-geometric-virtual-value": dict(virtual_values=lambda w, pmf: w - np.r_[np.diff(w), 0.0]),  # rate 1, not k-1
+    # rate 1, not k-1
+    "censored-geometric-virtual-value": dict(virtual_values=lambda w, pmf: w - np.r_[np.diff(w), 0.0]),
     "summation-by-parts": dict(adjoint=lambda grid, i: -grid.upward(i).T),  # ∇+ has factor k-1, not the adjoint
     "ode-7-allocation-sensitivity": dict(allocation=lambda a, m: m / m.sum()),  # must-sell rule where grading applies
     "ode-24-profit-incentive": dict(transfer=lambda a, m: a.allocation(m) * 0.3),
@@ -53,7 +56,8 @@ WRONG = {
     "lemma-6": dict(multiplier=lambda a, v: a.value_multiplier(v) + 0.01),
     "lemma-11": dict(excess_growth=lambda a, x: a.aggregate_excess_growth(x) + 1e-3),
     "proposition-3-weak-duality": dict(multiplier=lambda a, v: a.value_multiplier(v) + 0.01 * v),
-    "must-sell-uniform-guarantee": dict(formula=lambda N, c: (1 - sympy.binomial(2 * N - 2, N - 1) / 2 ** (N - 1)) / 2 - c),
+    "must-sell-uniform-guarantee": dict(formula=lambda N,
+                                        c: (1 - sympy.binomial(2 * N - 2, N - 1) / 2 ** (N - 1)) / 2 - c),
     "must-sell-uniform-transfer": dict(formula=lambda N, x: 0.5),
     "common-value-binary": dict(guarantee=lambda N, p: p),
 }

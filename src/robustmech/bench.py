@@ -26,7 +26,8 @@ SUITES = {
     # issue 7's sizes: k = 10 and N = 3 at k = 5 (goal: seconds), k = 14 and 20 (goal: minutes), and
     # the common-value auction of 001 Appendix B.1.1 at k = 10 (goal: under a minute)
     "scale": [("public_good", {"N": "2", "vbar": "3"}, 10, BOUNDS), ("public_good", {"N": "3", "vbar": "4"}, 5, BOUNDS),
-              ("public_good", {"N": "2", "vbar": "3"}, 14, BOUNDS), ("public_good", {"N": "2", "vbar": "3"}, 20, BOUNDS),
+              ("public_good", {"N": "2", "vbar": "3"}, 14, BOUNDS),
+              ("public_good", {"N": "2", "vbar": "3"}, 20, BOUNDS),
               ("common_value_auction", {"N": "2", "nvalues": "10"}, 10, AUCTION)],
     # 004 Figure 1: the public good at k = 30 (811,801 profiles; goal: under an hour each, 16 GB)
     "figure": [("public_good", {"N": "2", "vbar": "3"}, 30, BOUNDS)],
@@ -53,7 +54,8 @@ def machine() -> str:
         mem_s = f", {mem:.0f} GiB"
     except (ValueError, OSError, AttributeError):
         mem_s = ""
-    return f"{cpu}, {os.cpu_count()} cores{mem_s}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return (f"{cpu}, {os.cpu_count()} cores{mem_s}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
 
 
 def run_case(case: Case, models_dir: str, timeout: float | None = None) -> dict:
@@ -94,7 +96,8 @@ def run_suite(suite: str, models_dir: str, solver: str = "auto", check: bool = F
     for model, params, k, programs in SUITES[suite]:
         for program in programs:
             row = run_case(Case(model, params, k, program, solver), models_dir, timeout)
-            if check and row.get("status") == "optimal" and (k * k + 1) ** int(params.get("N", 2)) <= CHECK_MAX_PROFILES:
+            profiles = (k * k + 1) ** int(params.get("N", 2))
+            if check and row.get("status") == "optimal" and profiles <= CHECK_MAX_PROFILES:
                 ref = run_case(Case(model, params, k, program, "highs", symmetry=False), models_dir, timeout)
                 row["reference_value"] = ref.get("value")
                 row["matches_reference"] = ref.get("value") is not None and abs(ref["value"] - row["value"]) <= 1e-7
@@ -111,8 +114,10 @@ def format_row(row: dict) -> str:
     check = ""
     if "matches_reference" in row:
         check = "  ok" if row["matches_reference"] else f"  MISMATCH ({row['reference_value']})"
-    return (f"{row['model']:<20} {params:<12} {row['k']:>3} {row['program']:<17} {row['variables']:>9} {row['constraints']:>9} "
-            f"{row['build_seconds']:>8.3f} {row['solve_seconds']:>8.2f} {row['peak_mib']:>8.0f} {row['value']:>10.6f}{check}")
+    return (f"{row['model']:<20} {params:<12} {row['k']:>3} {row['program']:<17} {row['variables']:>9} "
+            f"{row['constraints']:>9} "
+            f"{row['build_seconds']:>8.3f} {row['solve_seconds']:>8.2f} {row['peak_mib']:>8.0f} "
+            f"{row['value']:>10.6f}{check}")
 
 
 HEADER = (f"{'model':<20} {'params':<12} {'k':>3} {'program':<17} {'vars':>9} {'rows':>9} "

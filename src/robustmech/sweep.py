@@ -134,7 +134,8 @@ class ModelSpec:
             if not os.path.isfile(path):
                 raise ParameterError(f"no such Python file: {path}")
             return cls("file", os.path.abspath(path), func)
-        if sep and re.fullmatch(r"[A-Za-z_][\w.]*", path or "") and re.fullmatch(r"[A-Za-z_]\w*", func) and not os.path.exists(text):
+        if (sep and re.fullmatch(r"[A-Za-z_][\w.]*", path or "") and re.fullmatch(r"[A-Za-z_]\w*", func)
+                and not os.path.exists(text)):
             return cls("module", path, func)
         if not os.path.isfile(text):
             raise ParameterError(f"no such model file: {text}")
@@ -452,8 +453,9 @@ class SweepRun:
     folder: str
 
 
-def run_sweep(model, ks: Sequence[int] | str, params: Mapping[str, Sequence[Any]] | Sequence[str] | None, out: str | os.PathLike,
-              *, backend: str = "local", jobs: int | None = None, scheduler: str | None = None, solver: str = "auto",
+def run_sweep(model, ks: Sequence[int] | str, params: Mapping[str, Sequence[Any]] | Sequence[str] | None,
+              out: str | os.PathLike, *, backend: str = "local", jobs: int | None = None,
+              scheduler: str | None = None, solver: str = "auto",
               time_limit: float | None = None, save_results: bool = False, force: bool = False,
               progress: Callable[[int, int, dict], None] | None = None) -> SweepRun:
     """Solve LB(k) and UB(k) for every combination of ``params`` and every k in ``ks``,

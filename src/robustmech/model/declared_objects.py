@@ -132,8 +132,8 @@ class DeclaredObjects:
         exact = np.empty(tuple(len(x) for x in signals) + (len(self.state_labels),), dtype=object)
         exact.fill(sympy.Integer(0))
         if not s.joints:
-            raise ModelError(f"information {s.name}: no joint distribution (write `joint {{ (s1, ..., state): p, ... }}`)",
-                             s.loc)
+            raise ModelError(f"information {s.name}: no joint distribution "
+                             "(write `joint { (s1, ..., state): p, ... }`)", s.loc)
         for jexpr in s.joints:
             table = common.evaluate(jexpr)
             if not isinstance(table, TableValue):

@@ -52,7 +52,8 @@ def elaborate(ast: A.ModelAST, overrides: Mapping[str, Any] | None = None, sourc
 
     ``loader`` reads the model's data files (``mechanism M from "file"``); without one, a
     model that reads a data file is refused (load it with :func:`robustmech.load_model`)."""
-    marker = next((s for s in ast.statements if isinstance(s, (A.TypesStmt, A.IncentiveStmt, A.ParticipationStmt))), None)
+    marker = next((s for s in ast.statements if isinstance(s, (A.TypesStmt, A.IncentiveStmt, A.ParticipationStmt))),
+                  None)
     if marker is not None:  # a model of 000: robustmech.model.elaborate_prior_free
         raise UnsupportedError(f"{marker.loc}: this is a prior-free model: use robustmech refine "
                                "(it declares `types`, `ic` or `participation`: the environments of 000)")
@@ -76,7 +77,8 @@ class _BayesianElaborator:
     def run(self) -> Environment:
         stmts = self.ast.statements
         common = self.common = CommonStatements(self.ast, self.overrides, self.source, ModelBuilder)
-        self.b, self.evaluate, self.number, self.elements = common.builder, common.evaluate, common.number, common.elements
+        self.b, self.evaluate = common.builder, common.evaluate
+        self.number, self.elements = common.number, common.elements
         common.scope.claim_declarations(stmts)
         common.declare_params_agents_lets(stmts)
         common.guard(self._states, [s for s in stmts if isinstance(s, A.StateStmt)])
@@ -86,7 +88,8 @@ class _BayesianElaborator:
             if isinstance(s, A.ConstraintStmt):
                 common.guard(self._constraint, s)
         common.declare_utilities(stmts, self._payoff)
-        common.declare_designer(stmts, self._payoff, "the model has no designer objective: add a line `designer = EXPR`")
+        common.declare_designer(stmts, self._payoff,
+                                "the model has no designer objective: add a line `designer = EXPR`")
         finite = self.outcome_names is not None
         objects = DeclaredObjects(common, self.loader,
                                   tuple(self.outcome_names) if self.outcome_names is not None

@@ -80,7 +80,8 @@ def elaborate_prior_free(ast: A.ModelAST, overrides: Mapping[str, Any] | None = 
         states = [s for s in ast.statements if isinstance(s, (A.StateStmt, A.PriorStmt))]
         where = states[0].loc if states else Location(ast.filename)
         raise UnsupportedError(f"{where}: this is a Bayesian model (no `types` declared): use robustmech solve or "
-                               "robustmech bounds; robustmech refine needs a prior-free model (`types theta[i] in ...`, 000)")
+                               "robustmech bounds; robustmech refine needs a prior-free model (`types theta[i] in "
+                               "...`, 000)")
     return _PriorFreeElaborator(ast, overrides or {}, source if source is not None else ast.source).run()
 
 
@@ -102,7 +103,8 @@ class _PriorFreeElaborator:
     def run(self) -> PriorFreeEnvironment:
         stmts = self.ast.statements
         common = self.common = CommonStatements(self.ast, self.overrides, self.source, PriorFreeBuilder)
-        self.b, self.evaluate, self.number, self.elements = common.builder, common.evaluate, common.number, common.elements
+        self.b, self.evaluate = common.builder, common.evaluate
+        self.number, self.elements = common.number, common.elements
         start = common.start
         self._refuse_bayesian(stmts)
         common.scope.claim_declarations(stmts)
@@ -166,13 +168,15 @@ class _PriorFreeElaborator:
     def _types(self, stmts, start: Location) -> None:
         common = self.common
         if not stmts:
-            raise ModelError("no types declared: write `types theta[i] in {...}` (each agent's finite type grid)", start)
+            raise ModelError("no types declared: write `types theta[i] in {...}` (each agent's finite type grid)",
+                             start)
         if len(stmts) > 1:
             raise ModelError("types are declared twice: declare one type grid per agent with one `types` statement "
                              "(the grid may use the agents' index)", stmts[1].loc)
         s = stmts[0]
         if common.agent_var is not None and s.var != common.agent_var:
-            raise ModelError(f"the index of the types must be the agents' index: write `types {s.name}[{common.agent_var}] "
+            raise ModelError("the index of the types must be the agents' index: write `types "
+                             f"{s.name}[{common.agent_var}] "
                              f"in ...`", s.var_loc)
         if common.agent_var is None and s.var in common.scope:
             raise ModelError(f"the index '{s.var}' hides the {common.scope[s.var].kind} of that name; choose another "
@@ -269,7 +273,8 @@ class _PriorFreeElaborator:
         agents); otherwise the indices of a shared family ``[j in 1..M]``."""
         if index.range is None:
             if index.var != self.common.agent_var:
-                raise ModelError(f"unknown index '{index.var}': write {what}[{self.common.agent_var or 'i'}] for one per agent, "
+                raise ModelError(f"unknown index '{index.var}': write {what}[{self.common.agent_var or 'i'}] for one "
+                                 "per agent, "
                                  f"or {what}[{index.var} in 1..M]", index.loc)
             return None
         indices = [whole_number(v, "an index", index.range.loc)
@@ -342,7 +347,8 @@ class _PriorFreeElaborator:
             if member in self.outcome_index:
                 var, value, _ = self.outcome_index[member]
                 inner[var] = value
-            values.append(self.number(self.evaluate(expr, Context(inner, outcome=OutcomeValue(member))), expr.loc, what))
+            values.append(self.number(self.evaluate(expr, Context(inner, outcome=OutcomeValue(member))), expr.loc,
+                                      what))
         zero = {v: sympy.Integer(0) for v in self.common.variables}
         const = [sympy.expand(v.xreplace(zero)) for v in values]
         rest = [sympy.expand(v - c) for v, c in zip(values, const)]

@@ -426,7 +426,8 @@ class ModelBuilder(DeclarationBuilder):
 
     def finite_outcomes(self, names: Sequence[str], location: Location | None = None) -> tuple[str, ...]:
         if self._outcomes is not None or self._variables:
-            raise ModelError("the outcome space is declared twice (finite outcomes and outcome variables do not mix)", location)
+            raise ModelError("the outcome space is declared twice (finite outcomes and outcome variables do not mix)",
+                             location)
         names = tuple(str(n) for n in names)
         if not names:
             raise ModelError("the outcome set is empty", location)
@@ -458,12 +459,14 @@ class ModelBuilder(DeclarationBuilder):
         self.locations[("variable", name)] = location
         return sym
 
-    def allocation(self, name: str, n: int | None = None, total: Any = 1, location: Location | None = None) -> tuple[sympy.Symbol, ...]:
+    def allocation(self, name: str, n: int | None = None, total: Any = 1,
+                   location: Location | None = None) -> tuple[sympy.Symbol, ...]:
         """Allocation probabilities ``name[1..n] >= 0`` with ``sum <= total`` (one per agent by default)."""
         n = len(self._agents or ()) if n is None else n
         if n < 1:
             raise ModelError("declare the agents before an allocation, or give its size", location)
-        syms = tuple(self.variable(f"{name}[{j}]", lower=0, role="allocation", location=location) for j in range(1, n + 1))
+        syms = tuple(self.variable(f"{name}[{j}]", lower=0, role="allocation", location=location)
+                     for j in range(1, n + 1))
         if total is not None:
             self.constraint(sympy.Add(*syms) <= _number(total, "the allocation total", location), location=location)
         return syms
@@ -559,7 +562,8 @@ class ModelBuilder(DeclarationBuilder):
                              Location(self.path or "<model>"))
         if self._outcomes is None:
             outcomes: OutcomeSpace = ContinuousOutcomes(
-                tuple(self._variables), tuple(self._lower), tuple(self._upper), tuple(self._constraints), tuple(self._roles)
+                tuple(self._variables), tuple(self._lower), tuple(self._upper), tuple(self._constraints),
+                tuple(self._roles)
             )
         else:
             outcomes = self._outcomes
@@ -568,7 +572,8 @@ class ModelBuilder(DeclarationBuilder):
         for i, agent in enumerate(self._agents):
             if i not in self._utilities:
                 raise ModelError(f"no utility for agent {agent} (write `utility[i] = ...`)", loc("agents"))
-            utilities.append(self._payoff(self._utilities[i], outcomes, f"the utility of agent {agent}", loc(("utility", i))))
+            utilities.append(self._payoff(self._utilities[i], outcomes, f"the utility of agent {agent}",
+                                          loc(("utility", i))))
         if self._designer is None:
             raise ModelError("no designer objective (write `designer = ...`)", Location(self.path or "<model>"))
         designer = self._payoff(self._designer, outcomes, "the designer objective", loc("designer"))

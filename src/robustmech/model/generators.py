@@ -258,7 +258,8 @@ def standard_mechanism(env: Environment, name: str, **options) -> Mechanism:
 # information structures
 
 
-def information_from_joint(signals: Sequence[Sequence | np.ndarray], state_labels: Sequence[str], joint, name: str = "information") -> InformationStructure:
+def information_from_joint(signals: Sequence[Sequence | np.ndarray], state_labels: Sequence[str], joint,
+                           name: str = "information") -> InformationStructure:
     """I = (S, σ) from a joint table ``joint[s_1, ..., s_N, θ]`` (non-negative, summing to one)."""
     joint = np.asarray(joint, dtype=float)
     if np.any(joint < 0):
@@ -272,7 +273,8 @@ def information_from_joint(signals: Sequence[Sequence | np.ndarray], state_label
         raise ModelError(str(exc)) from None
 
 
-def product_information(env: Environment, conditionals: Sequence, signals: Sequence[Sequence | np.ndarray] | None = None,
+def product_information(env: Environment, conditionals: Sequence,
+                        signals: Sequence[Sequence | np.ndarray] | None = None,
                         name: str = "information") -> InformationStructure:
     """σ(s, θ) = μ(θ) Π_i π_i(s_i | θ): signals drawn independently given the state.
 
@@ -286,7 +288,8 @@ def product_information(env: Environment, conditionals: Sequence, signals: Seque
     for i, pi in enumerate(conditionals):
         pi = np.asarray(pi, dtype=float)
         if pi.ndim != 2 or pi.shape[1] != len(prior):
-            raise ModelError(f"the signal distribution of agent {env.agents[i]} must have shape (signals, {len(prior)} states)")
+            raise ModelError(f"the signal distribution of agent {env.agents[i]} must have shape (signals, {len(prior)} "
+                             "states)")
         if np.any(pi < 0) or not np.allclose(pi.sum(0), 1.0, atol=1e-9):
             raise ModelError(f"the signal distribution of agent {env.agents[i]} is not a distribution in every state")
         # joint[s_1..s_i, θ] -> joint[s_1..s_i, s_{i+1}, θ]

@@ -183,8 +183,8 @@ class CommonStatements:
                    if ("utility", i) not in self.builder.locations]
         if missing:
             where = utilities[-1].loc if utilities else self.start
-            raise ModelError(f"no utility for agent {missing[0]}: write `utility[{self.agent_var or missing[0]}] = ...`",
-                             where)
+            index = self.agent_var or missing[0]
+            raise ModelError(f"no utility for agent {missing[0]}: write `utility[{index}] = ...`", where)
 
     def _utility(self, s: A.UtilityStmt, payoff: Payoff) -> None:
         if isinstance(s.agent, A.Name) and self.agent_var is not None and s.agent.name == self.agent_var:

@@ -108,7 +108,8 @@ def build(program: str, ql: QuasilinearEnvironment, k: int, correlation: str = "
     if penalty is not None:
         penalty = np.asarray(penalty, dtype=float).reshape(-1)
         if penalty.shape != (ql.n_states,) or not np.all(np.isfinite(penalty)):
-            raise ModelError(f"the penalty needs one finite number per state ({ql.n_states}), got shape {penalty.shape}")
+            raise ModelError(f"the penalty needs one finite number per state ({ql.n_states}), got shape "
+                             f"{penalty.shape}")
         if correlation != "known":
             raise ModelError("a penalty replaces the prior: do not combine it with correlation='unknown'")
     start = time.perf_counter()
@@ -457,14 +458,16 @@ def _read_guarantee(lp: LinearProgram, solution, inv: AuctionInverse) -> dict:
         cost = float((weights.reshape(-1) * (cost_part + np.repeat(ql.designer_const, n_x))).sum())
         rent = float((weights.reshape(-1) * (virtual_profit.reshape(-1) - cost_part - np.repeat(ql.designer_const, n_x)
                                              - np.tile(t.sum(axis=1), S)
-                                             - (np.repeat(inv.penalty, n_x) if inv.penalty is not None else 0.0))).sum())
+                                             - (np.repeat(inv.penalty, n_x) if inv.penalty is not None
+                                                else 0.0))).sum())
         decomposition = {"revenue": revenue, "allocation_term": cost, "strategic_rent": rent}
         if inv.penalty is not None:
             decomposition["penalty"] = float((weights.sum(axis=1) * inv.penalty).sum())
     out.update(worst_case_weights=(weights if total > 0 else None))
     out.update(mechanism=mech, lam=lam_recovered, checks=checks, decomposition=decomposition,
                transfers=t.T.reshape((N,) + grid.shape), allocation=q.T.reshape((ql.dim,) + grid.shape))
-    out["aggregate_allocation"] = np.stack([_aggregate_by_level(q @ row, grid, rho) for row in ql.A]) if len(ql.A) else None
+    out["aggregate_allocation"] = np.stack([_aggregate_by_level(q @ row, grid, rho)
+                                            for row in ql.A]) if len(ql.A) else None
     out["aggregate_transfer"] = _aggregate_by_level(t.sum(axis=1), grid, rho)
     if inv.program == "auction-guarantee":
         out["Xi"] = Xi_bal

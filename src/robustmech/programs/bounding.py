@@ -41,7 +41,8 @@ class Inverse:
 
 def build(program: str, lowered: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
     """Build one of ``guarantee`` (LB-G-k), ``potential`` (UB-P-k), ``dual`` (12)."""
-    builders = {"guarantee": build_guarantee_lower_bound, "potential": build_potential_upper_bound, "dual": build_relaxed_dual}
+    builders = {"guarantee": build_guarantee_lower_bound, "potential": build_potential_upper_bound,
+                "dual": build_relaxed_dual}
     if program not in builders:
         raise UnsupportedError(f"unknown program '{program}'; choose one of {', '.join(PROGRAMS)}")
     return builders[program](lowered, k)
@@ -121,12 +122,14 @@ def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
                     index=(index_sets(grid, low)["Theta"],), symbol="lam")
     b.set_cost("lambda", low.prior)
     coef, const = _mechanism_rows(grid, low, grid.upward)
-    b.add_rows("strategic", {"m": -coef, "lambda": sp.kron(sp.identity(low.n_states), np.ones((grid.size, 1)), format="csr")},
+    b.add_rows("strategic",
+               {"m": -coef, "lambda": sp.kron(sp.identity(low.n_states), np.ones((grid.size, 1)), format="csr")},
                upper=const, description="λ(θ) <= strategic virtual objective (4) at every (θ, x)",
                index=(index_sets(grid, low)["Theta"], index_sets(grid, low)["X"]))
     _participation_rows(b, grid, low)
     _polytope_rows(b, grid, low)
-    return b.build(time.perf_counter() - start, {"program": "guarantee", "k": k, "equation": "(9) of 004"}), Inverse("guarantee", grid, low)
+    return b.build(time.perf_counter() - start,
+                   {"program": "guarantee", "k": k, "equation": "(9) of 004"}), Inverse("guarantee", grid, low)
 
 
 def _participation_rows(b: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:
@@ -169,11 +172,13 @@ def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, 
                     index=(index_sets(grid, low)["Theta"],), symbol="lam")
     b.set_cost("lambda", low.prior)
     coef, const = _mechanism_rows(grid, low, grid.downward)
-    b.add_rows("strategic", {"m": -coef, "lambda": sp.kron(sp.identity(low.n_states), np.ones((grid.size, 1)), format="csr")},
+    b.add_rows("strategic",
+               {"m": -coef, "lambda": sp.kron(sp.identity(low.n_states), np.ones((grid.size, 1)), format="csr")},
                upper=const, description="λ(θ) <= modified strategic virtual objective (11) at every (θ, x)",
                index=(index_sets(grid, low)["Theta"], index_sets(grid, low)["X"]))
     _polytope_rows(b, grid, low)
-    return b.build(time.perf_counter() - start, {"program": "dual", "k": k, "equation": "(12) of 004"}), Inverse("dual", grid, low)
+    return b.build(time.perf_counter() - start,
+                   {"program": "dual", "k": k, "equation": "(12) of 004"}), Inverse("dual", grid, low)
 
 
 def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
@@ -218,7 +223,8 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
         return sp.hstack(cols, format="csr")
 
     vmats = [virtual(v, True) for v in gens.vertices]
-    b.add_rows("virtual", {"sigma": -sp.vstack(vmats, format="csr"), "gamma": sp.vstack([eye] * len(vmats), format="csr")},
+    b.add_rows("virtual",
+               {"sigma": -sp.vstack(vmats, format="csr"), "gamma": sp.vstack([eye] * len(vmats), format="csr")},
                lower=0.0, description="γ(x) >= informational virtual objective (8) at every (x, outcome)",
                index=(_generator_set("V", gens.vertices, low, "vertices of the outcome space"), sets["X"]))
     if len(gens.rays):

@@ -35,7 +35,8 @@ def reduce_program(lp: LinearProgram, permutations: list[np.ndarray]) -> tuple[L
     return reduced, P
 
 
-def reduce_with_rows(lp: LinearProgram, permutations: list[np.ndarray]) -> tuple[LinearProgram, sp.csr_matrix, np.ndarray]:
+def reduce_with_rows(lp: LinearProgram,
+                     permutations: list[np.ndarray]) -> tuple[LinearProgram, sp.csr_matrix, np.ndarray]:
     """The program restricted to orbit-constant columns, P (x = P z), and for every row
     of the full program the reduced row that stands for it (-1 for a row that became
     empty and was dropped; see :func:`row_groups`)."""

@@ -79,10 +79,12 @@ class ProgramResult:
     def __str__(self) -> str:
         s = self.summary()
         head = f"{s['program']} (k={s['k']}) on {s['model']}: value {s['value']:.6f}  [{s['status']}]"
-        return head + f"\n  dual value {s['dual_value']:.6f} (gap {s['duality_gap']:.1e}); build {s['build_seconds']:.2f} s, solve {s['solve_seconds']:.2f} s"
+        return head + (f"\n  dual value {s['dual_value']:.6f} (gap {s['duality_gap']:.1e}); "
+                       f"build {s['build_seconds']:.2f} s, solve {s['solve_seconds']:.2f} s")
 
     def _repr_html_(self) -> str:  # pragma: no cover - notebook rendering
-        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.summary().items() if not isinstance(v, dict))
+        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>"
+                       for k, v in self.summary().items() if not isinstance(v, dict))
         return f"<table>{rows}</table>"
 
     def save(self, path: str, force: bool = False, source: str | None = None) -> list[str]:
@@ -128,7 +130,8 @@ class Bounds:
         }
 
     def _repr_html_(self) -> str:  # pragma: no cover - notebook rendering
-        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.summary().items() if not isinstance(v, dict))
+        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>"
+                       for k, v in self.summary().items() if not isinstance(v, dict))
         return f"<table>{rows}</table>"
 
     @property
@@ -139,7 +142,8 @@ class Bounds:
     def __str__(self) -> str:
         s = self.summary()
         warn = "" if self.consistent else "  VIOLATES Theorem 1 of 004 (LB > UB)"
-        return warn.join(["", ""]) + f"{s['model']} k={s['k']}: LB {s['lower']:.6f} <= value <= UB {s['upper']:.6f}  (gap {s['gap']:.6f})" + warn
+        return (warn.join(["", ""]) + f"{s['model']} k={s['k']}: LB {s['lower']:.6f} <= value <= UB {s['upper']:.6f}"
+                f"  (gap {s['gap']:.6f})" + warn)
 
 
 def _jsonable(v: Any):

@@ -281,9 +281,11 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
             a[1].legend(fontsize=8)
             extra = {"closed_x": grid_s, "closed_y": Ehat}
         _register(fig, a[1], Panel("expenditure_aggregate", f"$E$ against $\\Sigma x$ (reaches 1 at $y = {_frac(y)}$)",
-                                   "$\\Sigma x$", "$E(x)$", {"x": agg.ravel(), "y": pg.expenditure.ravel(), "threshold": y, **extra}))
+                                   "$\\Sigma x$", "$E(x)$",
+                                   {"x": agg.ravel(), "y": pg.expenditure.ravel(), "threshold": y, **extra}))
         with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(pg.expenditure > 1e-9, pg.shares[0] / np.where(pg.expenditure > 1e-9, pg.expenditure, 1), np.nan)
+            share = np.where(pg.expenditure > 1e-9, pg.shares[0] / np.where(pg.expenditure > 1e-9, pg.expenditure, 1),
+                             np.nan)
         curves = {}
         for lev in levels:
             cx, cy = _agent_one_curve(pg.actions, share, lev)
@@ -305,7 +307,8 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
         cs = a[0].contourf(s1, s2, np.ma.masked_invalid(logrho).T, levels=12, cmap="magma")
         fig.colorbar(cs, ax=a[0], label="$\\log \\rho(x)$")
         _register(fig, a[0], Panel("log_density_contour", "log signal density $\\log \\rho(x)$" + slice_note,
-                                   "$x_1$", "$x_2$", {"x": s1, "y": s2, "z": logrho, "min": float(finite.min()) if finite.size else np.nan}))
+                                   "$x_1$", "$x_2$", {"x": s1, "y": s2, "z": logrho,
+                                                      "min": float(finite.min()) if finite.size else np.nan}))
         agg = aggregate(info.signals)
         a[1].plot(agg.ravel(), rho.ravel(), ".", ms=3, color="tab:purple")
         extra = {}
@@ -348,7 +351,8 @@ def _title(what: str, main, results: Iterable) -> str:
     for r in results:
         prog, k = getattr(r, "program", None), getattr(r, "k", None)
         if prog is not None:
-            progs.append({"guarantee": "LB-G", "potential": "UB-P", "dual": "dual"}.get(prog, prog) + (f"-{k}" if k else ""))
+            progs.append({"guarantee": "LB-G", "potential": "UB-P", "dual": "dual"}.get(prog, prog)
+                         + (f"-{k}" if k else ""))
     head = f"{what}" + (f" ({model})" if model else "")
     if params:
         head += ": " + describe_params(params)
@@ -366,7 +370,8 @@ def convergence_figure(rows: Sequence[Mapping[str, Any]], *, title: str | None =
     k, one panel per combination of the other parameters. ``rows`` are a sweep's
     table rows (``k``, ``lower``, ``upper``, ``status`` and the parameters); rows
     whose solve failed are left out."""
-    good = [r for r in rows if r.get("status") == "optimal" and r.get("lower") is not None and r.get("upper") is not None]
+    good = [r for r in rows if r.get("status") == "optimal" and r.get("lower") is not None
+            and r.get("upper") is not None]
     if not good:
         raise ParameterError("no finished rows to plot: the sweep has no optimal solve yet")
     params = sorted({p for r in good for p in (r.get("params") or {})})
@@ -439,7 +444,8 @@ def allocation_figure(result, *, outcomes: Sequence[str] | None = None, title: s
     for ax, (name, z) in zip(axes.flat, maps):
         mesh = ax.pcolormesh(x1, x2, z.T, shading="nearest", cmap="viridis")
         fig.colorbar(mesh, ax=ax)
-        label = "$\\sum_i q_i(x)$" if name == "total" else f"$m({_tex(name)}\\,|\\,x)$" if mech.finite else f"${_tex(name)}(x)$"
+        label = ("$\\sum_i q_i(x)$" if name == "total"
+                 else f"$m({_tex(name)}\\,|\\,x)$" if mech.finite else f"${_tex(name)}(x)$")
         _register(fig, ax, Panel(f"heatmap[{name}]", label, "$x_1$", "$x_2$", {"x": x1, "y": x2, "z": z}))
     if title is None:
         title = _title("Allocation", result, [result]) if hasattr(result, "program") else f"Mechanism {mech.name}"
@@ -464,14 +470,16 @@ def bce_figure(equilibrium, *, title: str | None = None, model: str | None = Non
     a1, a2 = (np.asarray(a) for a in mech.actions)
     a1 = a1.astype(float) if np.issubdtype(a1.dtype, np.number) else np.arange(len(a1), dtype=float)
     a2 = a2.astype(float) if np.issubdtype(a2.dtype, np.number) else np.arange(len(a2), dtype=float)
-    maps = [(f"state[{label}]", f"$\\sigma(a, \\theta = {label})$", joint[..., s]) for s, label in enumerate(equilibrium.state_labels)]
+    maps = [(f"state[{label}]", f"$\\sigma(a, \\theta = {label})$", joint[..., s])
+            for s, label in enumerate(equilibrium.state_labels)]
     maps.append(("actions", "$\\sum_\\theta \\sigma(a, \\theta)$", joint.sum(-1)))
     ncols = min(len(maps), 4)
     nrows = -(-len(maps) // ncols)
     fig, axes = _figure(nrows, ncols, 4.2 * ncols, 3.8 * nrows)
     vmax = float(joint.max()) if joint.size else 1.0
     for ax, (name, label, z) in zip(axes.flat, maps):
-        mesh = ax.pcolormesh(a1, a2, z.T, shading="nearest", cmap="Blues", vmin=0, vmax=None if name == "actions" else vmax)
+        mesh = ax.pcolormesh(a1, a2, z.T, shading="nearest", cmap="Blues", vmin=0,
+                             vmax=None if name == "actions" else vmax)
         fig.colorbar(mesh, ax=ax)
         _register(fig, ax, Panel(f"bce[{name}]", label, "$a_1$", "$a_2$", {"x": a1, "y": a2, "z": z}))
     for ax in list(axes.flat)[len(maps):]:

@@ -234,5 +234,6 @@ def _forward_log(read_end: int, console: int, options: SolverOptions, start: flo
             last = now
             fields = text.split()
             # pcost is of the equilibrated problem (and negated for a max), so not shown
-            shown = f"iteration {fields[0]}, relative gap {fields[3]}, primal residual {fields[4]}" if len(fields) > 4 else text
+            shown = (f"iteration {fields[0]}, relative gap {fields[3]}, primal residual {fields[4]}"
+                     if len(fields) > 4 else text)
             options.progress(f"[{now - start:6.1f} s] clarabel {shown}")

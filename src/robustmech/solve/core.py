@@ -213,7 +213,8 @@ def method_for(lp: LinearProgram, solver: str) -> str:
     if solver != "auto":
         return solver
     interior = _REGISTRY.get("clarabel")
-    return "clarabel" if lp.n_cols >= AUTO_INTERIOR_COLUMNS and interior is not None and interior.available() else "highs"
+    large = lp.n_cols >= AUTO_INTERIOR_COLUMNS
+    return "clarabel" if large and interior is not None and interior.available() else "highs"
 
 
 # ----------------------------------------------------------------------------- solving
@@ -282,14 +283,17 @@ def diagnose(lp: LinearProgram, solution: LPSolution, options: SolverOptions) ->
         blamed = []
         for fam in lp.families:
             relaxed = lp.without_families({fam})
-            probe = feasibility.solve(relaxed, SolverOptions(solver="highs", tolerance=options.tolerance, time_limit=30.0))
+            probe = feasibility.solve(relaxed,
+                                      SolverOptions(solver="highs", tolerance=options.tolerance, time_limit=30.0))
             if probe.status in ("optimal", "unbounded"):
                 blamed.append(fam)
         if blamed:
-            where = ", ".join(f"'{b}' ({lp.families[b].description})" if lp.families[b].description else f"'{b}'" for b in blamed)
+            where = ", ".join(f"'{b}' ({lp.families[b].description})" if lp.families[b].description else f"'{b}'"
+                              for b in blamed)
             msg = f"{lp.name} is infeasible; dropping the constraint family {where} alone makes it feasible"
         else:
-            msg = f"{lp.name} is infeasible, and no single constraint family is to blame alone (variable bounds conflict)"
+            msg = (f"{lp.name} is infeasible, and no single constraint family is to blame alone "
+                   "(variable bounds conflict)")
         return SolverError(msg, "infeasible", tuple(blamed))
     if status == "unbounded":
         blocks: list[str] = []

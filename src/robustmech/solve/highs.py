@@ -183,7 +183,8 @@ def _run(h, lp: LinearProgram, options: SolverOptions, column_order: np.ndarray 
     status = h.getModelStatus()
     MS = highspy.HighsModelStatus
     if status == MS.kInterrupt:
-        raise SolverError(f"{lp.name}: interrupted by the user (Ctrl-C) after {seconds:.1f} s; no solution", "interrupted")
+        raise SolverError(f"{lp.name}: interrupted by the user (Ctrl-C) after {seconds:.1f} s; no solution",
+                          "interrupted")
     name = {
         MS.kOptimal: "optimal",
         MS.kInfeasible: "infeasible",
@@ -216,7 +217,8 @@ def _run(h, lp: LinearProgram, options: SolverOptions, column_order: np.ndarray 
         solve_seconds=seconds,
         solver=options.solver,
         message=h.modelStatusToString(status),
-        iterations=sum(int(getattr(info, f"{method}_iteration_count", 0) or 0) for method in ("simplex", "ipm", "pdlp")),
+        iterations=sum(int(getattr(info, f"{method}_iteration_count", 0) or 0)
+                       for method in ("simplex", "ipm", "pdlp")),
     )
 
 

@@ -173,7 +173,8 @@ class ProportionalAuction:
         return self.fully_revealing_gains(x) * math.exp(-x) - slope
 
     def _chord(self, a: float, b: float) -> float:
-        return (self.integrated_gains(b) - self.integrated_gains(a)) / (self.rescaled_signal(b) - self.rescaled_signal(a))
+        return (self.integrated_gains(b) - self.integrated_gains(a)) / (self.rescaled_signal(b)
+                                                                        - self.rescaled_signal(a))
 
     def _polish(self, xs, j1: int, j2: int) -> tuple[float, float]:
         a, b = float(xs[j1]), float(xs[j2])
@@ -383,7 +384,8 @@ class ProportionalAuction:
 
     def premium_excess_growth(self, x: float) -> float:
         """Ξ̄^p(x) = Ξ̄(x) - v_lo (μ̄(x) - Q̄(x)) (002 Appendix A, before (34))."""
-        return self.aggregate_excess_growth(x) - self.v_lo * (self.allocation_sensitivity(x) - self.aggregate_allocation(x))
+        return self.aggregate_excess_growth(x) - self.v_lo * (self.allocation_sensitivity(x)
+                                                              - self.aggregate_allocation(x))
 
     def premium_transfer(self, x: float) -> float:
         """T̄^p(x) = T̄(x) - v_lo Q̄(x) (002 Appendix A, before (34))."""

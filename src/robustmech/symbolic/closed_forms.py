@@ -75,7 +75,8 @@ def closed_form(name: str, params: Mapping[str, Any]) -> ClosedForm:
         N, c = _integer(params, "N"), _number(params, "c", 0)
         auction = ProportionalAuction(Uniform(0.0, 1.0), N, cost=c)
         (interval,) = auction.graded_intervals or (None,)
-        return ClosedForm(name, auction.guarantee, "Pi = int_0^inf gamma_bar(x) g_{N-1}(x) dx", "002 eq. (3), Section 4.4",
+        return ClosedForm(name, auction.guarantee, "Pi = int_0^inf gamma_bar(x) g_{N-1}(x) dx",
+                          "002 eq. (3), Section 4.4",
                           {"N": N, "c": c},
                           {"x_star": interval.b if interval else 0.0,
                            "share_of_expected_value": auction.share_of_expected_value})

@@ -30,7 +30,8 @@ def _s(x) -> sympy.Expr:
 # -- screening -------------------------------------------------------------------
 
 
-def efficient_qualities(thetas: Sequence[Any], u: Callable | None = None, c: Callable | None = None) -> list[sympy.Expr]:
+def efficient_qualities(thetas: Sequence[Any], u: Callable | None = None,
+                        c: Callable | None = None) -> list[sympy.Expr]:
     """q*_i = argmax_q u(q, θ_i) - c(q) (000 Section 3.1) for smooth strictly concave
     surplus: the root of the first-order condition (u = θ q, c = q²/2: q*_i = θ_i)."""
     q = sympy.Symbol("q", nonnegative=True)
@@ -44,7 +45,8 @@ def efficient_qualities(thetas: Sequence[Any], u: Callable | None = None, c: Cal
     return out
 
 
-def screening_maximal_prices(thetas: Sequence[Any], qualities: Sequence[Any], u: Callable | None = None) -> list[sympy.Expr]:
+def screening_maximal_prices(thetas: Sequence[Any], qualities: Sequence[Any],
+                             u: Callable | None = None) -> list[sympy.Expr]:
     """The maximal prices (3) of 000 for a monotone allocation: P(θ_1) = u(q_1, θ_1),
     P(θ_j) = u(q_1, θ_1) + Σ_{i=2}^j [u(q_i, θ_i) - u(q_{i-1}, θ_i)]."""
     u = u or (lambda q, t: t * q)
@@ -120,8 +122,10 @@ def check_proposition10(thetas: Sequence[Any], n_agents: int) -> bool:
 # -- public good -------------------------------------------------------------------
 
 
-def public_good_maximal_transfers(Q: Callable[[tuple[int, ...]], Any], profile: Sequence[int], theta_l, theta_h) -> list[sympy.Expr]:
-    """(7) of 000: P^i(θ_ℓ, θ^-i) = Q(θ_ℓ, θ^-i) θ_ℓ, P^i(θ_h, θ^-i) = Q(θ_ℓ, θ^-i) θ_ℓ + (Q(θ_h, θ^-i) - Q(θ_ℓ, θ^-i)) θ_h;
+def public_good_maximal_transfers(Q: Callable[[tuple[int, ...]], Any], profile: Sequence[int], theta_l,
+                                  theta_h) -> list[sympy.Expr]:
+    """(7) of 000: P^i(θ_ℓ, θ^-i) = Q(θ_ℓ, θ^-i) θ_ℓ,
+    P^i(θ_h, θ^-i) = Q(θ_ℓ, θ^-i) θ_ℓ + (Q(θ_h, θ^-i) - Q(θ_ℓ, θ^-i)) θ_h;
     ``profile`` holds 0 (θ_ℓ) or 1 (θ_h) per agent."""
     tl, th = _s(theta_l), _s(theta_h)
     out = []
@@ -150,7 +154,8 @@ def q_sum(K: int, I: int, theta_l, theta_h, gamma) -> sympy.Expr:
 
     def S(k):
         return surplus(k, I, theta_l, theta_h, gamma)
-    return sympy.nsimplify(sum((1 / S(k)) * sympy.prod([j * d / S(j) for j in range(k + 1, K + 1)]) for k in range(ks, K + 1)))
+    return sympy.nsimplify(sum((1 / S(k)) * sympy.prod([j * d / S(j) for j in range(k + 1, K + 1)])
+                               for k in range(ks, K + 1)))
 
 
 def q_recursion(I: int, theta_l, theta_h, gamma, t=1) -> dict[int, sympy.Expr]:
@@ -174,12 +179,15 @@ def public_good_properly_robust(I: int, theta_l=0, theta_h=1, gamma=sympy.Ration
     d = _s(theta_h) - _s(theta_l)
     ks = k_star(I, theta_l, theta_h, gamma)
     qI = q_sum(I, I, theta_l, theta_h, gamma)
-    Q = [sympy.Integer(0) if K < ks else sympy.nsimplify(q_sum(K, I, theta_l, theta_h, gamma) / qI) for K in range(I + 1)]
+    Q = [sympy.Integer(0) if K < ks else sympy.nsimplify(q_sum(K, I, theta_l, theta_h, gamma) / qI)
+         for K in range(I + 1)]
 
     def S(k):
         return surplus(k, I, theta_l, theta_h, gamma)
-    w = {k: sympy.nsimplify((1 / S(k)) * sympy.prod([j * d / S(j) for j in range(k + 1, I + 1)])) for k in range(ks, I + 1)}
-    payoff = [sympy.Integer(0) if K < ks else sympy.nsimplify(Q[K] * S(K) - K * d * (Q[K - 1] if K > 0 else 0)) for K in range(I + 1)]
+    w = {k: sympy.nsimplify((1 / S(k)) * sympy.prod([j * d / S(j) for j in range(k + 1, I + 1)]))
+         for k in range(ks, I + 1)}
+    payoff = [sympy.Integer(0) if K < ks else sympy.nsimplify(Q[K] * S(K) - K * d * (Q[K - 1] if K > 0 else 0))
+              for K in range(I + 1)]
     return {"k_star": ks, "q_I": qI, "Q": Q, "payoff": payoff, "value": 1 / qI, "weights": w}
 
 
@@ -200,7 +208,8 @@ def telescoped_payoff(I: int, theta_l=0, theta_h=1, gamma=sympy.Rational(1, 2)) 
     d = _s(theta_h) - _s(theta_l)
     Q = {k: sympy.Symbol(f"Q_{k}") for k in range(ks, I + 1)}
     Q[ks - 1] = sympy.Integer(0)
-    total = sum(w[k] * (Q[k] * surplus(k, I, theta_l, theta_h, gamma) - k * d * Q[k - 1]) for k in range(ks, I + 1)) / qI
+    total = sum(w[k] * (Q[k] * surplus(k, I, theta_l, theta_h, gamma) - k * d * Q[k - 1])
+                for k in range(ks, I + 1)) / qI
     return sympy.simplify(sympy.expand(total - Q[I] / qI))
 
 

@@ -62,7 +62,8 @@ def regularity(cdf, v: sympy.Symbol, lower, upper, samples: int = 2001) -> Regul
         exact = sympy.minimum(slope, v, interval)
         if exact.is_number and exact.is_finite:
             where_set = sympy.solveset(sympy.Eq(slope, exact), v, interval)
-            where = float(next(iter(where_set))) if isinstance(where_set, sympy.FiniteSet) and where_set else float("nan")
+            found = isinstance(where_set, sympy.FiniteSet) and where_set
+            where = float(next(iter(where_set))) if found else float("nan")
             return RegularityReport(bool(exact >= 0), float(exact), where, slope)
     except (NotImplementedError, ValueError, TypeError, StopIteration):
         pass
