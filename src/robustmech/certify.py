@@ -87,7 +87,8 @@ class GuaranteeResult:
         }
 
     def __str__(self) -> str:
-        lines = [f"guarantee of {self.mechanism.name} ({' x '.join(str(len(a)) for a in self.mechanism.actions)} actions): "
+        lines = [f"guarantee of {self.mechanism.name} ({' x '.join(str(len(a)) for a in self.mechanism.actions)} "
+                 "actions): "
                  f"{self.value:.6f}  [{self.status}, {_dual_text(self.dual_value)}]",
                  f"  best BCE: {self.best_value:.6f}"]
         for a, s in zip(self.agents, self.secure_actions):
@@ -249,7 +250,8 @@ class Certificate:
     def summary(self) -> dict:
         return {"model": self.model, "params": dict(self.params), "k": self.k, "lower": self.lower,
                 "mechanism_guarantee": self.mechanism_guarantee, "information_potential": self.information_potential,
-                "upper": self.upper, "holds": self.holds, "tolerance": self.tolerance, "seconds": round(self.seconds, 6),
+                "upper": self.upper, "holds": self.holds, "tolerance": self.tolerance,
+                "seconds": round(self.seconds, 6),
                 **self.details}
 
     def __str__(self) -> str:
@@ -297,7 +299,8 @@ def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e
         "sizes": {"bce": [g.n_variables, g.n_constraints], "direct": [p.n_variables, p.n_constraints]},
     }
     return Certificate(k=k, lower=lb.value, mechanism_guarantee=g.value, information_potential=p.value, upper=ub.value,
-                       tolerance=tolerance, model=low.env.name, params={k_: _plain(v) for k_, v in low.env.params.items()},
+                       tolerance=tolerance, model=low.env.name,
+                       params={k_: _plain(v) for k_, v in low.env.params.items()},
                        details=details, seconds=time.perf_counter() - start)
 
 

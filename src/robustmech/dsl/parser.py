@@ -133,7 +133,8 @@ def _expected_words(expected) -> list[str]:
         new_statement = False
     if "NAME" in names and "NUMBER" in names and "LPAR" in names:
         expression_starts = {n for n, w in described.items()
-                              if n in ("NAME", "NUMBER", "STRING") or w in ("'('", "'['", "'{'", "'+'", "'-'", "'not'", "'outcome'")}
+                             if n in ("NAME", "NUMBER", "STRING")
+                             or w in ("'('", "'['", "'{'", "'+'", "'-'", "'not'", "'outcome'")}
         names -= expression_starts
         operator_terms -= expression_starts
         out.append("an expression")
@@ -326,7 +327,8 @@ class _ToAST(Transformer):
 
     def let_stmt(self, meta, name, *rest):
         params, value = rest[:-1], rest[-1]
-        return A.LetStmt(self._loc(meta), str(name), tuple(str(p) for p in params), value, _tok_loc(self.filename, name))
+        return A.LetStmt(self._loc(meta), str(name), tuple(str(p) for p in params), value,
+                         _tok_loc(self.filename, name))
 
     def utility_stmt(self, meta, agent, value):
         return A.UtilityStmt(self._loc(meta), agent, value)

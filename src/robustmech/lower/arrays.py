@@ -285,7 +285,8 @@ def check_participation_secure_exists(low: LoweredEnvironment) -> None:
     from scipy.optimize import linprog
 
     env, poly = low.env, low.polytope
-    bounds = [(None if not np.isfinite(a) else a, None if not np.isfinite(b) else b) for a, b in zip(poly.lower, poly.upper)]
+    bounds = [(None if not np.isfinite(a) else a, None if not np.isfinite(b) else b)
+              for a, b in zip(poly.lower, poly.upper)]
 
     def feasible(states) -> bool:
         states = list(states)

@@ -99,11 +99,14 @@ class PriorFreeArrays:
         out = {"bounds": float(max(np.max(np.nan_to_num(self.lower.astype(float) - z, neginf=0.0), initial=0.0),
                                    np.max(np.nan_to_num(z - self.upper.astype(float), neginf=0.0), initial=0.0)))}
         if self.A_ub.shape[1]:
-            out["feasibility_ub"] = float(max(0.0, np.max(np.einsum("crd,cd->cr", self.A_ub.astype(float), z) - self.b_ub.astype(float))))
+            out["feasibility_ub"] = float(max(0.0, np.max(np.einsum("crd,cd->cr", self.A_ub.astype(float), z)
+                                                          - self.b_ub.astype(float))))
         if self.A_eq.shape[1]:
-            out["feasibility_eq"] = float(np.max(np.abs(np.einsum("crd,cd->cr", self.A_eq.astype(float), z) - self.b_eq.astype(float))))
+            out["feasibility_eq"] = float(np.max(np.abs(np.einsum("crd,cd->cr", self.A_eq.astype(float), z)
+                                                        - self.b_eq.astype(float))))
         if len(self.ic_cell):
-            gap = np.einsum("rd,rd->r", self.ic_own.astype(float), z[self.ic_cell]) - np.einsum("rd,rd->r", self.ic_other.astype(float), z[self.ic_dev])
+            gap = (np.einsum("rd,rd->r", self.ic_own.astype(float), z[self.ic_cell])
+                   - np.einsum("rd,rd->r", self.ic_other.astype(float), z[self.ic_dev]))
             out["incentive"] = float(max(0.0, -gap.min()))
         if len(self.ir_cell):
             gap = np.einsum("rd,rd->r", self.ir_coef.astype(float), z[self.ir_cell]) + self.ir_const.astype(float)
@@ -146,7 +149,8 @@ def lower_prior_free(env: PriorFreeEnvironment, anonymous: bool = False, exact: 
         N = sizes[0]
         cells = np.array(list(itertools.combinations_with_replacement(range(N), I)), dtype=np.int64).reshape(-1, I)
         counts = np.stack([np.bincount(c, minlength=N) for c in cells]) if len(cells) else np.zeros((0, N), int)
-        multiplicity = np.array([math.factorial(I) // math.prod(math.factorial(int(k)) for k in row) for row in counts], dtype=np.int64)
+        multiplicity = np.array([math.factorial(I) // math.prod(math.factorial(int(k)) for k in row) for row in counts],
+                                dtype=np.int64)
         index = {tuple(np.bincount(c, minlength=N)): k for k, c in enumerate(cells)}
 
         def cell_index(profiles: np.ndarray) -> np.ndarray:
@@ -171,7 +175,8 @@ def lower_prior_free(env: PriorFreeEnvironment, anonymous: bool = False, exact: 
         slots = [variables[k].name for k in shared] + [f"{f}[type={grid[t]}]" for f in families for t in range(N)]
         shared_slot = np.full(D, -1, dtype=np.int64)
         shared_slot[shared] = np.arange(len(shared))
-        fam_base = np.array([len(shared) + families.index(v.family) * N if v.agent is not None else -1 for v in variables], dtype=np.int64)
+        fam_base = np.array([len(shared) + families.index(v.family) * N if v.agent is not None else -1
+                             for v in variables], dtype=np.int64)
 
         def slot_map(profiles: np.ndarray) -> np.ndarray:
             """(n, D): the slot of each model variable when the profile is ``profiles[n]``."""
@@ -250,7 +255,8 @@ def lower_prior_free(env: PriorFreeEnvironment, anonymous: bool = False, exact: 
     if not exact:
         lower, upper = lower.astype(float), upper.astype(float)
     A_ub, b_ub, A_eq, b_eq = _polytope(env, symbols, cell_maps, d, exact)
-    return PriorFreeArrays(env, anonymous, exact, cells, multiplicity, tuple(slots), lower, upper, A_ub, b_ub, A_eq, b_eq,
+    return PriorFreeArrays(env, anonymous, exact, cells, multiplicity, tuple(slots), lower, upper,
+                           A_ub, b_ub, A_eq, b_eq,
                            ic_cell, ic_dev, ic_agent, ic_report, ic_own, ic_other, ir_cell, ir_agent, ir_coef, ir_const,
                            w_coef, np.asarray(w_const, dtype=dtype))
 
@@ -321,7 +327,8 @@ def _coefficients(expr: sympy.Expr, variables, type_symbols, values: np.ndarray,
         return out
     f = sympy.lambdify(type_symbols, parts, modules="numpy")
     cols = f(*[values[:, i] for i in range(values.shape[1])])
-    return np.column_stack([np.broadcast_to(np.asarray(c, dtype=float), (n,)) for c in cols]) if n else np.zeros((0, len(parts)))
+    return np.column_stack([np.broadcast_to(np.asarray(c, dtype=float), (n,))
+                            for c in cols]) if n else np.zeros((0, len(parts)))
 
 
 def _polytope(env, symbols, cell_maps, d, exact):

@@ -289,7 +289,8 @@ class Evaluator:
     def _arith(self, op, a, b, loc):
         if isinstance(a, Family) and isinstance(b, Family):
             if op not in "+-" or len(a.entries) != len(b.entries):
-                raise ModelError(f"cannot apply {op} to two lists" + (" of different lengths" if op in "+-" else ""), loc)
+                raise ModelError(f"cannot apply {op} to two lists" + (" of different lengths" if op in "+-" else ""),
+                                 loc)
             return Family(tuple(self._arith(op, x, y, loc) for x, y in zip(a.entries, b.entries)), a.indices, a.name)
         if isinstance(a, Family):
             return Family(tuple(self._arith(op, x, b, loc) for x in a.entries), a.indices, a.name)

@@ -167,7 +167,8 @@ class PriorFreeBuilder(DeclarationBuilder):
     # -- declarations ------------------------------------------------------
 
 
-    def types(self, name: str, grid: Sequence[Any] | Sequence[Sequence[Any]], location: Location | None = None) -> tuple[sympy.Symbol, ...]:
+    def types(self, name: str, grid: Sequence[Any] | Sequence[Sequence[Any]],
+              location: Location | None = None) -> tuple[sympy.Symbol, ...]:
         """Each agent's type grid Θ^i: one grid for all agents, or one per agent.
 
         Returns the type symbols ``name[1], ..., name[I]`` for utility expressions.
@@ -193,7 +194,8 @@ class PriorFreeBuilder(DeclarationBuilder):
             values = tuple(_number(v, "a type", location) for v in g)
             for a, b in zip(values, values[1:]):
                 if not a < b:
-                    raise ModelError(f"type grids must be strictly increasing; agent {self._agents[i]} has {a} before {b}", location)
+                    raise ModelError(f"type grids must be strictly increasing; agent {self._agents[i]} "
+                                     f"has {a} before {b}", location)
             exact.append(values)
         self._type_symbols = tuple(sympy.Symbol(f"{name}[{i}]", real=True) for i in range(1, n + 1))
         self._grids = tuple(exact)
@@ -210,7 +212,8 @@ class PriorFreeBuilder(DeclarationBuilder):
         """A per-agent family ``name[1..I]`` of outcome variables."""
         if self._agents is None:
             raise ModelError(f"declare the agents before the per-agent variable '{name}'", location)
-        return tuple(self._add(f"{name}[{i + 1}]", lower, upper, role, name, i, location) for i in range(len(self._agents)))
+        return tuple(self._add(f"{name}[{i + 1}]", lower, upper, role, name, i, location)
+                     for i in range(len(self._agents)))
 
     def allocation(self, name: str, total: Any = 1, location: Location | None = None) -> tuple[sympy.Symbol, ...]:
         """Allocation probabilities q_i >= 0 with Σ_i q_i <= total (the auction of 000 Section 4)."""
@@ -328,7 +331,8 @@ class PriorFreeBuilder(DeclarationBuilder):
         for i, agent in enumerate(self._agents):
             if i not in self._utilities:
                 raise ModelError(f"no utility for agent {agent} (write `utility[i] = ...`)", loc("agents") or here)
-            utilities.append(self._linear(self._utilities[i], f"the utility of agent {agent}", symbols, allowed, loc(("utility", i))))
+            utilities.append(self._linear(self._utilities[i], f"the utility of agent {agent}", symbols, allowed,
+                                          loc(("utility", i))))
         if self._designer is None:
             raise ModelError("no designer payoff (write `designer = ...`)", here)
         designer = self._linear(self._designer, "the designer's payoff", symbols, allowed, loc("designer"))
@@ -340,7 +344,8 @@ class PriorFreeBuilder(DeclarationBuilder):
             name=self.name, agents=self._agents, type_symbols=self._type_symbols, type_grids=grids,
             variables=tuple(self._variables), constraints=tuple(self._constraints), utilities=tuple(utilities),
             designer=designer, incentive=self._incentive, participation=self._participation, prior=prior,
-            title=self.title, params=dict(self.params), source=self.source, path=self.path, locations=dict(self.locations),
+            title=self.title, params=dict(self.params), source=self.source, path=self.path,
+            locations=dict(self.locations),
         )
 
     # -- helpers -----------------------------------------------------------
@@ -449,7 +454,8 @@ def public_good(n_agents: int = 3, theta_l: Any = 0, theta_h: Any = 1, gamma: An
     """The public good of 000 Section 5: I agents with types θ_ℓ < θ_h, provision
     probability Q(θ) ∈ [0, 1] at cost c = γ I, transfers P^i(θ); the firm's payoff
     Σ_i P^i(θ) - Q(θ) c."""
-    theta_l, theta_h, gamma = (_number(x, name, None) for x, name in ((theta_l, "theta_l"), (theta_h, "theta_h"), (gamma, "gamma")))
+    theta_l, theta_h, gamma = (_number(x, name, None)
+                               for x, name in ((theta_l, "theta_l"), (theta_h, "theta_h"), (gamma, "gamma")))
     if not theta_l < gamma < theta_h:
         raise ModelError(f"000 Section 5 assumes theta_l < gamma < theta_h, got {theta_l}, {gamma}, {theta_h}")
     b = PriorFreeBuilder("public_good_two_types", "Public good with two types (000 Section 5)")

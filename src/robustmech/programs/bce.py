@@ -214,7 +214,8 @@ class _CorrelatedEquilibriumProgram(Program):
     def read(self, lp: LinearProgram, solution, inverse: Inverse) -> ReadBack:
         equilibrium = read(lp, solution.x, inverse, solution.objective)
         return ReadBack(mechanism=inverse.mechanism, equilibrium=equilibrium,
-                        extra={"max_obedience_violation": max_obedience_violation(inverse.utilities, equilibrium.joint)})
+                        extra={"max_obedience_violation": max_obedience_violation(inverse.utilities,
+                                                                                  equilibrium.joint)})
 
 
 class WorstCorrelatedEquilibrium(_CorrelatedEquilibriumProgram):
