@@ -57,9 +57,42 @@ def test_efficiency_rises_with_vbar():
     assert shares[-1] > 0.99
 
 
-def test_bilateral_trade_is_the_public_good_map():
-    """003 (43), (45) are 004's fixed point with vbar-1 -> g, N-1 -> h-g: g=2, h=3 is N=2, vbar=3."""
-    assert bilateral_trade_solution(2, 3).guarantee == pytest.approx(public_good_solution(2, 3).guarantee, abs=1e-12)
+def _potential_bound_41(g, h, y):
+    """The upper bound (41) of 003 on the potential of Ī_ε as ε -> 0, for h/g < 2:
+    g e^ȳ ȳ^{1-h/g} / ∫_0^ȳ e^y y^{1-h/g} dy."""
+    p = 1 - mpmath.mpf(h) / g
+    return g * mpmath.exp(y) * y**p / mpmath.quad(lambda z: mpmath.exp(z) * z**p, [0, y])
+
+
+@pytest.mark.parametrize("g, h", [(1, 1.2), (1, 1.5), (2, 3)])
+def test_bilateral_trade_solves_003s_equations(g, h):
+    """003 Section 3.6, solved here from the paper's equations at 30 digits and not through
+    the package's fixed point: ȳ is the root of (43) = (45), g - (h-g)/ȳ = g e^ȳ ȳ^{-(h-g)/g} /
+    ∫_0^ȳ e^z z^{-(h-g)/g} dz, and the guarantee is L = g - (h-g)/ȳ (43). Section 3.6.1
+    determines the same ȳ as the minimiser of the potential bound (41) (whose value there is
+    (45)): its derivative vanishes at ȳ (central difference, step 1e-6, error O(1e-12)).
+    Tolerance 1e-9: the package integrates at mpmath's 15 digits, where the quadrature of the
+    z^{-(h-g)/g} singularity at 0 is good to about 1e-11 and the root moves by that over the
+    slope (h-g)/ȳ² (0.04 to 0.2 here) of (43) - (45)."""
+    trade = bilateral_trade_solution(g, h)
+    with mpmath.workdps(30):
+        a = mpmath.mpf(h - g) / g
+
+        def excess(y):
+            integral = mpmath.quad(lambda z: mpmath.exp(z) * z ** (-a), [0, y])
+            return g - (h - g) / y - g * mpmath.exp(y) * y ** (-a) / integral
+
+        y = mpmath.findroot(excess, mpmath.mpf(2))  # a start of our own, not the package's ȳ
+        assert trade.boundary == pytest.approx(float(y), abs=1e-9)
+        assert trade.guarantee == pytest.approx(float(g - (h - g) / y), abs=1e-9)
+        step = mpmath.mpf("1e-6")
+        slope = (_potential_bound_41(g, h, y + step) - _potential_bound_41(g, h, y - step)) / (2 * step)
+        assert abs(slope) < 1e-9
+        assert _potential_bound_41(g, h, y + 0.1) > _potential_bound_41(g, h, y) < _potential_bound_41(g, h, y - 0.1)
+
+
+def test_bilateral_trade_limits():
+    """003 Section 3.6: with h >= 2g the minimum potential (41) is 0, so the guarantee is 0."""
     assert bilateral_trade_solution(1, 2.5).guarantee == 0.0  # h >= 2g: potential 0 (003 (41))
     trade = bilateral_trade_solution(1, 1.5)
     assert trade.trade_probability(trade.boundary * (1 - 1e-9)) == pytest.approx(1, abs=1e-8)  # q̄(ȳ) = 1 (44)
