@@ -183,7 +183,7 @@ def _adjoint_upward_of_7(f: np.ndarray, k: int, axis: int) -> np.ndarray:
     out = np.empty_like(f)
     for idx in np.ndindex(*f.shape):
         j = idx[axis]
-        at = lambda m: f[idx[:axis] + (m,) + idx[axis + 1:]]  # noqa: E731
+        at = lambda m, idx=idx: f[idx[:axis] + (m,) + idx[axis + 1:]]  # noqa: E731
         if j == top:
             out[idx] = -at(top)
         elif j == top - 1:
@@ -200,7 +200,7 @@ def _downward_of_004(f: np.ndarray, k: int, axis: int) -> np.ndarray:
     out = np.empty_like(f)
     for idx in np.ndindex(*f.shape):
         j = idx[axis]
-        at = lambda m: f[idx[:axis] + (m,) + idx[axis + 1:]]  # noqa: E731
+        at = lambda m, idx=idx: f[idx[:axis] + (m,) + idx[axis + 1:]]  # noqa: E731
         out[idx] = k * at(0) if j == 0 else (at(top) - at(top - 1) if j == top else k * (at(j) - at(j - 1)))
     return out
 
