@@ -146,8 +146,9 @@ def test_figure_from_saved_results_equals_figure_from_the_solve(saved, pg_figure
 
 def test_closed_form_overlay_is_equation_15(pg_bounds):
     # Ê of eq. (15) of 004 drawn beside the LB solution; it reaches 1 at the boundary y
-    sym = pytest.importorskip("robustmech.symbolic.public_good")
-    sol = sym.public_good_solution(2, 3)
+    from robustmech.symbolic.public_good import public_good_solution  # the package's own: a broken import fails
+
+    sol = public_good_solution(2, 3)
     fig = plots.public_good_figure(pg_bounds.lower, pg_bounds.upper, closed_form=sol)
     data = fig.robustmech_panels["expenditure_aggregate"].data
     mid = len(data["closed_x"]) // 3
