@@ -93,7 +93,6 @@ def test_first_price_revenue_guarantee_converges(fpa_table):
     for n, g in fpa_table.items():
         assert g < limit
         assert limit - g <= FPA_TOLERANCE / (n - 1), (n, g)
-    assert fpa_table[6] == pytest.approx(1 / 15, abs=1e-9)  # a coarse grid's exact value, 1/15
 
 
 @pytest.mark.slow
@@ -183,10 +182,10 @@ def test_mechanism_errors_are_clear():
         rm.guarantee(env, bad)
 
 
-def test_obedience_rows_are_built_without_profile_loops():
-    """Scale: 2 agents, 20 actions, 11 states builds in well under a second (the
-    benchmark in benchmarks/exact_programs.py reports 20/40/60); the program has
-    |A| |Θ| columns and Σ_i |A_i|(|A_i| - 1) + |Θ| rows."""
+def test_obedience_program_has_one_row_per_deviation_and_state():
+    """Layout (003 (5)-(6)): 2 agents, 20 actions, 11 states; the program has |A| |Θ|
+    columns and Σ_i |A_i|(|A_i| - 1) obedience rows plus |Θ| prior rows (its build time is
+    measured by benchmarks/exact_programs.py, not here)."""
     env = uniform_common_value(11)
     low = rm.validate(env)
     lp, _ = bce.build(low, gen.first_price_auction(env, bids=20))

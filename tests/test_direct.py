@@ -139,9 +139,9 @@ def test_information_errors_are_clear():
         gen.information_from_joint([[0], [0]], env.states.labels, joint * 2)
 
 
-def test_incentive_rows_are_vectorized_and_skip_null_signals():
-    """Scale and layout: for |S_i| signals, agent i has |S_i|(|S_i| - 1) IC rows and
-    |S_i| IR rows, except signals of probability zero, which carry no constraint."""
+def test_incentive_rows_skip_null_signals():
+    """Layout: for |S_i| signals, agent i has |S_i|(|S_i| - 1) IC rows and |S_i| IR rows,
+    except signals of probability zero, which carry no constraint."""
     env = myerson_env(0.5, 0.0, 0.0, 0.5)  # P(LH) = P(HL) = 0
     info = gen.information_from_joint([[0, 1, 2], [0, 1]], env.states.labels,
                                       np.array([[[0.5, 0, 0, 0], [0, 0, 0, 0]],
