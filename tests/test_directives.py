@@ -34,7 +34,8 @@ def test_the_public_good_runs_its_own_bounds_directive():
 
 def test_run_prints_one_json_object_per_directive(capsys, tmp_path):
     model = tmp_path / "pg.mech"
-    model.write_text((MODELS / "public_good.mech").read_text().replace("bounds k = 6", "bounds k = 2..3\nsolve guarantee k = 3"))
+    text = (MODELS / "public_good.mech").read_text()
+    model.write_text(text.replace("bounds k = 6", "bounds k = 2..3\nsolve guarantee k = 3"))
     assert main(["run", str(model), "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     steps = [json.loads(line) for line in lines]

@@ -20,10 +20,14 @@ directive's line and column.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import Location, ModelError, RobustMechError
 from .model.environment import Environment
+
+if TYPE_CHECKING:
+    from .certify import GuaranteeResult, PotentialResult
+    from .results.bounds import Bounds, ProgramResult
 
 SOLVER_OPTIONS = ("solver", "time_limit", "symmetry")
 BOUNDS_OPTIONS = ("k", "family", "correlation", "penalty")
@@ -103,6 +107,7 @@ def run_directives(env: Environment, solver: str | None = None, progress=None) -
 
     steps = []
     low = api.validate(env)
+    result: GuaranteeResult | PotentialResult | Bounds | ProgramResult
     for step in directives(env):
         options = dict(step.options)
         run_options = {"solver": solver or options.pop("solver", "auto"), "time_limit": options.pop("time_limit", None),
@@ -113,8 +118,7 @@ def run_directives(env: Environment, solver: str | None = None, progress=None) -
                 if "mechanism" in options:
                     result = guarantee(low, env.mechanisms[options["mechanism"]], **run_options)
                 else:
-                    result = potential(low, env.information_structures[options["information"]],
-                                               **run_options)
+                    result = potential(low, env.information_structures[options["information"]], **run_options)
                 steps.append(Step(step.verb, step.options, step.location, result))
                 continue
             for k in _ks(options.pop("k", 4)):
