@@ -8,9 +8,12 @@ dual (12) of 004 is the LP dual of UB-P-k (10), so its value is UB(k).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import runpy
+import subprocess
+import sys
 
 import numpy as np
 import pyomo.environ as pyo
@@ -293,3 +296,16 @@ def test_pyomo_highs_backend_and_export(public_good, tmp_path):
     assert "marginal(" in mps.read_text()
     with pytest.raises(rm.ParameterError):
         bounding.build("potential", public_good, 2)[0].export(str(tmp_path / "ub.txt"))
+
+
+def test_command_line_solves_through_pyomo(tmp_path):
+    """robustmech solve --solver pyomo-highs --json: the command line sends solver logs to
+    stderr (sys.stdout is sys.stderr there, where appsi's output capture would deadlock);
+    stdout carries the JSON alone, with LB(3) = 10/7 and its dual bound."""
+    proc = subprocess.run([sys.executable, "-m", "robustmech", "solve", str(MODELS / "public_good.mech"), "--k", "3",
+                           "--solver", "pyomo-highs", "--verbose", "--json", "--export", str(tmp_path / "lb.lp")],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert out["value"] == pytest.approx(LB3, abs=1e-8) and out["dual_value"] == pytest.approx(LB3, abs=1e-8)
+    assert "HiGHS" in proc.stderr and (tmp_path / "lb.lp").read_text().startswith("\\* Source Pyomo model")

@@ -11,7 +11,12 @@ optimum. :func:`solve` is the whole route: replacing this module replaces it.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import sys
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -34,6 +39,27 @@ class PyomoHighsBackend(Backend):
 
     def solve(self, lp: LinearProgram, options: SolverOptions) -> LPSolution:
         return solve(lp, options)
+
+
+@contextlib.contextmanager
+def _stdout_apart_from_stderr(verbose: bool) -> Iterator[None]:
+    """appsi captures the solver's output with Pyomo's ``capture_output(capture_fd=True)``,
+    which deadlocks joining its reader threads when ``sys.stdout`` is ``sys.stderr`` (as
+    in the command line, which sends solver logs to stderr). Without ``verbose`` nothing
+    of that output is wanted; with it, it goes to a stream of its own on file descriptor 1."""
+    if not verbose:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+        return
+    if sys.stdout is not sys.stderr:
+        yield
+        return
+    stream = io.TextIOWrapper(os.fdopen(os.dup(1), "wb", buffering=0), write_through=True)
+    try:
+        with contextlib.redirect_stdout(stream):
+            yield
+    finally:
+        stream.close()
 
 
 def _status(condition) -> str:
@@ -62,7 +88,8 @@ def solve(lp: LinearProgram, options: SolverOptions) -> LPSolution:
     opt.highs_options = {"primal_feasibility_tolerance": options.tolerance,
                          "dual_feasibility_tolerance": options.tolerance, **dict(options.extra)}
     start = time.perf_counter()
-    results = opt.solve(model)
+    with _stdout_apart_from_stderr(options.verbose):
+        results = opt.solve(model)
     seconds = time.perf_counter() - start
     status = _status(results.termination_condition)
     if status == "interrupted":
