@@ -33,7 +33,14 @@ def test_solve_json_has_the_promised_fields(capsys):
     for key in ("program", "k", "value", "status", "build_seconds", "solve_seconds", "dual_value"):
         assert key in obj
     assert obj["program"] == "guarantee" and obj["k"] == 4 and obj["status"] == "optimal"
-    assert 1.48 < obj["value"] < 1.5567  # LB(4) lies below the closed-form guarantee (Theorem 1 of 004)
+    # the command reports the program's optimum: the same LB-G-4 (9) solved through the API,
+    # which lies below the closed-form max guarantee λ of (15)-(17) (Theorem 1 of 004)
+    import robustmech as rm
+    from robustmech.symbolic.public_good import public_good_solution
+
+    api = rm.solve(rm.load_model(PUBLIC_GOOD), "guarantee", 4)
+    assert obj["value"] == pytest.approx(api.value, abs=1e-9)
+    assert 0 < obj["value"] < public_good_solution(2, 3).guarantee
     assert obj["value"] == pytest.approx(obj["dual_value"], abs=1e-8)
 
 
@@ -106,6 +113,17 @@ def test_help_and_version(capsys):
     out = capsys.readouterr().out
     for command in ("solve", "bounds", "bench"):
         assert command in out
+    # --version prints the package's version, the one pyproject.toml declares
+    import tomllib
+
+    import robustmech
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    declared = tomllib.loads((MODELS.parent / "pyproject.toml").read_text())["project"]["version"]
+    assert capsys.readouterr().out == f"robustmech {robustmech.__version__}\n"
+    assert robustmech.__version__ == declared
 
 
 def test_json_writes_non_finite_numbers_as_null(capsys):

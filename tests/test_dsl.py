@@ -316,8 +316,43 @@ def test_mechanism_from_npz(tmp_path):
     assert env.directives == ({"program": "evaluate", "mechanism": "both"},)
 
 
-def test_every_node_has_a_location():
-    """Each AST node records file:line:col (here: `let E = [...]` on line 24)."""
+def _nodes(value):
+    """Every AST node reachable from ``value`` (dataclass fields, lists, tuples, dicts)."""
+    import dataclasses
+
+    from robustmech.dsl.ast import Node
+
+    if isinstance(value, Node):
+        yield value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _nodes(getattr(value, f.name))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _nodes(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _nodes(item)
+
+
+@pytest.mark.parametrize("path", sorted(MODELS.glob("*.mech")), ids=lambda p: p.stem)
+def test_every_node_has_a_location(path):
+    """Each AST node of every bundled model records file:line:col, within the file: a
+    line from 1 to the file's last, a column from 1 to that line's length."""
+    text = path.read_text()
+    lines = text.splitlines()
+    nodes = list(_nodes(parse(text, path.name)))
+    assert len(nodes) > 10
+    for node in nodes:
+        loc = node.loc
+        assert loc.file == path.name, node
+        assert 1 <= loc.line <= len(lines), node
+        assert 1 <= loc.column <= len(lines[loc.line - 1]), node
+
+
+def test_node_locations_point_at_the_statement_and_its_value():
+    """`let E = [...]` on line 24 of models/public_good.mech: the statement at column 1,
+    its value at column 9."""
     ast = parse((MODELS / "public_good.mech").read_text(), "public_good.mech")
     let = [s for s in ast.statements if type(s).__name__ == "LetStmt"][0]
     assert (let.loc.line, let.loc.column) == (24, 1)
