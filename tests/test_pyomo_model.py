@@ -106,6 +106,27 @@ def test_names_read_as_economics(public_good):
     assert len(ub.V) == 3 and len(ub.virtual) == 3 * 17 ** 2  # one row per vertex of Δ(Ω) and profile
 
 
+def test_a_hand_solved_program_without_index_sets():
+    """max x1 + 2 x2 s.t. x1 + x2 <= 3/2, 0 <= x <= 1 (by hand: x = (1/2, 1), value 5/2, the
+    row's dual 1): blocks and families without index sets are indexed by RangeSets, a
+    family called "objective" does not displace the objective, a free row is left out."""
+    from robustmech.programs.lp import ProgramBuilder
+
+    b = ProgramBuilder("toy", "max")
+    b.add_variables("x", 2, upper=1.0)
+    b.set_cost("x", [1.0, 2.0])
+    b.add_rows("objective", {"x": sp.csr_matrix(np.ones((1, 2)))}, upper=1.5)
+    b.add_rows("free", {"x": sp.csr_matrix(np.ones((1, 2)))})
+    model = model_from_program(b.build())
+    assert list(model.x_index) == [1, 2] and len(model.objective_2) == 1 and len(model.free) == 0
+    solve_model(model, "appsi_highs")
+    _, solution, checks = solution_from_model(model)
+    np.testing.assert_allclose(solution.x, [0.5, 1.0], atol=1e-9)
+    np.testing.assert_allclose(solution.row_dual, [1.0, 0.0], atol=1e-9)
+    assert solution.objective == pytest.approx(2.5) and solution.dual_objective == pytest.approx(2.5)
+    assert checks["dual_certified"]
+
+
 def test_rows_are_the_programs_rows(public_good):
     """Each constraint's body, evaluated by Pyomo at a random point, is its row of A times
     the point: the rows sit at the index members their family declares."""

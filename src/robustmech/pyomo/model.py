@@ -84,7 +84,7 @@ def _build(lp: LinearProgram, inverse: Any, name: str | None):
 
     model = pyo.ConcreteModel(name=name or lp.name)
     sets = _SetRegistry(model)
-    taken: set[str] = set()
+    taken: set[str] = {"objective", "dual", "rc"}  # the components every model has
 
     columns: list = []
     blocks: dict[str, str] = {}
