@@ -75,8 +75,15 @@ def test_many_bidder_limit_rate():
     print("\n  N   can-keep     must-sell    sqrt(N)(E v - keep)  sqrt(N)(E v - sell)")
     for row in rows:
         print("%3d  %.8f  %.8f  %.6f  %.6f" % row)
-    gaps = [r[3] for r in rows]
     assert all(r[1] < s[1] for r, s in zip(rows, rows[1:]))          # increasing in N
-    assert max(gaps[2:]) / min(gaps[2:]) < 1.2                      # sqrt(N) x gap settles
-    # must-sell: sqrt(N)(1/2 - Π̂_N) = sqrt(N) C(2N-2,N-1)/(2·4^{N-1}) -> 1/(2 sqrt(pi))
-    assert rows[-1][4] == pytest.approx(1 / (2 * math.sqrt(math.pi)), rel=0.03)
+    # must-sell: sqrt(N)(1/2 - Π̂_N) = sqrt(N) C(2m, m)/(2·4^m), m = N - 1 (002 (27)); with
+    # the Wallis bounds 1/sqrt(π(m + 1/2)) <= C(2m, m)/4^m <= 1/sqrt(π(m + 1/4)) it lies
+    # between L sqrt(N/(N - 1/2)) and L sqrt(N/(N - 3/4)), L = 1/(2 sqrt(π)): the rate 1/sqrt(N)
+    # of Proposition 7 with its constant. The can-keep seller guarantees at least as much
+    # (Π̄_N >= Π̂_N), so its scaled gap is at most the must-sell one; and in the sketch of
+    # Proposition 7 (uniform H, c = 0: no grading in the limit, γ̄∞ = Φ) its scaled gap tends
+    # to ∫ φ² = L as well; the table approaches L from above, within the must-sell bound.
+    L = 1 / (2 * math.sqrt(math.pi))
+    for N, _, _, keep_gap, sell_gap in rows:
+        assert L * math.sqrt(N / (N - 0.5)) <= sell_gap <= L * math.sqrt(N / (N - 0.75)) + 1e-12, N
+        assert L <= keep_gap <= sell_gap + 1e-9, N  # Π̄_N by quadrature at epsrel 1e-11, times sqrt(N) <= 6
