@@ -1,7 +1,7 @@
-"""The examples in the model modules' docstrings run as written.
+"""The examples in the package's docstrings run as written.
 
-They are what ``help(robustmech.ModelBuilder)`` and the API page show; each module of
-``robustmech.model`` is run through :mod:`doctest`, so an example that raises or prints
+They are what ``help(robustmech.ModelBuilder)`` and the API page show; every module of
+``robustmech`` is run through :mod:`doctest`, so an example that raises or prints
 something else than it says fails here.
 """
 
@@ -13,13 +13,14 @@ import pkgutil
 
 import pytest
 
-import robustmech.model
+import robustmech
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(robustmech.model.__path__, "robustmech.model."))
+MODULES = ["robustmech"] + sorted(m.name for m in pkgutil.walk_packages(robustmech.__path__, "robustmech.")
+                                  if not m.name.endswith("__main__"))
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_model_module_examples_run(name):
+def test_module_examples_run(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.failed == 0, (f"{result.failed} of the {result.attempted} examples of {name} fail "
