@@ -27,4 +27,21 @@ __all__ = [
 
 from .api import refine  # noqa: E402  (000: robust, perfectly and properly robust mechanisms)
 
-__all__ += ["refine"]
+__all__ += ["refine", "to_pyomo", "from_pyomo"]
+
+
+def to_pyomo(env, program: str = "guarantee", k: int | None = None, **options):
+    """The program on ``env`` as a ``pyomo.environ.ConcreteModel`` with indexed Sets, Vars
+    and Constraints named as in the papers (:func:`robustmech.pyomo.to_pyomo`; Pyomo is
+    imported only when this is called)."""
+    from .pyomo import to_pyomo as build
+
+    return build(env, program, k, **options)
+
+
+def from_pyomo(model, results=None) -> ProgramResult:
+    """A solved model from :func:`to_pyomo`, possibly extended, as the result
+    :func:`solve` returns (:func:`robustmech.pyomo.from_pyomo`)."""
+    from .pyomo import from_pyomo as read
+
+    return read(model, results)
