@@ -74,6 +74,8 @@ class ClarabelBackend(Backend):
     # a numerical failure is solved again by HiGHS only when `auto` chose Clarabel: an
     # explicit --solver clarabel gets Clarabel's answer or its error
     recovery = "auto"
+    # an interior point of the optimal face: `auto` purifies it (robustmech.solve.vertex)
+    interior = True
 
     def available(self) -> bool:
         return available()

@@ -54,6 +54,9 @@ class SolverOptions:
     # called with condensed solver log lines once a solve has run for `progress_after` s
     progress: Callable[[str], Any] | None = None
     progress_after: float = 2.0
+    # purify an interior point into a vertex (robustmech.solve.vertex): None (the default)
+    # does so when `auto` chose an interior method, True always, False never
+    vertex: bool | None = None
 
 
 @dataclass
@@ -70,6 +73,7 @@ class LPSolution:
     message: str = ""
     iterations: int = 0
     recovery: str = ""  # set when a numerical failure was recovered from (see _recover)
+    vertex: str = ""  # how an interior point was made a vertex (robustmech.solve.vertex), when it was
 
     @property
     def optimal(self) -> bool:
@@ -138,6 +142,7 @@ class Backend(ABC):
     label: str = ""  # who solved, in messages ("HiGHS"); the name when empty
     install_hint: str = ""  # how to install what `available()` looks for
     recovery: Recovery = "none"
+    interior: bool = False  # its optimal points are interior points, not vertices (no crossover)
 
     def available(self) -> bool:
         """Whether what this backend needs is installed."""
@@ -230,9 +235,22 @@ def solve(lp: LinearProgram, options: SolverOptions | None = None, *, raise_on_f
     solution = chosen.solve(lp, own)
     if solution.status == "error" and _recovers(chosen, options):
         solution = _recover(lp, own, solution)
+    if solution.optimal and not solution.recovery and _purifies(chosen, options):
+        from .vertex import vertex
+
+        solution = vertex(lp, solution, own)
     if raise_on_failure and not solution.optimal:
         raise diagnose(lp, solution, options)
     return solution
+
+
+def _purifies(chosen: Backend, options: SolverOptions) -> bool:
+    """Whether an optimal point of ``chosen`` is purified into a vertex: interior point
+    methods without crossover (``Backend.interior``) when ``auto`` chose them (an explicit
+    ``--solver clarabel`` keeps its interior point) or ``options.vertex`` asks."""
+    if options.vertex is not None:
+        return options.vertex and chosen.interior
+    return chosen.interior and options.solver == "auto"
 
 
 def _recovers(chosen: Backend, options: SolverOptions) -> bool:
