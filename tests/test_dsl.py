@@ -300,6 +300,34 @@ def test_inline_information_structure():
     np.testing.assert_array_equal(info.signals[0], [0, 1])
 
 
+def test_information_from_npz_and_from_a_saved_result(tmp_path):
+    """information I from "file", read by the real loader: a plain .npz holding the joint
+    (|S_1| x |S_2| x |Θ|) and the signal labels comes back as written; a result saved by a
+    UB-P-3 solve of 004 Section 4's public good comes back with its σ, and the exact
+    potential of that structure is at most UB(3) (Theorem 1 of 004: P̄(σ) >= P(σ)) and at
+    least the guarantee LB(3) of the LB-G-3 mechanism (G(M) <= P(I), 003 Section 2)."""
+    joint = np.zeros((2, 2, 2))
+    joint[0, 0, 0] = joint[1, 1, 1] = 0.5  # each agent sees v
+    np.savez(tmp_path / "i.npz", joint=joint, signals_0=np.array([0, 1]), signals_1=np.array([0, 1]))
+    path = tmp_path / "t.mech"
+    path.write_text("model t\nagents i in 1..2\nstate v in {0, 1}\nprior uniform\noutcome none, yes\n"
+                    "utility[i] = v * [outcome == yes]\ndesigner = 0\ninformation seen from \"i.npz\"\n")
+    info = rm.load_model(path).information_structures["seen"]
+    np.testing.assert_array_equal(info.joint, joint)
+    np.testing.assert_array_equal(info.signals[0], [0, 1])
+
+    upper = rm.solve(public_good(2, 3), "potential", 3)
+    upper.save(str(tmp_path / "ub.json"))
+    model = tmp_path / "pg.mech"
+    model.write_text((MODELS / "public_good.mech").read_text() + '\ninformation ub from "ub.json"\n')
+    env = rm.load_model(model)
+    loaded = env.information_structures["ub"]
+    np.testing.assert_allclose(loaded.joint, upper.information.joint, rtol=0, atol=0)
+    exact = rm.potential(env, loaded).value
+    lower = rm.solve(public_good(2, 3), "guarantee", 3).value
+    assert lower - 1e-7 <= exact <= upper.value + 1e-7
+
+
 def test_mechanism_from_npz(tmp_path):
     """mechanism M from "file.npz": arrays rule (|A_1| x |A_2| x |Ω|) and actions_i."""
     rule = np.zeros((2, 2, 2))
