@@ -10,6 +10,7 @@ model HiGHS reads from Pyomo's MPS file.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -172,7 +173,7 @@ def _run(h, lp: LinearProgram, options: SolverOptions, column_order: np.ndarray 
 
     start = time.perf_counter()
     if options.progress is not None and not options.verbose:
-        _attach_progress(h, options, start)
+        _attach_progress(h, options, start, lp.sense)
     h.HandleKeyboardInterrupt = True  # Ctrl-C cancels the solve instead of killing Python mid-call
     if options.verbose:
         h.solve()
@@ -222,9 +223,10 @@ def _run(h, lp: LinearProgram, options: SolverOptions, column_order: np.ndarray 
     )
 
 
-def _attach_progress(h, options: SolverOptions, start: float) -> None:
+def _attach_progress(h, options: SolverOptions, start: float, sense: str = "min") -> None:
     """Forward HiGHS's log, condensed to about one line a second, once the solve has
-    taken longer than ``options.progress_after`` seconds."""
+    taken longer than ``options.progress_after`` seconds; iteration lines are rewritten
+    with the program's own objective (:func:`condense`)."""
     progress = options.progress
     if progress is None:
         return
@@ -238,10 +240,37 @@ def _attach_progress(h, options: SolverOptions, start: float) -> None:
         if not line or now - start < options.progress_after or now - last[0] < 1.0:
             return
         last[0] = now
-        progress(f"[{now - start:6.1f} s] {line}")
+        progress(f"[{now - start:6.1f} s] {condense(line, sense)}")
 
     h.cbLogging.subscribe(on_log)
     h.startCallback(highspy_callback_logging())
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|inf|nan)"
+# the simplex method's iteration line: "7540 -1.5299752117e+00 Pr: 0(0); Du: 0(1e-12) 2.8s"
+_SIMPLEX_LINE = re.compile(rf"^(\d+)\s+({_NUMBER})\s+Pr:\s*(\d+)\(([^)]*)\)(?:;?\s*Du:\s*(\d+)\(([^)]*)\))?")
+# the interior point method's: "12 -1.52967362e+00 -1.53520831e+00 9.10e-14 3.25e-09 2.19e-03 6.5"
+_IPM_LINE = re.compile(rf"^(\d+)\s+({_NUMBER})\s+({_NUMBER})\s+({_NUMBER})\s+({_NUMBER})\s+({_NUMBER})")
+
+
+def condense(line: str, sense: str = "min") -> str:
+    """One HiGHS log line in the program's terms. HiGHS minimises: for a maximisation its
+    iteration lines show the objective of the negated program (LB-G-8's guarantee
+    1.5299752117 appears as -1.5299752117e+00), so it is negated back here and named.
+    Other lines are returned as they are."""
+    flip = -1.0 if sense == "max" else 1.0
+    match = _SIMPLEX_LINE.match(line)
+    if match:
+        iteration, objective, n_primal, primal, n_dual, dual = match.groups()
+        text = (f"simplex iteration {iteration}, objective {flip * float(objective):.10g}, "
+                f"primal infeasibilities {n_primal} (sum {primal})")
+        return text + (f", dual infeasibilities {n_dual} (sum {dual})" if n_dual is not None else "")
+    match = _IPM_LINE.match(line)
+    if match:
+        iteration, primal, dual, primal_res, dual_res, mu = match.groups()
+        return (f"interior point iteration {iteration}, primal objective {flip * float(primal):.8g}, "
+                f"dual objective {flip * float(dual):.8g}, residuals {primal_res} / {dual_res}")
+    return line
 
 
 def highspy_callback_logging():

@@ -20,7 +20,7 @@ program too, which a dual bound on the *full* program must show:
    duals (or fails, and the interior point is returned unchanged).
 
 Measured on the public good (N = 2, vbar = 3), symmetric UB-P-k, two shared cores
-(``scripts/vertex_cost.py``): the restricted solve takes 0.3 s at k = 10 and 1.9 s at
+(``benchmarks/vertex_cost.py``): the restricted solve takes 0.3 s at k = 10 and 1.9 s at
 k = 14 after Clarabel's 2 s and 33 s, against 26 s and minutes for the simplex method
 alone; step 2 certifies both. The restricted solve is cheap when most columns are at a
 bound (a structure, a mechanism's allocation); a program of mostly free columns (001's
@@ -35,7 +35,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..programs.lp import LinearProgram
-from .core import LPSolution, SolverOptions, dual_objective
+from .core import LPSolution, SolverOptions
 
 # an entry within this of a bound (relative to max(1, the largest |x|)) is at the bound
 SUPPORT_THRESHOLD = 1e-7
