@@ -8,7 +8,9 @@ and what was expected there; no Lark traceback or internal token name reaches th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import pathlib
 
 import lark
@@ -68,12 +70,61 @@ def parse(text: str, filename: str = "<model>") -> A.ModelAST:
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, filename) from None
     try:
-        statements = _ToAST(filename).transform(tree)
+        statements = _transform(_ToAST(filename), tree)
     except VisitError as exc:  # an error raised while building a node
         if isinstance(exc.orig_exc, ModelError):
             raise exc.orig_exc from None
         raise
+    for statement in statements:
+        _check_nesting(statement)
     return A.ModelAST(Location(filename, 1, 1), tuple(statements), filename, text)
+
+
+#: how deeply expressions may nest (brackets, calls, operators of different precedence);
+#: a chain of one operator (a sum of 500 terms) counts as one level
+MAX_NESTING = 60
+#: the longest number literal (its exact value is a rational with as many digits)
+MAX_NUMBER_CHARACTERS = 400
+_CHAINS = {"+": "+-", "-": "+-", "*": "*/", "/": "*/"}
+
+
+def _transform(transformer: Transformer, tree: lark.Tree):
+    """``transformer.transform(tree)`` without recursion: a long sum is a tree as deep
+    as it has terms, past Python's recursion limit."""
+    out: list = []
+    todo: list = [(tree, False)]
+    while todo:
+        node, ready = todo.pop()
+        if not isinstance(node, lark.Tree):
+            out.append(node)
+        elif ready:
+            n = len(node.children)
+            children = out[len(out) - n:] if n else []
+            del out[len(out) - n:]
+            out.append(transformer._call_userfunc(node, children))
+        else:
+            todo.append((node, True))
+            todo.extend((c, False) for c in reversed(node.children))
+    return out[0]
+
+
+def _check_nesting(statement: A.Node) -> None:
+    """Refuse an expression nested more than MAX_NESTING levels (evaluating it would
+    exhaust Python's stack); the left operand of a chain ``a + b - c`` stays at its level."""
+    todo: list = [(statement, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if depth > MAX_NESTING:
+            raise ModelError(f"expression nested too deeply (more than {MAX_NESTING} levels of brackets, calls or "
+                             "operators)", node.loc)
+        chain = _CHAINS.get(node.op) if isinstance(node, A.BinOp) else None
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            items = value if isinstance(value, tuple) else (value,)
+            for item in items:
+                if isinstance(item, A.Node):
+                    same = chain is not None and f.name == "left" and isinstance(item, A.BinOp) and item.op in chain
+                    todo.append((item, depth if same else depth + 1))
 
 
 def read_model(path) -> tuple[str, str]:
@@ -83,10 +134,17 @@ def read_model(path) -> tuple[str, str]:
 
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return path, fh.read()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
         raise ModelError(f"cannot read model file: {exc.strerror}", Location(path)) from None
+    try:
+        return path, data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ModelError(f"the model file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded",
+                         Location(path, line, column)) from None
 
 
 def parse_value(text: str, what: str = "value") -> A.Expr:
@@ -95,7 +153,12 @@ def parse_value(text: str, what: str = "value") -> A.Expr:
         tree = _lark().parse(f"param _ = {text}")
     except UnexpectedInput:
         raise ModelError(f"cannot read {what} {text!r}: expected a number or a list like [0, 0.5, 1]") from None
-    statements = _ToAST("<command line>").transform(tree)
+    try:
+        statements = _transform(_ToAST("<command line>"), tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, ModelError):
+            raise ModelError(f"cannot read {what} {text!r}: {exc.orig_exc.message}") from None
+        raise
     if len(statements) != 1 or not isinstance(statements[0], A.ParamStmt):
         raise ModelError(f"cannot read {what} {text!r}: expected a number or a list like [0, 0.5, 1]")
     return statements[0].value
@@ -446,7 +509,13 @@ class _ToAST(Transformer):
         return ("if", cond)
 
     def number(self, meta, tok):
-        return A.Number(self._loc(meta), str(tok))
+        text = str(tok)
+        shown = text if len(text) <= 24 else f"{text[:10]}...{text[-6:]} ({len(text)} characters)"
+        if not math.isfinite(float(text)):
+            raise ModelError(f"number {shown} is out of range (the largest number is about 1.8e308)", self._loc(meta))
+        if len(text) > MAX_NUMBER_CHARACTERS:
+            raise ModelError(f"number {shown} has too many digits (at most {MAX_NUMBER_CHARACTERS})", self._loc(meta))
+        return A.Number(self._loc(meta), text)
 
     def string(self, meta, tok):
         return A.String(self._loc(meta), str(tok)[1:-1])

@@ -115,10 +115,28 @@ def lower_environment(env: Environment, check: bool = True) -> LoweredEnvironmen
     def on_states(expr: sympy.Expr) -> np.ndarray:
         expr = sympy.sympify(expr)
         if not expr.free_symbols:
-            return np.full(s, float(expr))
+            try:
+                return np.full(s, float(expr))
+            except OverflowError:  # an exact number beyond the float range: refused below
+                return np.full(s, np.inf)
         f = sympy.lambdify(symbols, expr, modules="numpy")
         out = np.asarray(f(*points.T), dtype=float)
         return np.broadcast_to(out, (s,)).astype(float)
+
+    def on_states_many(exprs) -> np.ndarray:
+        """``on_states`` of each of ``exprs``, (len(exprs), S), with one lambdify for all
+        (one per expression takes minutes for a hundred agents' payoff tables)."""
+        exprs = [sympy.sympify(e) for e in exprs]
+        out = np.empty((len(exprs), s))
+        varying = [j for j, e in enumerate(exprs) if e.free_symbols]
+        for j, e in enumerate(exprs):
+            if not e.free_symbols:
+                out[j] = on_states(e)
+        if varying:
+            f = sympy.lambdify(symbols, [exprs[j] for j in varying], modules="numpy")
+            for j, v in zip(varying, f(*points.T)):
+                out[j] = np.broadcast_to(np.asarray(v, dtype=float), (s,))
+        return out
 
     if env.outcomes.is_finite:
         d = len(env.outcomes)
@@ -133,9 +151,9 @@ def lower_environment(env: Environment, check: bool = True) -> LoweredEnvironmen
             A_eq=np.ones((1, d)),
             b_eq=np.ones(1),
         )
-        ucoef = np.array([[on_states(e) for e in env.utilities[i]] for i in range(n)]).transpose(0, 2, 1)
+        ucoef = on_states_many([e for i in range(n) for e in env.utilities[i]]).reshape(n, d, s).transpose(0, 2, 1)
         uconst = np.zeros((n, s))
-        wcoef = np.array([on_states(e) for e in env.designer]).T
+        wcoef = on_states_many(env.designer).T
         wconst = np.zeros(s)
     else:
         out = env.outcomes
@@ -145,9 +163,10 @@ def lower_environment(env: Environment, check: bool = True) -> LoweredEnvironmen
         for i in range(n):
             ucoef[i], uconst[i] = _affine(env.utilities[i], out.variables, on_states)
         wcoef, wconst = _affine(env.designer, out.variables, on_states)
-    for name, arr in (("utilities", ucoef), ("designer objective", wcoef)):
-        if not np.all(np.isfinite(arr)):
-            raise ModelError(f"the {name} are not finite in some state", env.location("designer"))
+    for name, arrays, key in (("utilities", (ucoef, uconst), ("utility", 0)), ("designer objective", (wcoef, wconst),
+                                                                               "designer")):
+        if not all(np.all(np.isfinite(a)) for a in arrays):
+            raise ModelError(f"the {name} are not finite in some state", env.location(key))
     low = LoweredEnvironment(
         env=env,
         prior=env.states.prior_array(),
@@ -167,8 +186,11 @@ def lower_environment(env: Environment, check: bool = True) -> LoweredEnvironmen
 
 def _affine(expr, variables, on_states):
     expr = sympy.expand(sympy.sympify(expr))
-    coef = np.stack([on_states(expr.coeff(v)) for v in variables], axis=1) if variables else None
-    const = on_states(expr.subs({v: 0 for v in variables}))
+    present = expr.free_symbols
+    const = on_states(expr.subs({v: 0 for v in variables if v in present}))
+    zero = np.zeros_like(const)
+    coef = np.stack([on_states(expr.coeff(v)) if v in present else zero for v in variables], axis=1) \
+        if variables else None
     return coef, const
 
 
@@ -273,6 +295,27 @@ def _unique_rows(rows, d) -> np.ndarray:
     return np.array(rows)[np.sort(idx)]
 
 
+INFEASIBLE_HERE = ": no outcome satisfies this constraint, the variables' bounds and the constraints before it"
+
+
+def first_infeasible(constraints, variables, bounds) -> int | None:
+    """The index of the first of ``constraints`` (linear, on ``variables`` within
+    ``bounds``, a list of (low, high) with None for no bound) that makes them infeasible
+    together with the ones before it; None if they are all feasible together."""
+    from scipy.optimize import linprog
+
+    index = {v: j for j, v in enumerate(variables)}
+    for k in range(len(constraints)):
+        ub_rows, ub_rhs, eq_rows, eq_rhs = linear_rows(constraints[:k + 1], index)
+        res = linprog(np.zeros(len(index)), A_ub=np.array(ub_rows).reshape(-1, len(index)) if ub_rows else None,
+                      b_ub=np.array(ub_rhs) if ub_rows else None,
+                      A_eq=np.array(eq_rows).reshape(-1, len(index)) if eq_rows else None,
+                      b_eq=np.array(eq_rhs) if eq_rows else None, bounds=bounds, method="highs")
+        if res.status == 2:
+            return k
+    return None
+
+
 def check_participation_secure_exists(low: LoweredEnvironment) -> None:
     """Refuse an environment in which no participation-secure mechanism exists.
 
@@ -306,7 +349,11 @@ def check_participation_secure_exists(low: LoweredEnvironment) -> None:
     where = env.location(("utility", 0)) or env.location("states")
     if len(poly.A_eq) or len(poly.A_ub) or np.isfinite(poly.lower).any() or np.isfinite(poly.upper).any():
         if not feasible([]):
-            raise ModelError("the outcome constraints admit no outcome at all", env.location("outcomes"))
+            out = env.outcomes
+            first = None if out.is_finite else first_infeasible(out.constraints, out.variables, bounds)
+            where_empty = env.location(("constraint", first)) if first is not None else env.location("outcomes")
+            raise ModelError("the outcome constraints admit no outcome at all" + (INFEASIBLE_HERE if first is not None
+                                                                                    else ""), where_empty)
     for s in range(low.n_states):
         if not feasible([s]):
             raise ModelError(

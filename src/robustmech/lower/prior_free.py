@@ -30,9 +30,9 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-from ..errors import UnsupportedError
+from ..errors import Location, ModelError, UnsupportedError
 from ..model.prior_free import OutcomeVariable, PriorFreeEnvironment
-from .arrays import linear_rows
+from .arrays import INFEASIBLE_HERE, first_infeasible, linear_rows
 
 MAX_PROFILES = 200_000
 
@@ -131,11 +131,22 @@ class PriorFreeArrays:
 # ---------------------------------------------------------------------------
 
 
+def _check_outcomes_exist(env: PriorFreeEnvironment) -> None:
+    """Refuse outcome constraints that no outcome satisfies, at the first constraint to blame."""
+    bounds = [(None if v.lower is None else float(v.lower), None if v.upper is None else float(v.upper))
+              for v in env.variables]
+    first = first_infeasible(env.constraints, [v.symbol for v in env.variables], bounds)
+    if first is not None:
+        where = env.locations.get(("constraint", first)) or (Location(env.path) if env.path else None)
+        raise ModelError("the outcome constraints admit no outcome at all" + INFEASIBLE_HERE, where)
+
+
 def lower_prior_free(env: PriorFreeEnvironment, anonymous: bool = False, exact: bool = False) -> PriorFreeArrays:
     """The arrays of ``env``: the full program, or the anonymous one (exchangeable agents)."""
     if anonymous and not is_exchangeable(env):
         raise UnsupportedError("the anonymous program needs exchangeable agents (same type grid, utilities, "
                                "designer payoff and constraints invariant when agents are relabeled)")
+    _check_outcomes_exist(env)
     if not anonymous and env.n_profiles > MAX_PROFILES:
         raise UnsupportedError(f"{env.n_profiles} type profiles are too many for the full program; "
                                "use the anonymous program (--anonymous) for exchangeable agents")

@@ -28,7 +28,7 @@ from ..dsl import ast as A
 from ..errors import Location, ModelError, UnsupportedError
 from .data import DataLoader
 from .declared_objects import DeclaredObjects
-from .environment import Environment, ModelBuilder
+from .environment import Environment, ModelBuilder, is_affine
 from .scope import Context
 from .statements import CommonStatements
 from .values import (
@@ -317,12 +317,9 @@ class _BayesianElaborator:
         ctx = Context(dict(locals_), no_outcome="`outcome` names an element of a finite outcome set; this model "
                       "has outcome variables instead: use them directly")
         value = self.number(self.evaluate(expr, ctx), expr.loc, what)
-        if self.common.variables:
-            try:
-                sympy.Poly(sympy.expand(value), *self.common.variables)
-            except sympy.PolynomialError:
-                raise ModelError(f"{what} is not linear in the outcome variables ({value}); continuous outcomes "
-                                 "need payoffs linear in them", loc) from None
+        if self.common.variables and not is_affine(value, self.common.variables):
+            raise ModelError(f"{what} is not linear in the outcome variables ({value}); continuous outcomes "
+                             "need payoffs linear in them", loc)
         return value
 
     # ------------------------------------------------------------------ directives

@@ -43,6 +43,7 @@ def _number(value: Any, what: str, location: Location | None) -> sympy.Expr:
         raise ModelError(f"{what} must be a number, got {value!r}", location) from None
     if not number.is_number or not number.is_real:
         raise ModelError(f"{what} must be a real number, got {value}", location)
+    check_float_range(number, what, location)
     return sympy.nsimplify(number) if isinstance(number, sympy.Float) else number
 
 
@@ -502,6 +503,7 @@ class ModelBuilder(DeclarationBuilder):
         rest = sympy.expand(expr - sum(c * v for v, c in coeffs))
         if rest.free_symbols:
             raise ModelError(f"the constraint {relation} is not linear", location)
+        check_float_range(expr, "this constraint", location)
         self._constraints.append(LinearConstraint(tuple(coeffs), relation.rel_op, -rest, str(relation)))
         self.locations[("constraint", len(self._constraints) - 1)] = location
 
@@ -657,6 +659,7 @@ class ModelBuilder(DeclarationBuilder):
                         f"{what} at outcome {n} uses unknown name(s) {', '.join(sorted(s.name for s in unknown))}",
                         location,
                     )
+                check_float_range(expr, f"{what} at outcome {n}", location)
                 exprs.append(expr)
             return tuple(exprs)
         expr = _expr(payoff, what, location)
@@ -665,22 +668,44 @@ class ModelBuilder(DeclarationBuilder):
         if unknown:
             raise ModelError(f"{what} uses unknown name(s) {', '.join(sorted(s.name for s in unknown))}", location)
         expanded = sympy.expand(expr)
-        for v in outcomes.variables:
-            if v not in expanded.free_symbols:
-                continue
-            poly = sympy.Poly(expanded, *outcomes.variables)
-            if poly.total_degree() > 1:
-                raise ModelError(
-                    f"{what} is not linear in the outcome variables ({expr}); "
-                    "continuous outcomes need utilities linear in them",
-                    location,
-                )
-            break
-        # coefficients may depend on the state but not be non-polynomial in the variables
-        for v in outcomes.variables:
-            if expanded.coeff(v).free_symbols & variables:
-                raise ModelError(f"{what} is not linear in the outcome variables ({expr})", location)
+        # coefficients may depend on the state but not on the variables
+        if not is_affine(expanded, variables):
+            raise ModelError(
+                f"{what} is not linear in the outcome variables ({expr}); "
+                "continuous outcomes need utilities linear in them",
+                location,
+            )
+        check_float_range(expanded, what, location)
         return expanded
+
+
+def is_affine(expr: sympy.Expr, variables) -> bool:
+    """Whether ``expr`` is affine in ``variables`` (coefficients free of them). No
+    sympy.Poly: with hundreds of variables it is slow and exhausts the stack."""
+    variables = set(variables)
+    expanded = sympy.expand(expr)
+    present = expanded.free_symbols & variables
+    linear = sympy.Integer(0)
+    for v in present:
+        c = expanded.coeff(v)
+        if c.free_symbols & variables:
+            return False
+        linear += c * v
+    return not (sympy.expand(expanded - linear).free_symbols & variables)
+
+
+#: the largest float; exact numbers beyond it cannot reach a solver
+FLOAT_MAX = sympy.Float(1.7976931348623157e308)
+
+
+def check_float_range(expr, what: str, location: Location | None) -> None:
+    """Refuse an expression holding a number beyond the float range (1e300 * 1e300)."""
+    if not isinstance(expr, sympy.Basic):
+        return
+    for atom in expr.atoms(sympy.Number):
+        if atom.is_finite and abs(atom) > FLOAT_MAX:
+            raise ModelError(f"{what} holds a number beyond the float range (about 1.8e308): "
+                             f"{sympy.Float(atom, 3) if atom.is_finite else atom}", location)
 
 
 def _expr(value, what, location) -> sympy.Expr:

@@ -42,6 +42,38 @@ _RELATIONS = {"==": sympy.Eq, "!=": sympy.Ne, "<=": sympy.Le, ">=": sympy.Ge, "<
 _FUNCTIONS_OF_ONE = {"abs": sympy.Abs, "sqrt": sympy.sqrt, "exp": sympy.exp, "log": sympy.log}
 
 
+#: the most elements a range, a grid, a set power or a product may have (a state set of a
+#: million points is already far past what a program can be built for)
+MAX_ELEMENTS = 1_000_000
+#: the most binary digits of an exact power (about 3,000 decimal digits; floats end at 1e308)
+MAX_POWER_BITS = 10_000
+_CHAINS = {"+": "+-", "-": "+-", "*": "*/", "/": "*/"}
+
+
+def _digits(n: int) -> str:
+    """``n`` for a message: in full when short, else its order of magnitude."""
+    return str(n) if abs(n) < 10 ** 30 else f"about 10^{int(abs(n).bit_length() * 0.30103)}"
+
+
+def _check_size(base: int, power: int, what: str, loc) -> None:
+    """Refuse a set of base^power elements beyond MAX_ELEMENTS before listing it."""
+    too_many = power * base.bit_length() > 64 if base > 1 else False
+    if too_many or base ** power > MAX_ELEMENTS:
+        shown = f"{base}^{power}" if power > 1 else _digits(base)
+        raise ModelError(f"{what} has {shown} elements; at most {MAX_ELEMENTS:,} are supported", loc)
+
+
+def _check_power(x, y, loc) -> None:
+    """Refuse x^y whose exact value would have more than MAX_POWER_BITS bits (10^10^10
+    would take minutes and gigabytes to compute)."""
+    if not (isinstance(x, sympy.Rational) and isinstance(y, sympy.Rational)) or x in (0, 1, -1):
+        return
+    size = max(abs(x.p).bit_length(), abs(x.q).bit_length())
+    if abs(y) * size > MAX_POWER_BITS:
+        raise ModelError(f"the power {x}^{y} is out of range (its exact value has more than "
+                         f"{MAX_POWER_BITS * 3 // 10:,} digits)", loc)
+
+
 class Evaluator:
     """Evaluates the expressions of one model file against its ``scope``.
 
@@ -246,6 +278,10 @@ class Evaluator:
             return self._grid(values, node)
         if f == "product":
             sets = [self.elements(v, node.loc) for v in values]
+            total = 1
+            for x in sets:
+                total *= len(x)
+            _check_size(total, 1, "this product", node.loc)
             return SetValue(tuple(sum((flat(e) for e in combo), ()) for combo in itertools.product(*sets)))
         raise AssertionError(f)  # pragma: no cover
 
@@ -269,6 +305,9 @@ class Evaluator:
         n = whole_number(values[2], "the number of grid points", node.args[2].loc)
         if n < 1 or (n == 1 and lo != hi):
             raise ModelError(f"grid({lo}, {hi}, n) needs n >= 2 points, got {n}", node.args[2].loc)
+        if n > MAX_ELEMENTS:
+            raise ModelError(f"grid(lo, hi, n) with n = {_digits(n)} points; at most {MAX_ELEMENTS:,} are supported",
+                             node.args[2].loc)
         if n == 1:
             return SetValue((lo,))
         return SetValue(tuple(lo + (hi - lo) * sympy.Rational(m, n - 1) for m in range(n)))
@@ -276,12 +315,23 @@ class Evaluator:
     # ------------------------------------------------------------------ arithmetic and logic
 
     def _eval_BinOp(self, node: A.BinOp, ctx):
+        if node.op in _CHAINS:
+            # a chain a + b - c + ... is as deep as it is long: walk its left spine without recursion
+            chain, ops = [], _CHAINS[node.op]
+            while isinstance(node, A.BinOp) and node.op in ops:
+                chain.append(node)
+                node = node.left
+            value = self.evaluate(node, ctx)
+            for link in reversed(chain):
+                value = self._arith(link.op, value, self.evaluate(link.right, ctx), link.loc)
+            return value
         left = self.evaluate(node.left, ctx)
         right = self.evaluate(node.right, ctx)
         if node.op == "^" and isinstance(left, SetValue):
             n = whole_number(right, "a power of a set", node.right.loc)
             if n < 1:
                 raise ModelError("a set power S^n needs n >= 1", node.right.loc)
+            _check_size(len(left.elements), n, "this set power", node.loc)
             return SetValue(tuple(sum((flat(e) for e in combo), ())
                                   for combo in itertools.product(left.elements, repeat=n)))
         return self._arith(node.op, left, right, node.loc)
@@ -310,6 +360,7 @@ class Evaluator:
             if y == 0:
                 raise ModelError("division by zero", loc)
             return x / y
+        _check_power(x, y, loc)
         result = x ** y
         if result.has(sympy.zoo, sympy.nan):
             raise ModelError("undefined power (0 to a negative power)", loc)
@@ -372,6 +423,9 @@ class Evaluator:
     def _eval_Range(self, node: A.Range, ctx):
         lo = whole_number(self.evaluate(node.lo, ctx), "the start of a range", node.lo.loc)
         hi = whole_number(self.evaluate(node.hi, ctx), "the end of a range", node.hi.loc)
+        if hi - lo + 1 > MAX_ELEMENTS:
+            raise ModelError(f"this range has {_digits(hi - lo + 1)} elements; at most {MAX_ELEMENTS:,} are supported",
+                             node.loc)
         return SetValue(tuple(sympy.Integer(v) for v in range(lo, hi + 1)))
 
     def _eval_ListLit(self, node: A.ListLit, ctx):

@@ -28,6 +28,7 @@ The designer's payoff per type profile is v(z, θ) = w(z(θ), θ); the criteria 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -35,7 +36,7 @@ import numpy as np
 import sympy
 
 from ..errors import Location, ModelError
-from .environment import DeclarationBuilder, LinearConstraint, _expr, _first_duplicate, _number
+from .environment import DeclarationBuilder, LinearConstraint, _expr, _first_duplicate, _number, check_float_range
 
 INCENTIVE = ("dominant", "adjacent", "none")
 PARTICIPATION = ("ex_post", "none")
@@ -197,6 +198,7 @@ class PriorFreeBuilder(DeclarationBuilder):
                     raise ModelError(f"type grids must be strictly increasing; agent {self._agents[i]} "
                                      f"has {a} before {b}", location)
             exact.append(values)
+        _check_profiles([len(g) for g in exact], location)
         self._type_symbols = tuple(sympy.Symbol(f"{name}[{i}]", real=True) for i in range(1, n + 1))
         self._grids = tuple(exact)
         self.locations["types"] = location
@@ -267,6 +269,7 @@ class PriorFreeBuilder(DeclarationBuilder):
         rest = sympy.expand(expr - sum((c * s for s, c in coeffs), sympy.Integer(0)))
         if rest.free_symbols:
             raise ModelError(f"the constraint {relation} is not linear", location)
+        check_float_range(expr, "this constraint", location)
         self._constraints.append(LinearConstraint(tuple(coeffs), relation.rel_op, -rest, str(relation)))
         self.locations[("constraint", len(self._constraints) - 1)] = location
 
@@ -368,13 +371,19 @@ class PriorFreeBuilder(DeclarationBuilder):
         unknown = expr.free_symbols - allowed
         if unknown:
             raise ModelError(f"{what} uses unknown name(s) {', '.join(sorted(s.name for s in unknown))}", location)
-        for v in variables:
+        linear = sympy.Integer(0)
+        for v in expr.free_symbols & variables:
             c = expr.coeff(v)
             if c.free_symbols & variables:
                 raise ModelError(f"{what} is not linear in the outcome variables ({expr}); "
-                                 "prior-free programs need payoffs linear in them (use a lottery for a nonlinear cost)", location)
-        if sympy.Poly(expr, *sorted(variables, key=lambda s: s.name)).total_degree() > 1:
+                                 "prior-free programs need payoffs linear in them (use a lottery for a nonlinear cost)",
+                                 location)
+            linear += c * v
+        # what is left once the linear terms are taken out: Q^2, 1/Q, sqrt(Q) still hold a variable
+        # (no sympy.Poly: with hundreds of agents its nested representation exhausts the stack)
+        if sympy.expand(expr - linear).free_symbols & variables:
             raise ModelError(f"{what} is not linear in the outcome variables ({expr})", location)
+        check_float_range(expr, what, location)
         return expr
 
     def _prior_values(self, weights, n, location) -> tuple[sympy.Expr, ...]:
@@ -391,6 +400,26 @@ class PriorFreeBuilder(DeclarationBuilder):
         if total <= 0:
             raise ModelError("the prior weights sum to zero", location)
         return tuple(v / total for v in values)
+
+
+#: the most type profiles (or, for exchangeable agents, profiles up to relabeling) a
+#: prior-free model may have; the programs of 000 have a block of rows per profile
+MAX_TYPE_PROFILES = 200_000
+
+
+def _check_profiles(sizes: list[int], location) -> None:
+    """Refuse a types declaration with more profiles than any program of 000 can be built for."""
+    profiles = 1
+    for n in sizes:
+        profiles *= n
+        if profiles > MAX_TYPE_PROFILES:
+            break
+    if profiles <= MAX_TYPE_PROFILES:
+        return
+    cells = math.comb(sizes[0] + len(sizes) - 1, len(sizes)) if len(set(sizes)) == 1 else profiles
+    if cells > MAX_TYPE_PROFILES:
+        raise ModelError(f"{len(sizes)} agents with these types have more than {MAX_TYPE_PROFILES:,} type profiles, "
+                         "even up to relabeling: too many for the programs of 000", location)
 
 
 @dataclass(frozen=True)

@@ -168,5 +168,8 @@ def guarded(compute: Callable[[], Any], loc: Location | None):
         return compute()
     except ModelError:
         raise
+    except RecursionError:
+        raise ModelError("expression nested too deeply to evaluate (definitions or brackets inside one another "
+                         "hundreds of levels deep)", loc) from None
     except (TypeError, ValueError, ZeroDivisionError, ArithmeticError, sympy.SympifyError) as exc:
         raise ModelError(f"cannot evaluate this statement: {exc}", loc) from None
