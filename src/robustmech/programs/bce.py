@@ -119,9 +119,15 @@ def participation_security(low: LoweredEnvironment, mechanism: Mechanism, tol: f
     return secure
 
 
-def build(low: LoweredEnvironment, mechanism: Mechanism, sense: str = "min") -> tuple[LinearProgram, Inverse]:
+def build(low: LoweredEnvironment, mechanism: Mechanism, sense: str = "min",
+          deviations: tuple[np.ndarray, ...] | None = None) -> tuple[LinearProgram, Inverse]:
     """The BCE program of the module docstring, minimizing (``sense="min"``: the
-    mechanism's guarantee) or maximizing (the best BCE) the designer's objective."""
+    mechanism's guarantee) or maximizing (the best BCE) the designer's objective.
+
+    ``deviations``: for each agent a boolean |A_i| × |A_i| mask of the (recommendation,
+    deviation) pairs whose obedience rows are written (None: all of them). A program
+    with some rows left out is a relaxation; :func:`violated_deviations` says which
+    omitted rows its solution breaks (see ``certify.guarantee``'s row generation)."""
     start = time.perf_counter()
     U, W = payoff_arrays(low, mechanism)
     shape = mechanism.shape
@@ -134,8 +140,10 @@ def build(low: LoweredEnvironment, mechanism: Mechanism, sense: str = "min") -> 
     b.set_cost("sigma", W.reshape(-1))
     for i in range(low.n_agents):
         own = actions.axes[i]
-        pairs = [(own[r], own[d]) for r in range(len(own)) for d in range(len(own)) if r != d]
-        b.add_rows(f"obedience[{low.env.agents[i]}]", {"sigma": obedience_matrix(U[i], i)}, upper=0.0,
+        mask = all_deviations(len(own)) if deviations is None else np.asarray(deviations[i], dtype=bool)
+        mask = mask & ~np.eye(len(own), dtype=bool)
+        pairs = [(own[r], own[d]) for r, d in zip(*np.nonzero(mask))]
+        b.add_rows(f"obedience[{low.env.agents[i]}]", {"sigma": obedience_matrix(U[i], i, mask)}, upper=0.0,
                    description=f"agent {low.env.agents[i]} obeys every recommendation against every deviation",
                    index=(labelled(f"D{i + 1}", pairs, description=f"(recommendation, deviation) of agent "
                                                                    f"{low.env.agents[i]}"),))
@@ -144,6 +152,39 @@ def build(low: LoweredEnvironment, mechanism: Mechanism, sense: str = "min") -> 
     meta = {"program": "bce", "sense": sense, "source": "Bergemann-Morris; 003 (5)-(6)"}
     lp = b.build(time.perf_counter() - start, meta)
     return lp, Inverse(mechanism, low, U, W)
+
+
+def all_deviations(n: int) -> np.ndarray:
+    """Every (recommendation, deviation) pair of an agent with n actions."""
+    return ~np.eye(n, dtype=bool)
+
+
+def adjacent_deviations(mechanism: Mechanism) -> tuple[np.ndarray, ...]:
+    """For each agent, the deviations to the neighbouring actions (a_i ± 1 in the order
+    of its action labels): where row generation starts (bids one step up or down bind
+    first in auctions)."""
+    out = []
+    for n in mechanism.shape:
+        r = np.arange(n)
+        out.append(np.abs(r[:, None] - r[None, :]) == 1)
+    return tuple(out)
+
+
+def deviation_gains(U: np.ndarray, joint: np.ndarray) -> list[np.ndarray]:
+    """For each agent i the |A_i| × |A_i| matrix of gains
+    Σ_{a_-i,θ} σ(a_i, a_-i, θ)[U_i(a'_i, a_-i, θ) - U_i(a, θ)] (≤ 0 in a BCE)."""
+    out = []
+    for i in range(U.shape[0]):
+        n_i = U.shape[1 + i]
+        Ui = np.moveaxis(U[i], i, 0).reshape(n_i, -1)
+        sig = np.moveaxis(joint, i, 0).reshape(n_i, -1)
+        out.append(sig @ Ui.T - np.sum(sig * Ui, axis=1)[:, None])
+    return out
+
+
+def violated_deviations(U: np.ndarray, joint: np.ndarray, tol: float) -> tuple[np.ndarray, ...]:
+    """For each agent, the (recommendation, deviation) pairs that gain more than ``tol``."""
+    return tuple(gain > tol for gain in deviation_gains(U, joint))
 
 
 def action_profiles(mechanism: Mechanism, name: str = "A") -> IndexSet:
@@ -161,17 +202,19 @@ def with_sense(lp: LinearProgram, sense: str) -> LinearProgram:
 ROUNDING = 1e-13  # relative size below which a payoff difference is rounding noise
 
 
-def obedience_matrix(U_i: np.ndarray, agent: int) -> sp.csr_matrix:
+def obedience_matrix(U_i: np.ndarray, agent: int, pairs: np.ndarray | None = None) -> sp.csr_matrix:
     """Rows (a_i, a'_i), a'_i ≠ a_i, of Σ_{a_-i,θ} σ(a, θ)[U_i(a'_i, a_-i, θ) - U_i(a, θ)].
 
     ``U_i`` has shape (|A_1|, ..., |A_N|, |Θ|); columns follow σ's profile-major layout.
-    Row r = a_i (|A_i| - 1) + (index of a'_i among the other actions).
+    Rows in the order of ``np.nonzero(pairs)`` (``pairs``: a boolean |A_i| × |A_i| mask,
+    every pair off the diagonal by default), i.e. by recommendation, then deviation.
     """
     shape = U_i.shape
     n_i = shape[agent]
     moved = np.moveaxis(U_i, agent, 0).reshape(n_i, -1)  # (A_i, R·S)
     cols = np.moveaxis(np.arange(U_i.size).reshape(shape), agent, 0).reshape(n_i, -1)
-    rec, dev = np.nonzero(~np.eye(n_i, dtype=bool))  # every (recommendation, deviation) pair
+    mask = all_deviations(n_i) if pairs is None else pairs & ~np.eye(n_i, dtype=bool)
+    rec, dev = np.nonzero(mask)
     data = moved[dev] - moved[rec]  # (pairs, R·S)
     rows = np.broadcast_to(np.arange(len(rec))[:, None], data.shape)
     # a difference below the rounding error of U itself is zero (equal payoffs computed
@@ -190,26 +233,19 @@ def read(lp: LinearProgram, x: np.ndarray, inverse: Inverse, value: float) -> Co
 def max_obedience_violation(U: np.ndarray, joint: np.ndarray) -> float:
     """The largest gain from a deviation, max over i, a_i, a'_i of
     Σ_{a_-i,θ} σ(a, θ)[U_i(a'_i, a_-i, θ) - U_i(a, θ)] (≤ 0 in a BCE)."""
-    worst = -np.inf
-    for i in range(U.shape[0]):
-        n_i = U.shape[1 + i]
-        Ui = np.moveaxis(U[i], i, 0).reshape(n_i, -1)
-        sig = np.moveaxis(joint, i, 0).reshape(n_i, -1)
-        # gain[a_i, a'_i] = Σ σ(a_i, ·) U(a'_i, ·) - Σ σ(a_i, ·) U(a_i, ·)
-        gain = sig @ Ui.T - np.sum(sig * Ui, axis=1)[:, None]
-        worst = max(worst, float(gain.max()))
-    return worst
+    return max(float(gain.max()) for gain in deviation_gains(U, joint))
 
 
 # -- the programs, registered ------------------------------------------------------------
 
 
 class _CorrelatedEquilibriumProgram(Program):
-    parameters = {"mechanism": REQUIRED}
+    parameters = {"mechanism": REQUIRED, "deviations": None}
     sense = "min"
 
     def build(self, lowered: LoweredEnvironment, **options) -> tuple[LinearProgram, Inverse]:
-        return build(lowered, self.options(options)["mechanism"], self.sense)
+        opts = self.options(options)
+        return build(lowered, opts["mechanism"], self.sense, opts["deviations"])
 
     def read(self, lp: LinearProgram, solution, inverse: Inverse) -> ReadBack:
         equilibrium = read(lp, solution.x, inverse, solution.objective)
