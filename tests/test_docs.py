@@ -95,4 +95,5 @@ def test_page_command_examples_print_what_the_page_shows(page, steps, tmp_path):
         assert want, f"{page}: `{command}` shows no output"
         rest = iter(got)  # the shown lines appear in this order (a page may leave lines out)
         missing = [line for line in want if not any(line == g for g in rest)]
-        assert not missing, f"{page}: `{command}` printed\n" + "\n".join(got) + "\nwithout the shown\n" + "\n".join(missing)
+        assert not missing, (f"{page}: `{command}` printed\n" + "\n".join(got)
+                             + "\nwithout the shown\n" + "\n".join(missing))

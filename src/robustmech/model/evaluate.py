@@ -317,11 +317,13 @@ class Evaluator:
     def _eval_BinOp(self, node: A.BinOp, ctx):
         if node.op in _CHAINS:
             # a chain a + b - c + ... is as deep as it is long: walk its left spine without recursion
-            chain, ops = [], _CHAINS[node.op]
-            while isinstance(node, A.BinOp) and node.op in ops:
-                chain.append(node)
-                node = node.left
-            value = self.evaluate(node, ctx)
+            chain: list[A.BinOp] = []
+            ops = _CHAINS[node.op]
+            first: A.Expr = node
+            while isinstance(first, A.BinOp) and first.op in ops:
+                chain.append(first)
+                first = first.left
+            value = self.evaluate(first, ctx)
             for link in reversed(chain):
                 value = self._arith(link.op, value, self.evaluate(link.right, ctx), link.loc)
             return value
