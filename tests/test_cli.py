@@ -135,3 +135,32 @@ def test_json_writes_non_finite_numbers_as_null(capsys):
     text = capsys.readouterr().out
     assert "Infinity" not in text and "NaN" not in text
     assert json.loads(text) == {"dual_value": None, "gap": None, "values": [1.5, None], "ok": 1.0}
+
+
+def test_bench_check_compares_with_the_unaccelerated_solve(capsys, monkeypatch):
+    """`robustmech bench --check`: each case is solved again without acceleration (full
+    program, no symmetry reduction, HiGHS's default method) and the two values must agree
+    to 1e-7; a case that differs makes the command fail (exit 3) and names it. A one-case
+    suite (LB-G-2 and UB-P-2 of the public good of 004 Section 4) keeps it short."""
+    from robustmech import bench
+
+    monkeypatch.setitem(bench.SUITES, "tiny", [("public_good", {"N": "2", "vbar": "3"}, 2, bench.BOUNDS)])
+    code, out, _ = run(capsys, "bench", "--suite", "tiny", "--check", "--json", "--models", str(MODELS))
+    assert code == 0
+    rows = json.loads(out)["rows"]
+    assert [r["program"] for r in rows] == ["guarantee", "potential"]
+    for r in rows:
+        assert r["status"] == "optimal" and r["matches_reference"] is True
+        assert r["reference_value"] == pytest.approx(r["value"], abs=1e-7)
+
+    solved = {(r["program"], True): r for r in rows}  # the rows above, served again without a process
+    solved |= {(r["program"], False): dict(r, value=r["reference_value"]) for r in rows}
+    solved[("potential", False)] = dict(solved[("potential", False)], value=rows[1]["value"] + 1e-3)
+
+    def shifted_reference(case, models_dir, timeout=None):  # the reference UB-P-2 now differs by 1e-3
+        return dict(solved[(case.program, case.symmetry)])
+
+    monkeypatch.setattr(bench, "run_case", shifted_reference)
+    code, _, err = run(capsys, "bench", "--suite", "tiny", "--check", "--json", "--models", str(MODELS))
+    assert code == 3
+    assert "1 case(s) differ from the unaccelerated reference solve: public_good k=2 potential" in err
