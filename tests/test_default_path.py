@@ -1,0 +1,111 @@
+"""The default path (``--solver auto``) gives answers that do not depend on where an
+interior point method stopped: a vertex with the simplex method's support, a
+weak-duality certificate, and progress lines in the program's own terms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import robustmech as rm
+from robustmech.programs import bounding
+from robustmech.solve import SolverOptions, solve
+from robustmech.solve.highs import condense
+
+from conftest import MODELS
+
+
+@pytest.fixture(scope="module")
+def public_good():
+    return rm.validate(rm.load_model(MODELS / "public_good.mech", params={"N": 2, "vbar": 3}))
+
+
+def test_vertex_of_an_interior_point_is_the_simplex_vertex_of_ub_p_6(public_good):
+    """UB-P-6 of 004 ((10), the full program, 4,107 columns): Clarabel's interior point has
+    nearly every entry positive; purified (robustmech.solve.vertex) it is the point HiGHS's
+    simplex method finds, entry for entry, with a certified value."""
+    lp, _ = bounding.build("potential", public_good, 6)
+    interior = solve(lp, SolverOptions(solver="clarabel"))
+    vertex = solve(lp, SolverOptions(solver="clarabel", vertex=True))
+    simplex = solve(lp, SolverOptions(solver="highs-simplex"))
+    assert (interior.x > 0).sum() > 4 * (simplex.x > 1e-9).sum()  # the interior point's blur
+    assert vertex.vertex and not interior.vertex
+    assert np.array_equal(vertex.x > 1e-9, simplex.x > 1e-9)
+    assert np.array_equal(vertex.x > 0, simplex.x > 1e-9)  # entries off the support are exactly 0
+    assert np.abs(vertex.x - simplex.x).max() <= 1e-9
+    assert vertex.objective == pytest.approx(simplex.objective, abs=1e-9)
+    assert abs(vertex.objective - vertex.dual_objective) <= 1e-9
+
+
+def test_default_ub_p_10_has_the_simplex_support(public_good):
+    """004 Figure 1's program at k = 10 (symmetric UB-P-10, 15,352 columns, so ``auto``
+    chooses Clarabel): the default result's ρ has exactly the 496 positive entries of the
+    simplex solution (``robustmech solve models/public_good.mech --program potential --k 10
+    --solver highs-simplex``; benchmarks/vertex_cost.py), none of Clarabel's 10,201, and is
+    certified by its dual bound."""
+    result = rm.solve(public_good, "potential", 10)
+    assert result.solver == "clarabel" and "vertex" in result.extra and "interior_solution" not in result.extra
+    rho = np.asarray(result.information.signal_distribution())
+    assert rho.shape == (101, 101)
+    assert int((rho > 1e-9).sum()) == int((rho > 0).sum()) == 496
+    assert result.extra["dual_certified"]
+
+
+@pytest.mark.slow
+def test_default_ub_p_10_is_the_simplex_structure(public_good):
+    """The same, against a simplex solve run here (about 20 s)."""
+    default = np.asarray(rm.solve(public_good, "potential", 10).information.signal_distribution())
+    simplex = np.asarray(rm.solve(public_good, "potential", 10, solver="highs-simplex").information.signal_distribution())
+    assert np.array_equal(default > 1e-9, simplex > 1e-9)
+    assert np.abs(default - simplex).max() <= 1e-9
+
+
+def test_explicit_clarabel_keeps_its_interior_point(public_good):
+    """``--solver clarabel`` asks for the interior point: no vertex, and the result says so."""
+    result = rm.solve(public_good, "potential", 6, solver="clarabel")
+    assert "vertex" not in result.extra and result.extra["interior_solution"]
+
+
+def test_vertex_certifies_where_the_interior_duals_do_not():
+    """001 Online Appendix B.1.1 with c = 0.1 (models/correlated_values.mech), LB-G-4:
+    the purified point carries a weak-duality bound equal to HiGHS's optimum."""
+    low = rm.validate(rm.load_model(MODELS / "correlated_values.mech"))
+    lp, _ = bounding.build("guarantee", low, 4)
+    vertex = solve(lp, SolverOptions(solver="clarabel", vertex=True))
+    simplex = solve(lp, SolverOptions(solver="highs"))
+    assert vertex.vertex
+    assert vertex.objective == pytest.approx(simplex.objective, abs=1e-8)
+    assert np.isfinite(vertex.dual_objective) and abs(vertex.objective - vertex.dual_objective) <= 1e-8
+
+
+@pytest.mark.slow
+def test_correlated_values_guarantee_at_7_is_certified_on_the_default_path():
+    """The issue's case: LB-G-7 (10,010 columns, so Clarabel, which stops AlmostSolved with
+    no dual bound: free transfer columns keep reduced costs up to 3e-8) is certified on the
+    default path, at HiGHS's value 0.298461532 (``--solver highs``)."""
+    result = rm.solve(rm.load_model(MODELS / "correlated_values.mech"), "guarantee", 7)
+    assert result.extra["dual_certified"] and result.dual_value is not None
+    assert result.value == pytest.approx(0.298461532, abs=1e-9)
+    assert result.dual_value == pytest.approx(0.298461532, abs=1e-9)
+
+
+def test_progress_lines_show_the_guarantee_with_its_sign(public_good):
+    """HiGHS minimises; for the guarantee (a maximisation) its iteration lines carry the
+    negated objective. The progress line says the guarantee (LB-G-8 = 1.5299752117)."""
+    assert condense("7540 -1.5299752117e+00 Pr: 0(0); Du: 0(8.4e-10) 2.8s", "max") == (
+        "simplex iteration 7540, objective 1.529975212, primal infeasibilities 0 (sum 0), "
+        "dual infeasibilities 0 (sum 8.4e-10)")
+    assert condense("7540 1.5e+00 Pr: 3(0.5)", "min") == "simplex iteration 7540, objective 1.5, " \
+        "primal infeasibilities 3 (sum 0.5)"
+    assert condense("12   -1.52967362e+00  -1.53520831e+00   9.10e-14   3.25e-09  2.19e-03       6.5", "max") == (
+        "interior point iteration 12, primal objective 1.5296736, dual objective 1.5352083, residuals 9.10e-14 / "
+        "3.25e-09")
+    assert condense("Presolving model", "max") == "Presolving model"
+    lines: list[str] = []
+    lp, _ = bounding.build("guarantee", public_good, 6)
+    result = solve(lp, SolverOptions(solver="highs-simplex", progress=lines.append, progress_after=0.0))
+    shown = [line for line in lines if "objective" in line]
+    assert result.objective > 0 and shown
+    for line in shown:
+        value = float(line.split("objective ")[1].split(",")[0])
+        assert value > 0
