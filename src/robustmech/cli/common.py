@@ -94,9 +94,30 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def refuse_existing(path: str, force: bool) -> None:
-    """Refuse to overwrite ``path`` unless ``force`` (exit 2)."""
+    """Refuse to overwrite ``path`` unless ``force``, and refuse a path that cannot be
+    written at all (a folder, or in a folder that does not take new files), before any
+    work is done (exit 2)."""
+    if os.path.isdir(path):
+        raise ParameterError(f"cannot write {path}: it is a folder (name a file in it)")
     if os.path.exists(path) and not force:
         raise ParameterError(f"{path} exists; refusing to overwrite it (use --force)")
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(folder) and not _takes_files(folder):
+        raise ParameterError(f"cannot write {path}: the folder {folder} is not writable")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise ParameterError(f"cannot write {path}: the file is read-only")
+
+
+def _takes_files(folder: str) -> bool:
+    """Whether a file can be created in ``folder`` (tried: permissions alone do not tell
+    for root or a read-only file system)."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".robustmech-", suffix=".probe"):
+            return True
+    except OSError:
+        return False
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from .data import DataLoader
 from .declared_objects import DeclaredObjects
 from .environment import Environment, ModelBuilder, is_affine
 from .scope import Context
-from .statements import CommonStatements
+from .statements import CommonStatements, note_overrides
 from .values import (
     Family,
     OutcomeValue,
@@ -57,7 +57,10 @@ def elaborate(ast: A.ModelAST, overrides: Mapping[str, Any] | None = None, sourc
     if marker is not None:  # a model of 000: robustmech.model.elaborate_prior_free
         raise UnsupportedError(f"{marker.loc}: this is a prior-free model: use robustmech refine "
                                "(it declares `types`, `ic` or `participation`: the environments of 000)")
-    return _BayesianElaborator(ast, overrides or {}, source if source is not None else ast.source, loader).run()
+    try:
+        return _BayesianElaborator(ast, overrides or {}, source if source is not None else ast.source, loader).run()
+    except ModelError as exc:
+        raise note_overrides(exc, ast, overrides or {}) from None
 
 
 class _BayesianElaborator:

@@ -42,7 +42,7 @@ from ..dsl import ast as A
 from ..errors import Location, ModelError, UnsupportedError
 from .prior_free import PriorFreeBuilder, PriorFreeEnvironment
 from .scope import Context
-from .statements import CommonStatements
+from .statements import CommonStatements, note_overrides
 from .values import Family, OutcomeValue, show, whole_number
 
 #: the statements that make a model file prior-free
@@ -82,7 +82,10 @@ def elaborate_prior_free(ast: A.ModelAST, overrides: Mapping[str, Any] | None = 
         raise UnsupportedError(f"{where}: this is a Bayesian model (no `types` declared): use robustmech solve or "
                                "robustmech bounds; robustmech refine needs a prior-free model (`types theta[i] in "
                                "...`, 000)")
-    return _PriorFreeElaborator(ast, overrides or {}, source if source is not None else ast.source).run()
+    try:
+        return _PriorFreeElaborator(ast, overrides or {}, source if source is not None else ast.source).run()
+    except ModelError as exc:
+        raise note_overrides(exc, ast, overrides or {}) from None
 
 
 class _PriorFreeElaborator:

@@ -209,3 +209,41 @@ class CommonStatements:
 
 def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0] or "model"
+
+
+def note_overrides(exc: ModelError, ast: A.ModelAST, overrides: Mapping[str, Any]) -> ModelError:
+    """``exc`` with the ``--param`` overrides it comes from named: those the failing
+    statement uses, directly or through parameters and definitions (``negative
+    probability -1/2`` says that ``--param p=1.5`` made it). ``exc`` itself otherwise."""
+    from ..errors import ParameterError
+
+    if not overrides or isinstance(exc, ParameterError) or exc.location is None or exc.location.line <= 0:
+        return exc
+    where = (exc.location.line, exc.location.column)
+    starts = [s for s in ast.statements if (s.loc.line, s.loc.column) <= where]
+    if not starts:
+        return exc
+    statement = max(starts, key=lambda s: (s.loc.line, s.loc.column))
+    definitions = {s.name: s.value for s in ast.statements if isinstance(s, (A.ParamStmt, A.LetStmt))}
+    used, todo, seen = [], [statement], set()
+    while todo:  # the names the statement uses, through parameters and definitions
+        node = todo.pop()
+        if isinstance(node, A.Name):
+            if node.name in overrides and node.name not in used:
+                used.append(node.name)
+            if node.name in definitions and node.name not in seen:
+                seen.add(node.name)
+                todo.append(definitions[node.name])
+        for value in vars(node).values():
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, A.Node):
+                    todo.append(item)
+    if isinstance(statement, A.ParamStmt) and statement.name in overrides and statement.name not in used:
+        used.insert(0, statement.name)
+    if not used:
+        return exc
+    given = ", ".join(f"--param {name}={overrides[name]}" for name in sorted(used))
+    declared = {s.name: s.name_loc.line for s in ast.statements if isinstance(s, A.ParamStmt)}
+    names = ", ".join(f"{name} (line {declared[name]})" if name in declared else name for name in sorted(used))
+    noted = type(exc)(f"{exc.message}; from the override {given} of the parameter {names}", exc.location)
+    return noted
