@@ -21,6 +21,7 @@ from .directives import directives as check_directives
 from .errors import ModelError, SolverError
 from .lower.arrays import LoweredEnvironment, lower_environment
 from .lower.quasilinear import is_quasilinear
+from .lower.size import check_program_size
 from .lower.symmetry import find_symmetries
 from .model.environment import Environment
 from .programs.base import Program, ReadBack, bounding_pair
@@ -82,6 +83,7 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     environment's symmetries (:func:`robustmech.programs.reductions.symmetry_reduction`),
     never from the program's name."""
     prog = get_program(program)
+    check_program_size(low, prog, options)  # refuse what cannot fit in memory before building it
     lp, inverse = prog.build(low, **dict(options))
     if export:
         lp.export(export)
