@@ -156,6 +156,48 @@ def test_closed_form_overlay_is_equation_15(pg_bounds):
     assert np.all(data["closed_y"][data["closed_x"] >= sol.boundary] == 1.0)
 
 
+def _drawn_figure(monkeypatch, argv):
+    """Run `robustmech plot ARGV` and return the figure the command wrote (with its data)."""
+    drawn = []
+    real = plots.save_figure
+
+    def recording(fig, path, **kwargs):
+        drawn.append(fig)
+        return real(fig, path, **kwargs)
+
+    monkeypatch.setattr(plots, "save_figure", recording)
+    assert main(["plot", *argv]) == 0
+    [fig] = drawn
+    return fig
+
+
+def test_cli_closed_form_overlay_is_equation_15_of_004(saved, tmp_path, monkeypatch):
+    """`robustmech plot LB --with UB --closed-form`: the curve drawn beside the LB solution
+    is Ê of (15) of 004, evaluated here by quadrature from the formula, Ê(y) = λ/(vbar-1)
+    e^{-y} y^a ∫_0^y e^z z^{-a} dz with a = (N-1)/(vbar-1) = 1/2 below the boundary ȳ of
+    (17), and 1 beyond it (N = 2, vbar = 3, the parameters saved with the result). 1e-9:
+    mpmath's quadrature at 15 digits and the package's ȳ (bisection)."""
+    import mpmath
+
+    from robustmech.symbolic.public_good import public_good_solution
+
+    lb, ub = saved
+    fig = _drawn_figure(monkeypatch, [lb, "--with", ub, "--figure", "public-good", "--closed-form",
+                                      "--out", str(tmp_path / "cf.png")])
+    data = fig.robustmech_panels["expenditure_aggregate"].data
+    sol = public_good_solution(2, 3)
+    lam, boundary = sol.guarantee, sol.boundary
+    x, y = np.asarray(data["closed_x"]), np.asarray(data["closed_y"])
+    assert x.min() <= boundary / 2 and x.max() >= boundary
+    for xi, yi in list(zip(x, y))[1::7]:
+        if xi >= boundary:
+            assert yi == 1.0, xi
+        elif xi > 0:
+            want = lam / 2 * mpmath.exp(-xi) * mpmath.sqrt(xi) * mpmath.quad(lambda z: mpmath.exp(z) / mpmath.sqrt(z),
+                                                                             [0, xi])
+            assert yi == pytest.approx(float(want), abs=1e-9), xi
+
+
 def test_cli_plot_writes_png_pdf_svg_and_never_overwrites(saved, tmp_path, capsys):
     # issue 8: the format follows the extension; nothing is overwritten without --force
     lb, ub = saved
@@ -263,12 +305,13 @@ def test_proportional_figure_draws_closed_forms_and_the_lp_aggregates():
     np.testing.assert_allclose(transfer["lp_y"], (m.outcome("t[1]") + m.outcome("t[2]")).ravel()[keep])
 
 
-def test_cli_proportional_figure_uses_the_closed_form_of_002(tmp_path, capsys):
-    """002 Figure 2 from the command line: the closed-form curves are Q̄ (16) and T̄ (12)
-    of the proportional auction for the model's common-value distribution (here the
-    10-point uniform of 001's appendix), N = 2; the figure is written and refuses to
-    overwrite."""
-    from robustmech.cli import main
+def test_cli_proportional_figure_uses_the_closed_form_of_002(tmp_path, capsys, monkeypatch):
+    """002 Figure 2 from the command line: the allocation curve is Q̄ of (16) of 002 for the
+    model's common-value distribution (here the 10-point uniform of 001's appendix), N = 2,
+    written out here from (16): C(a, b) x/N + D(a, b)/x^{N-1} on each graded interval [a, b]
+    with a > 0, x/b on a graded [0, b], 1 elsewhere, with C = N (b^{N-1} - a^{N-1})/(b^N - a^N)
+    and D = (b - a) a^{N-1} b^{N-1}/(b^N - a^N) (the intervals are the package's grading of
+    Section 4.1.1). The figure comes from the command itself, which refuses to overwrite."""
     from robustmech.symbolic.auction import ProportionalAuction
     from robustmech.symbolic.distributions import Discrete
 
@@ -276,18 +319,24 @@ def test_cli_proportional_figure_uses_the_closed_form_of_002(tmp_path, capsys):
     lb = tmp_path / "lb.json"
     assert main(["solve", model, "--k", "2", "--out", str(lb)]) == 0
     out = tmp_path / "prop.png"
-    assert main(["plot", str(lb), "--figure", "proportional", "--model", model, "--out", str(out)]) == 0
-    assert out.stat().st_size > 0
+    fig = _drawn_figure(monkeypatch, [str(lb), "--figure", "proportional", "--model", model, "--out", str(out)])
+    assert out.read_bytes()[:4] == b"\x89PNG"
     assert main(["plot", str(lb), "--figure", "proportional", "--model", model, "--out", str(out)]) == 2
-    from robustmech.cli.plot import _proportional
+    N = 2
+    intervals = ProportionalAuction(Discrete(tuple(np.arange(10) / 9), tuple([0.1] * 10)), N).graded_intervals
+    assert intervals and intervals[0].a == 0
 
-    class Args:
-        pass
+    def q_bar(x):  # (16) of 002
+        for iv in intervals:
+            a, b = iv.a, iv.b
+            if a <= x <= b:
+                if a == 0:
+                    return x / b
+                C = N * (b ** (N - 1) - a ** (N - 1)) / (b**N - a**N)
+                D = (b - a) * a ** (N - 1) * b ** (N - 1) / (b**N - a**N)
+                return C * x / N + D / x ** (N - 1)
+        return 1.0
 
-    args = Args()
-    args.model, args.title = model, None
-    fig = _proportional([rm.load(str(lb))], args)
-    auction = ProportionalAuction(Discrete(tuple(np.arange(10) / 9), tuple([0.1] * 10)), 2)
     data = fig.robustmech_panels["aggregate_allocation"].data
-    np.testing.assert_allclose(data["y"][::50], [auction.aggregate_allocation(x) for x in data["x"][::50]])
-    assert data["y"][-1] == pytest.approx(1.0)  # Q̄ = 1 beyond the graded interval (002 (16))
+    np.testing.assert_allclose(data["y"], [q_bar(x) for x in data["x"]], rtol=0, atol=1e-12)
+    assert data["y"][-1] == 1.0  # Q̄ = 1 beyond the graded intervals (002 (16))
