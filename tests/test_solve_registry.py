@@ -290,3 +290,53 @@ def test_auto_falls_back_to_highs_without_clarabel():
     finally:
         register(real, override=True)
     assert backend("clarabel") is real
+
+
+def test_a_clarabel_failure_under_auto_is_solved_again_by_highs(monkeypatch):
+    """`auto` on a large program chooses Clarabel; when Clarabel ends with a numerical
+    failure (status error), the program is solved again by HiGHS's interior point method
+    and the solution says so; an explicit `--solver clarabel` gets no such retry and the
+    failure is raised. The threshold is lowered so that a two-column program is large."""
+    import dataclasses
+
+    core = importlib.import_module("robustmech.solve.core")
+    clarabel = backend("clarabel")
+    real = type(clarabel).solve
+
+    def failing(self, lp, options):
+        return dataclasses.replace(real(self, lp, options), status="error", message="numerical trouble (injected)")
+
+    monkeypatch.setattr(core, "AUTO_INTERIOR_COLUMNS", 1)
+    monkeypatch.setattr(type(clarabel), "solve", failing)
+    lp = lp_max()
+    assert method_for(lp, "auto") == "clarabel"
+    sol = solve(lp, SolverOptions(solver="auto"))
+    assert sol.optimal and sol.solver == "highs-ipm"
+    assert sol.objective == pytest.approx(10.0, abs=1e-7)  # max 3x + 2y on x + y <= 4, 2x + y <= 6: (2, 2)
+    assert sol.recovery.startswith("clarabel failed (numerical trouble (injected))")
+    assert "interior point method" in sol.recovery
+    with pytest.raises(SolverError) as err:
+        solve(lp, SolverOptions(solver="clarabel"))
+    assert err.value.status == "error"
+
+
+def test_a_point_that_violates_its_program_is_refused(monkeypatch):
+    """A solver that reports `optimal` with a point outside the program (as a first-order
+    method that stops early can) gives no bound: the solve is refused with status
+    `uncertified` (exit code 3), naming the violation, instead of reporting its value."""
+    import dataclasses
+
+    import robustmech as rm
+    from conftest import public_good
+
+    highs = backend("highs")
+    real = type(highs).solve
+
+    def off_the_program(self, lp, options):
+        sol = real(self, lp, options)
+        return dataclasses.replace(sol, x=sol.x + 0.5)  # every variable moved by 1/2
+
+    monkeypatch.setattr(type(highs), "solve", off_the_program)
+    with pytest.raises(SolverError, match="violates the program by") as err:
+        rm.solve(public_good(2, 3), "guarantee", 2, solver="highs")
+    assert err.value.status == "uncertified" and err.value.exit_code == 3
