@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy
 
 import robustmech as rm
 from robustmech.programs import bounding
@@ -281,6 +282,47 @@ def test_symmetric_reduction_keeps_every_value(make, ks):
             assert reduced.value == pytest.approx(full.value, abs=1e-8)
             assert reduced.extra["symmetry"]["columns"] < full.n_variables
             assert reduced.extra["symmetry"]["max_violation"] <= 1e-9
+
+
+def test_symmetry_search_stops_at_its_cut_offs():
+    """The search for symmetries gives up (no reduction, which is always safe) when it
+    would try more than ``max_outcome_perms`` pairs (agent permutation, permutation of the
+    d outcome coordinates: N! d! of them) or when two states have the same payoffs and
+    prior (the state map τ would not be unique). The two-bidder auction has d = 4
+    coordinates (q1, q2, t1, t2): 2! 4! = 48 pairs, so the swap is found at a cut-off of 48
+    and not at 47; a payoff-irrelevant second state variable makes two states identical."""
+    from robustmech.lower.symmetry import find_symmetries
+
+    low = rm.validate(common_value_auction(2, (0, 1)))
+    assert low.utility_coef.shape[2] == 4
+    [swap] = find_symmetries(low, max_outcome_perms=48)
+    assert swap.agents == (1, 0)
+    assert find_symmetries(low, max_outcome_perms=47) == []
+
+    b = rm.ModelBuilder("twin_states")
+    b.agents(2)
+    v, _z = b.states(["v", "z"], [(0, 0), (0, 1), (1, 0)])  # (0, 0) and (0, 1): same payoffs, same prior
+    b.prior_uniform()
+    q = b.allocation("q")
+    t = b.transfer("t")
+    for i in range(2):
+        b.utility(i, v * q[i] - t[i])
+    b.designer(sum(t))
+    twins = rm.validate(b.build())
+    assert find_symmetries(twins) == []
+    result = rm.solve(twins, "guarantee", 2)
+    assert "symmetry" not in result.extra or result.extra["symmetry"].get("group_order", 1) == 1
+    # the same environment with the twin states merged (v = 0 with mass 2/3) has the same value
+    merged = rm.ModelBuilder("merged")
+    merged.agents(2)
+    (w,) = merged.states(["v"], [0, 1])
+    merged.prior([sympy.Rational(2, 3), sympy.Rational(1, 3)])
+    mq = merged.allocation("q")
+    mt = merged.transfer("t")
+    for i in range(2):
+        merged.utility(i, w * mq[i] - mt[i])
+    merged.designer(sum(mt))
+    assert rm.solve(merged.build(), "guarantee", 2).value == pytest.approx(result.value, abs=1e-8)
 
 
 def test_asymmetric_prior_is_not_reduced():
