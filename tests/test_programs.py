@@ -133,3 +133,22 @@ def test_auction_programs_are_reduced_for_exchangeable_bidders(program):
     assert reduced.extra["symmetry"]["columns"] < full.n_variables
     assert reduced.value == pytest.approx(full.value, abs=1e-8)
     assert reduced.extra["dual_certified"]
+
+
+def test_refinement_stages_are_programs_with_the_one_signature():
+    """000's maxmin LP (2) as the registered stage ``refinement-maxmin``, built and read
+    back like every program and solved by the chain after the build: on the screening
+    example θ = (1, 2) the maxmin value is θ_1²/2 = 1/2 (Proposition 5 of 000), the lowest
+    type's full surplus at its efficient quality."""
+    from robustmech.lower.prior_free import lower_prior_free
+    from robustmech.model import prior_free as pf
+
+    arrays = lower_prior_free(pf.screening((1, 2)))
+    stage = base.program("refinement-maxmin")
+    lp, inverse = stage.build(arrays, free=np.ones(arrays.n_cells, bool), floors=np.full(arrays.n_cells, np.nan))
+    solution, certificate, _ = api.solve_built(lp, HIGHS)
+    assert solution.objective == pytest.approx(0.5, abs=1e-9) and certificate["dual_certified"]
+    back = stage.read(lp, solution, inverse)
+    assert back.arrays["payoffs"].min() == pytest.approx(0.5, abs=1e-9)
+    with pytest.raises(ParameterError, match="program 'refinement-maxmin' needs the option 'floors'"):
+        stage.build(arrays, free=np.ones(arrays.n_cells, bool))

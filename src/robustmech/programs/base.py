@@ -116,7 +116,7 @@ def names() -> tuple[str, ...]:
     _load_programs()
 
     def rank(name: str) -> int:
-        module = type(PROGRAMS[name]).__module__.rsplit(".", 1)[-1]
+        module = type(PROGRAMS[name]).__module__.split(".programs.", 1)[-1]
         return PROGRAM_MODULES.index(module) if module in PROGRAM_MODULES else len(PROGRAM_MODULES)
 
     return tuple(sorted(PROGRAMS, key=rank))
@@ -133,7 +133,8 @@ def bounding_pair(family: str) -> tuple[Program, Program]:
     return lower[0], upper[0]
 
 
-PROGRAM_MODULES = ("bounding", "auction", "bce", "direct")  # registered in this order
+# registered in this order (000's refinement stages last)
+PROGRAM_MODULES = ("bounding", "auction", "bce", "direct", "refinements.stage_programs")
 
 
 def _load_programs() -> None:

@@ -28,14 +28,7 @@ from ...lower.prior_free import PriorFreeArrays
 from .certificates import LPSCertificate, check_certificate
 from .polytope import as_float
 from .solving import Solver, belief_from_duals, mechanism, scale, solve_optimal, solve_relaxing
-from .stages import (
-    build_admissibility,
-    build_bayes,
-    build_face_functional,
-    build_maxmin,
-    build_ordered,
-    build_saturation_screen,
-)
+from .stage_programs import stage
 
 CRITERIA = ("bayes", "lps", "robust", "perfect", "proper")
 METHODS = ("sequential", "ordered")
@@ -108,8 +101,9 @@ def lps_optimal(a: PriorFreeArrays, beliefs: list[np.ndarray], solver: Solver, c
     stages = []
     lp = sol = None
     for k, mass in enumerate(beliefs):
-        lp, sol, tau = solve_relaxing(solver, lambda tau, mass=mass, k=k: build_bayes(
-            a, mass, [(m, v - tau * scale([v])) for m, v in floors], name=f"{criterion}-stage-{k + 1}"))
+        lp, sol, tau = solve_relaxing(solver, lambda tau, mass=mass, k=k: stage(
+            "refinement-bayes", a, mass=mass, floors=[(m, v - tau * scale([v])) for m, v in floors],
+            name=f"{criterion}-stage-{k + 1}"))
         floors.append((mass, float(sol.objective)))
         stages.append({"stage": k + 1, "value": float(sol.objective), "dual_value": float(sol.dual_objective),
                        "slack": tau})
@@ -128,7 +122,7 @@ def bayes_optimal(a: PriorFreeArrays, mass: np.ndarray, solver: Solver) -> Refin
 def robust(a: PriorFreeArrays, solver: Solver) -> Refinement:
     """A maxmin (= robust, Proposition 2 of 000) mechanism and Nature's adversarial belief
     ν from the duals of the rows t <= v(θ) (they sum to one: the column of t)."""
-    lp = build_maxmin(a, np.ones(a.n_cells, bool), np.full(a.n_cells, np.nan))
+    lp = stage("refinement-maxmin", a, free=np.ones(a.n_cells, bool), floors=np.full(a.n_cells, np.nan))
     sol = solve_optimal(solver, lp)
     nu = belief_from_duals(lp.rows(sol.row_dual, "worst"), np.arange(a.n_cells), a.n_cells)
     z = mechanism(a, lp, sol.x)
@@ -138,8 +132,10 @@ def robust(a: PriorFreeArrays, solver: Solver) -> Refinement:
 
 def face_range(a: PriorFreeArrays, floors: np.ndarray, objective: np.ndarray, solver: Solver) -> tuple[float, float]:
     """(min, max) of Σ objective·z over {z ∈ M : v >= floors}."""
-    lo = solve_optimal(solver, build_face_functional(a, floors, objective, "min", "face-min")).objective
-    hi = solve_optimal(solver, build_face_functional(a, floors, objective, "max", "face-max")).objective
+    lo = solve_optimal(solver, stage("refinement-face", a, floors=floors, objective=objective, sense="min",
+                                     name="face-min")).objective
+    hi = solve_optimal(solver, stage("refinement-face", a, floors=floors, objective=objective, sense="max",
+                                     name="face-max")).objective
     return float(lo), float(hi)
 
 
@@ -157,7 +153,7 @@ def admissibility(a: PriorFreeArrays, payoffs: np.ndarray, solver: Solver, suppo
     (total slack gain, a belief on ``support`` from the duals, or None when the gain is
     positive)."""
     support = np.arange(a.n_cells) if support is None else np.asarray(support)
-    lp = build_admissibility(a, np.asarray(payoffs, dtype=float), support)
+    lp = stage("refinement-admissibility", a, target=np.asarray(payoffs, dtype=float), support=support)
     sol = solve_optimal(solver, lp)
     gain = float(sol.objective)
     if gain > tol * scale(payoffs) * max(1, len(support)):
@@ -175,8 +171,9 @@ def perfectly_robust(a: PriorFreeArrays, solver: Solver, mass: np.ndarray | None
         raise UnsupportedError("the perfectly robust criterion needs a full-support objective (every weight > 0)")
     rob = robust(a, solver)
     t = rob.stages[0]["value"]
-    lp, sol, tau = solve_relaxing(solver, lambda tau: build_bayes(
-        a, mass, payoff_floors=np.full(a.n_cells, t - tau * scale([t])), name="perfect-stage-2"))
+    lp, sol, tau = solve_relaxing(solver, lambda tau: stage(
+        "refinement-bayes", a, mass=mass, payoff_floors=np.full(a.n_cells, t - tau * scale([t])),
+        name="perfect-stage-2"))
     z = mechanism(a, lp, sol.x)
     v = a.payoffs(z)
     gain, rho = admissibility(a, v, solver)
@@ -207,8 +204,8 @@ def leximin_sequential(a: PriorFreeArrays, solver: Solver, saturation: str = "te
     lp = sol = None
     while free.any():
         k = len(stages) + 1
-        lp, sol, tau = solve_relaxing(solver, lambda tau, free=free, k=k: build_maxmin(
-            a, free, np.where(np.isfinite(floors), floors - tau * scale(floors[np.isfinite(floors)]), np.nan),
+        lp, sol, tau = solve_relaxing(solver, lambda tau, free=free, k=k: stage(
+            "refinement-maxmin", a, free=free, floors=np.where(np.isfinite(floors), floors - tau * scale(floors[np.isfinite(floors)]), np.nan),
             name=f"leximin-stage-{k}"))
         t = float(sol.objective)
         cells = np.flatnonzero(free)
@@ -236,7 +233,7 @@ def leximin_sequential(a: PriorFreeArrays, solver: Solver, saturation: str = "te
 def _saturation_tests(a, solver, free, floors, t, undecided, tol):
     """Which undecided free profiles cannot rise above t: the screening LP clears every
     profile it lifts; the rest get max v(θ) over the stage's face."""
-    lp = build_saturation_screen(a, free, floors, t, undecided)
+    lp = stage("refinement-saturation", a, free=free, floors=floors, level=t, undecided=undecided)
     g = lp.block(solve_optimal(solver, lp).x, "g")
     eps = tol * scale([t])
     w0 = as_float(a.w_const)
@@ -246,7 +243,8 @@ def _saturation_tests(a, solver, free, floors, t, undecided, tol):
         objective[c] = as_float(a.w_coef[c])
         floors_here = np.where(np.isfinite(floors), floors, np.nan)
         floors_here[np.flatnonzero(free)] = t
-        face = build_face_functional(a, floors_here, objective, "max", "saturation-test")
+        face = stage("refinement-face", a, floors=floors_here, objective=objective, sense="max",
+                     name="saturation-test")
         top = solve_optimal(solver, face).objective
         tests += 1
         if top + float(w0[c]) <= t + eps:
@@ -265,8 +263,9 @@ def leximin_ordered(a: PriorFreeArrays, solver: Solver) -> Refinement:
     stages = []
     lp = sol = None
     for k in range(1, m + 1):
-        lp, sol, tau = solve_relaxing(solver, lambda tau, k=k: build_ordered(
-            a, k, [e - tau * scale([e]) for e in earlier], name=f"ordered-stage-{k}"))
+        lp, sol, tau = solve_relaxing(solver, lambda tau, k=k: stage(
+            "refinement-ordered", a, stage=k, earlier=[e - tau * scale([e]) for e in earlier],
+            name=f"ordered-stage-{k}"))
         earlier.append(float(sol.objective))
         stages.append({"stage": k, "cumulative": float(sol.objective), "slack": tau})
     z = mechanism(a, lp, sol.x)

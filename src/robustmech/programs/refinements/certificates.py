@@ -16,7 +16,7 @@ import numpy as np
 
 from ...lower.prior_free import PriorFreeArrays
 from .solving import Solver, scale, solve_relaxing
-from .stages import build_bayes
+from .stage_programs import stage
 
 KINDS = ("bayes", "lps", "adversarial", "perfect", "proper")
 
@@ -84,8 +84,9 @@ def check_mu_optimal(a: PriorFreeArrays, beliefs: list[np.ndarray], z: np.ndarra
     for k, mass in enumerate(beliefs):
         mass = np.asarray(mass, dtype=float)
         own = float(mass @ v)
-        _, sol, _ = solve_relaxing(solver, lambda tau, mass=mass, k=k: build_bayes(
-            a, mass, [(m, val - tau * scale([val])) for m, val in floors], name=f"check-stage-{k + 1}"))
+        _, sol, _ = solve_relaxing(solver, lambda tau, mass=mass, k=k: stage(
+            "refinement-bayes", a, mass=mass, floors=[(m, val - tau * scale([val])) for m, val in floors],
+            name=f"check-stage-{k + 1}"))
         gains.append(float(sol.objective) - own)
         floors.append((mass, own))
     feasible = max(a.violations(z).values(), default=0.0) <= tol * scale(z)

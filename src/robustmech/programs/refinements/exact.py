@@ -18,7 +18,7 @@ from ...lower.prior_free import PriorFreeArrays
 from .algorithms import Refinement
 from .polytope import mechanism_families
 from .solving import Solver, solve_optimal
-from .stages import build_bayes
+from .stage_programs import stage
 
 
 def _exact_rows(a: PriorFreeArrays):
@@ -167,7 +167,7 @@ def _exact_optimality(a, rows, lo_col, hi_col, x, activity, mass, solver):
     same support. Unknowns: µ on the support and multipliers on the float optimal duals'
     support; equations: ∇(µ·v) = Aᵀy + z_bounds, Σ µ = 1."""
     n, d = a.n_cells, a.dim
-    lp = build_bayes(a, mass, name="exact-guide")
+    lp = stage("refinement-bayes", a, mass=mass, name="exact-guide")
     sol = solve_optimal(solver, lp)
     m_rows = len(rows)
     y = np.asarray(sol.row_dual[:m_rows], dtype=float)
