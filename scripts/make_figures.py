@@ -7,14 +7,15 @@
 What it draws, and from what:
 
 * ``public_good_fig1.png``: 004 Figure 1 (six panels) for the public good of 004
-  Section 4 with N = 2, θ̄ = 3, from LB-G-10 and UB-P-10 solves saved with
+  Section 4 with N = 2, θ̄ = 3, from LB-G-10 and UB-P-10 solves by the default solver
+  (``auto``: Clarabel, then a vertex, ``robustmech.solve.vertex``) saved with
   ``ProgramResult.save`` and drawn by ``robustmech plot lb.json --with ub.json``;
   ``public_good_fig1_closed_form.png`` is the same with the closed forms (15)-(16)
   overlaid (``--closed-form``).
 * ``convergence_cva.png``: 001 Figure 1 (left panel): LB(k), UB(k) and (k-1)/k UB(k)
   against k for the pure common value auction, N = 2, value uniform on ten evenly
-  spaced points of [0, 1] (001 appendix; the paper's "{0, 0.1, ..., 1}" is
-  {0, 1/9, ..., 1}, see the papers' KNOWN SLIPS), from ``robustmech sweep`` and
+  spaced points of [0, 1] (001's appendix writes "{0, 0.1, ..., 1}" for ten evenly
+  spaced points, which are {0, 1/9, ..., 1}), from ``robustmech sweep`` and
   ``robustmech plot DIR``. Rows whose solve fails are recorded in the table and
   left out of the figure.
 * ``allocation_cva.png``: the LB mechanism's allocation q_i(x_1, x_2) of that
@@ -102,11 +103,13 @@ def main(argv=None) -> int:
     env = public_good(2, 3)
     lb_path, ub_path = work / f"public_good_lb_k{args.k}.json", work / f"public_good_ub_k{args.k}.json"
     for program, path in (("guarantee", lb_path), ("potential", ub_path)):
-        if not path.exists():
-            t = step(f"solving {program} k={args.k} on the public good ...")
-            result = rm.solve(env, program, args.k)
-            result.save(str(path), force=True, source=env.source)
-            print(f"  {result}  ({time.perf_counter() - t:.1f} s)", file=sys.stderr)
+        # always solved again: a result saved by an earlier version (or another solver)
+        # would be drawn instead of what the default commands give now
+        t = step(f"solving {program} k={args.k} on the public good (default solver) ...")
+        result = rm.solve(env, program, args.k)
+        result.save(str(path), force=True, source=env.source)
+        print(f"  {result}  ({time.perf_counter() - t:.1f} s; {result.extra.get('vertex', 'no vertex step')})",
+              file=sys.stderr)
     figure = out / "public_good_fig1.png"
     assert cli(["plot", str(lb_path), "--with", str(ub_path), "--figure", "public-good", "--out", str(figure),
                 "--force"]) == 0

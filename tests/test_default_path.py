@@ -111,3 +111,17 @@ def test_progress_lines_show_the_guarantee_with_its_sign(public_good):
     for line in shown:
         value = float(line.split("objective ")[1].split(",")[0])
         assert value > 0
+
+
+def test_convergence_plot_of_the_public_good_names_the_model_not_001():
+    """The public good's bounds are welfare, not 001's profit Π: the default title names
+    the model, and the legend uses 004's LB(k), UB(k)."""
+    from robustmech.results import plots
+
+    rows = [{"k": k, "lower": lo, "upper": up, "status": "optimal", "model": "public_good", "params": {}}
+            for k, lo, up in ((2, 1.2, 1.9), (3, 1.3, 1.8))]
+    fig = plots.convergence_figure(rows)
+    assert fig._suptitle.get_text() == "LB(k) and UB(k) against k: public_good"
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert labels == ["upper bound UB(k)", "lower bound LB(k)", "$\\frac{k-1}{k}$ UB(k)"]
+    assert not any("Pi" in label or "001" in label for label in labels)

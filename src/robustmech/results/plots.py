@@ -366,8 +366,9 @@ def _title(what: str, main, results: Iterable) -> str:
 
 
 def convergence_figure(rows: Sequence[Mapping[str, Any]], *, title: str | None = None, model: str | None = None):
-    """Figure 1 of 001: UB(k) (blue), LB(k) (red) and (k-1)/k · UB(k) (green) against
-    k, one panel per combination of the other parameters. ``rows`` are a sweep's
+    """The bounds against k, drawn as 001 draws its Figure 1: UB(k) (blue), LB(k) (red)
+    and (k-1)/k · UB(k) (green), one panel per combination of the other parameters. The
+    default title names the model, not a paper's figure (pass ``title`` for that). ``rows`` are a sweep's
     table rows (``k``, ``lower``, ``upper``, ``status`` and the parameters); rows
     whose solve failed are left out."""
     good = [r for r in rows if r.get("status") == "optimal" and r.get("lower") is not None
@@ -390,9 +391,10 @@ def convergence_figure(rows: Sequence[Mapping[str, Any]], *, title: str | None =
         lo = np.array([float(r["lower"]) for r in group])
         up = np.array([float(r["upper"]) for r in group])
         scaled = (k - 1) / k * up
-        ax.plot(k, up, "o-", color=UPPER_COLOR, label="upper bound $\\overline{\\Pi}(k)$ (UB)")
-        ax.plot(k, lo, "o-", color=LOWER_COLOR, label="lower bound $\\underline{\\Pi}(k)$ (LB)")
-        ax.plot(k, scaled, "--", color=SCALED_COLOR, label="$\\frac{k-1}{k}\\,\\overline{\\Pi}(k)$")
+        # 004's notation, which every model's bounds share (001's Π is an auction's profit)
+        ax.plot(k, up, "o-", color=UPPER_COLOR, label="upper bound UB(k)")
+        ax.plot(k, lo, "o-", color=LOWER_COLOR, label="lower bound LB(k)")
+        ax.plot(k, scaled, "--", color=SCALED_COLOR, label="$\\frac{k-1}{k}$ UB(k)")
         ax.legend(fontsize=8)
         label = ", ".join(f"{p}={v}" for p, v in key)
         name = "convergence" + (f"[{label}]" if label else "")
@@ -403,7 +405,7 @@ def convergence_figure(rows: Sequence[Mapping[str, Any]], *, title: str | None =
         ax.set_visible(False)
     if title is None:
         model = model or good[0].get("model") or "sweep"
-        title = f"Convergence of the bounds in k ({model}; 001 Figure 1)"
+        title = f"LB(k) and UB(k) against k: {model}"
     fig.suptitle(title, fontsize=11)
     return fig
 
