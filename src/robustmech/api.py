@@ -124,7 +124,10 @@ def solve_built(lp: LinearProgram, solver: SolverOptions,
     described = chain.describe(data)
     if "symmetry" in described:
         certificate["symmetry"] = {**described["symmetry"], "max_violation": certificate["max_violation"]}
-    if solution.solver == "clarabel":
+    if solution.vertex:
+        # the default path's interior point, purified into a vertex (robustmech.solve.vertex)
+        certificate["vertex"] = solution.vertex
+    elif solution.solver == "clarabel":
         # an interior point of the optimal face, not a vertex: entries a vertex would leave
         # at zero are ~1e-10 here (a mechanism's or structure's support is blurred)
         certificate["interior_solution"] = True
