@@ -155,7 +155,7 @@ def test_a_power_too_large_to_compute(capsys, tmp_path):
 def test_a_range_of_1e308_agents(capsys, tmp_path):
     path = variant(tmp_path, "public_good.mech", "param N = 2", "param N = 1e308")
     assert error_line(capsys, ["solve", path]) == \
-        f"{path}:14:13: this range has about 10^308 elements; at most 1,000,000 are supported"
+        f"{path}:14:13: this range has about 10^308 elements; at most 100,000 are supported"
 
 
 @pytest.fixture
@@ -226,5 +226,36 @@ def test_an_override_that_makes_a_probability_negative(capsys):
 def test_an_override_that_makes_a_set_too_large(capsys):
     path = str(MODELS / "public_good.mech")
     assert error_line(capsys, ["solve", path, "--param", "N=1e308"]) == \
-        (f"{path}:14:13: this range has about 10^308 elements; at most 1,000,000 are supported; from the override "
+        (f"{path}:14:13: this range has about 10^308 elements; at most 100,000 are supported; from the override "
          "--param N=1e308 of the parameter N (line 11)")
+
+
+def test_two_thousand_agents_of_the_public_good(capsys):
+    """Refused at the agents, before 2,000 unit vectors of 2,000 coordinates are built."""
+    path = str(MODELS / "public_good.mech")
+    assert error_line(capsys, ["solve", path, "--param", "N=2000"]) == \
+        (f"{path}:14:1: 2,000 agents: at most 200 are supported (a program on X(k) has at least 2^N profiles); "
+         "from the override --param N=2000 of the parameter N (line 11)")
+
+
+def test_a_state_set_of_a_million_points(capsys, tmp_path):
+    path = variant(tmp_path, "two_goods_common_values.mech", "param nvalues = 10", "param nvalues = 1000")
+    assert error_line(capsys, ["solve", path]) == \
+        f"{path}:14:19: this set power has 1000^2 elements; at most 100,000 are supported"
+
+
+def test_ten_thousand_states_are_checked_in_one_program():
+    """The participation pre-check solves one LP for all states (it was one per state,
+    a minute for 10,000 states) and names a state only when that LP is infeasible."""
+    import time
+
+    from robustmech.dsl.parser import parse
+    from robustmech.model.elaborate import elaborate
+
+    text = ("model m\nagents i in 1..2\nstate v in 1..10000\nprior uniform\nallocate q[i] >= 0 with sum(q) <= 1\n"
+            "transfer t[i]\nutility[i] = v * q[i] - t[i]\ndesigner = sum(t)\n")
+    start = time.perf_counter()
+    env = elaborate(parse(text, "m.mech"), {})
+    low = rm.validate(env)
+    assert low.checks["participation_secure_exists"] and low.n_states == 10_000
+    assert time.perf_counter() - start < 30

@@ -120,7 +120,8 @@ def lower_environment(env: Environment, check: bool = True) -> LoweredEnvironmen
             except OverflowError:  # an exact number beyond the float range: refused below
                 return np.full(s, np.inf)
         f = sympy.lambdify(symbols, expr, modules="numpy")
-        out = np.asarray(f(*points.T), dtype=float)
+        with np.errstate(all="ignore"):  # inf and nan are refused below, with the statement's place
+            out = np.asarray(f(*points.T), dtype=float)
         return np.broadcast_to(out, (s,)).astype(float)
 
     def on_states_many(exprs) -> np.ndarray:
@@ -134,8 +135,9 @@ def lower_environment(env: Environment, check: bool = True) -> LoweredEnvironmen
                 out[j] = on_states(e)
         if varying:
             f = sympy.lambdify(symbols, [exprs[j] for j in varying], modules="numpy")
-            for j, v in zip(varying, f(*points.T)):
-                out[j] = np.broadcast_to(np.asarray(v, dtype=float), (s,))
+            with np.errstate(all="ignore"):
+                for j, v in zip(varying, f(*points.T)):
+                    out[j] = np.broadcast_to(np.asarray(v, dtype=float), (s,))
         return out
 
     if env.outcomes.is_finite:
@@ -354,6 +356,9 @@ def check_participation_secure_exists(low: LoweredEnvironment) -> None:
             where_empty = env.location(("constraint", first)) if first is not None else env.location("outcomes")
             raise ModelError("the outcome constraints admit no outcome at all" + (INFEASIBLE_HERE if first is not None
                                                                                     else ""), where_empty)
+    if feasible(range(low.n_states)):  # one LP in the usual case; state by state only to name the culprit
+        low.checks["participation_secure_exists"] = True
+        return
     for s in range(low.n_states):
         if not feasible([s]):
             raise ModelError(
@@ -361,10 +366,8 @@ def check_participation_secure_exists(low: LoweredEnvironment) -> None:
                 "no participation-secure mechanism exists (004 Section 2)",
                 where,
             )
-    if not feasible(range(low.n_states)):
-        raise ModelError(
-            "no outcome (or lottery over outcomes) gives every agent a non-negative utility in every state: "
-            "no participation-secure mechanism exists (004 Section 2)",
-            where,
-        )
-    low.checks["participation_secure_exists"] = True
+    raise ModelError(
+        "no outcome (or lottery over outcomes) gives every agent a non-negative utility in every state: "
+        "no participation-secure mechanism exists (004 Section 2)",
+        where,
+    )

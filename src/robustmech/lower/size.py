@@ -24,6 +24,8 @@ BYTES_PER_NONZERO = 200
 BYTES_PER_COLUMN = 100
 #: the programs of this size and beyond take minutes: say so before starting
 LARGE_NONZEROS = 20_000_000
+#: beyond this many profiles the outcome space's vertices are not enumerated for the estimate
+MAX_PROFILES_FOR_GENERATORS = 10**9
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,10 @@ def estimate(low, program: str, k: int) -> SizeEstimate:
         columns, rows = x * d + s, x * (s + 2 + n)
         nonzeros = x * (s * d * (n + 1) + d + 1)
     elif program == "potential":
-        gens = low.polytope.generators
-        v = max(1, len(gens.vertices) + len(gens.rays) + len(gens.lineality))
+        v = 1  # the outcome space's generators, where enumerating them is not itself the problem
+        if x <= MAX_PROFILES_FOR_GENERATORS and d <= 20:
+            gens = low.polytope.generators
+            v = max(1, len(gens.vertices) + len(gens.rays) + len(gens.lineality))
         columns, rows = x * (s + 1), x * v + s
         nonzeros = x * v * (s * 2 * n + 1) + x * s
     else:  # the auction programs of 001: ρ, the allocation or transfers per profile and bidder

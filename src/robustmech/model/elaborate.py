@@ -63,6 +63,13 @@ def elaborate(ast: A.ModelAST, overrides: Mapping[str, Any] | None = None, sourc
         raise note_overrides(exc, ast, overrides or {}) from None
 
 
+#: the most payoff table entries ((agents + 1) x outcomes) a model may have; every program
+#: on X(k) has at least 2^N profiles, so the models that can be solved are far smaller
+MAX_PAYOFF_ENTRIES = 100_000
+#: the most agents of a Bayesian model (their states and payoff tables are built before any check of a program)
+MAX_AGENTS = 200
+
+
 class _BayesianElaborator:
     """The statements of a Bayesian model (states, prior, outcomes, mechanisms,
     information, directives) on top of the statements every model has."""
@@ -84,12 +91,17 @@ class _BayesianElaborator:
         self.number, self.elements = common.number, common.elements
         common.scope.claim_declarations(stmts)
         common.declare_params_agents_lets(stmts)
+        if len(common.agent_numbers) > MAX_AGENTS:
+            where = next((s.loc for s in stmts if isinstance(s, (A.AgentsRange, A.AgentsNamed))), common.start)
+            raise ModelError(f"{len(common.agent_numbers):,} agents: at most {MAX_AGENTS} are supported (a program "
+                             f"on X(k) has at least 2^N profiles)", where)
         common.guard(self._states, [s for s in stmts if isinstance(s, A.StateStmt)])
         self._prior([s for s in stmts if isinstance(s, A.PriorStmt)])
         common.guard(self._outcomes, [s for s in stmts if isinstance(s, A.OutcomeStmt)], stmts)
         for s in stmts:
             if isinstance(s, A.ConstraintStmt):
                 common.guard(self._constraint, s)
+        self._check_payoff_size(stmts)
         common.declare_utilities(stmts, self._payoff)
         common.declare_designer(stmts, self._payoff,
                                 "the model has no designer objective: add a line `designer = EXPR`")
@@ -307,6 +319,18 @@ class _BayesianElaborator:
             self.b.constraint(rel, location=s.loc)
 
     # ------------------------------------------------------------------ payoffs
+
+    def _check_payoff_size(self, stmts) -> None:
+        """Refuse payoff tables too large to evaluate (2,000 agents of the public good
+        are 4 million table entries: an hour of symbolic arithmetic)."""
+        agents = len(self.common.agent_numbers)
+        per_agent = len(self.outcome_names) if self.outcome_names is not None else len(self.common.variables)
+        entries = (agents + 1) * per_agent
+        if entries > MAX_PAYOFF_ENTRIES:
+            what = "outcomes" if self.outcome_names is not None else "outcome variables"
+            where = next((s.loc for s in stmts if isinstance(s, (A.AgentsRange, A.AgentsNamed))), self.common.start)
+            raise ModelError(f"{agents:,} agents and {per_agent:,} {what} make payoff tables of {entries:,} entries; "
+                             f"at most {MAX_PAYOFF_ENTRIES:,} are supported", where)
 
     def _payoff(self, expr: A.Expr, locals_: dict, what: str, loc: Location):
         """Over a finite outcome set, the table outcome -> value; otherwise one

@@ -43,8 +43,8 @@ _FUNCTIONS_OF_ONE = {"abs": sympy.Abs, "sqrt": sympy.sqrt, "exp": sympy.exp, "lo
 
 
 #: the most elements a range, a grid, a set power or a product may have (a state set of a
-#: million points is already far past what a program can be built for)
-MAX_ELEMENTS = 1_000_000
+#: hundred thousand points is already far past what a program can be built for)
+MAX_ELEMENTS = 100_000
 #: the most binary digits of an exact power (about 3,000 decimal digits; floats end at 1e308)
 MAX_POWER_BITS = 10_000
 _CHAINS = {"+": "+-", "-": "+-", "*": "*/", "/": "*/"}

@@ -96,7 +96,7 @@ class PriorFreeEnvironment:
 
     @property
     def n_profiles(self) -> int:
-        return int(np.prod([len(g) for g in self.type_grids]))
+        return math.prod(len(g) for g in self.type_grids)  # exact: 3^50 is past int64
 
     def profiles(self) -> list[tuple[int, ...]]:
         """Type profiles as tuples of 0-based type indices, agent 1 slowest."""
@@ -339,7 +339,7 @@ class PriorFreeBuilder(DeclarationBuilder):
         if self._designer is None:
             raise ModelError("no designer payoff (write `designer = ...`)", here)
         designer = self._linear(self._designer, "the designer's payoff", symbols, allowed, loc("designer"))
-        n_profiles = int(np.prod([len(g) for g in grids]))
+        n_profiles = math.prod(len(g) for g in grids)
         prior = None
         if self._prior is not None:
             prior = self._prior_values(self._prior, n_profiles, loc("prior"))
@@ -387,6 +387,9 @@ class PriorFreeBuilder(DeclarationBuilder):
         return expr
 
     def _prior_values(self, weights, n, location) -> tuple[sympy.Expr, ...]:
+        if n > MAX_TYPE_PROFILES:
+            raise ModelError(f"a prior over {n if n < 10**30 else 'more than 10^30'} type profiles: at most "
+                             f"{MAX_TYPE_PROFILES:,} are supported", location)
         if isinstance(weights, str):
             if weights != "uniform":
                 raise ModelError(f"unknown prior '{weights}' (use uniform or a list of weights)", location)
