@@ -199,7 +199,14 @@ def main(argv=None) -> int:
             print(f"{outcome}: {name}: {detail.strip()}")
     print(f"{len(results)} files (seed {args.seed}) in {time.perf_counter() - start:.0f} s; slowest "
           f"{slowest[0]} {slowest[3]:.1f} s")
-    print(f"loaded {counts['loaded']}  clean error {counts['error']}  anything else {counts['other']}")
+    import re
+
+    placed = re.compile(r"^\S+\.mech:\d+:\d+: ")
+    unplaced = [r for r in results if r[1] == "error" and not placed.match(r[2])]
+    for name, _, detail, _ in unplaced[:args.show]:
+        print(f"error without file:line:col: {name}: {detail.strip()}")
+    print(f"loaded {counts['loaded']}  clean error {counts['error']} ({len(unplaced)} of them without file:line:col)  "
+          f"anything else {counts['other']}")
     return 1 if counts["other"] else 0
 
 

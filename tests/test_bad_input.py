@@ -259,3 +259,25 @@ def test_ten_thousand_states_are_checked_in_one_program():
     low = rm.validate(env)
     assert low.checks["participation_secure_exists"] and low.n_states == 10_000
     assert time.perf_counter() - start < 30
+
+
+def test_a_large_program_is_announced_before_it_is_built(monkeypatch):
+    """Merely large (56 million nonzeros at k = 40): a progress line with the estimate
+    and how long it takes comes before the build."""
+    from robustmech.programs.bounding import GuaranteeLowerBound
+    from robustmech.solve import SolverOptions
+
+    class Built(Exception):
+        pass
+
+    def build(low, k):
+        raise Built()
+
+    monkeypatch.setattr(size, "available_memory", lambda: 64 * 10**9)
+    monkeypatch.setattr(GuaranteeLowerBound, "builder", staticmethod(build))
+    lines = []
+    low = rm.validate(rm.load_model(MODELS / "public_good.mech"))
+    with pytest.raises(Built):
+        rm.api.run(low, "guarantee", {"k": 40}, SolverOptions(progress=lines.append))
+    assert lines == ["guarantee at k = 40 is large: 2.6e6 profiles, 7.7e6 columns, 5.6e7 nonzeros, 12 GB to build "
+                     "and solve; building it takes about 28 s and solving it minutes"]

@@ -21,7 +21,7 @@ from .directives import directives as check_directives
 from .errors import ModelError, SolverError
 from .lower.arrays import LoweredEnvironment, lower_environment
 from .lower.quasilinear import is_quasilinear
-from .lower.size import check_program_size
+from .lower.size import check_program_size, is_large, large_note
 from .lower.symmetry import find_symmetries
 from .model.environment import Environment
 from .programs.base import Program, ReadBack, bounding_pair
@@ -83,7 +83,9 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     environment's symmetries (:func:`robustmech.programs.reductions.symmetry_reduction`),
     never from the program's name."""
     prog = get_program(program)
-    check_program_size(low, prog, options)  # refuse what cannot fit in memory before building it
+    size = check_program_size(low, prog, options)  # refuse what cannot fit in memory before building it
+    if is_large(size) and solver.progress is not None:
+        solver.progress(large_note(size))
     lp, inverse = prog.build(low, **dict(options))
     if export:
         lp.export(export)

@@ -125,3 +125,16 @@ def check_program_size(low, program: Any, options: Mapping[str, Any]) -> SizeEst
 def is_large(est: SizeEstimate | None) -> bool:
     """Whether ``est`` is a program of minutes (worth a line before it starts)."""
     return est is not None and est.nonzeros >= LARGE_NONZEROS
+
+
+#: nonzeros built per second (the bundled models' programs: 2-3 million a second)
+BUILD_RATE = 2_000_000
+
+
+def large_note(est: SizeEstimate) -> str:
+    """The line said before a large program is built: its size and how long it takes."""
+    seconds = est.nonzeros / BUILD_RATE
+    return (f"{est.program} at k = {magnitude(est.k)} is large: {est.describe()}; building it takes about "
+            f"{seconds / 60:.0f} min and solving it several times as long" if seconds >= 90 else
+            f"{est.program} at k = {magnitude(est.k)} is large: {est.describe()}; building it takes about "
+            f"{seconds:.0f} s and solving it minutes")
