@@ -281,3 +281,22 @@ def test_a_large_program_is_announced_before_it_is_built(monkeypatch):
         rm.api.run(low, "guarantee", {"k": 40}, SolverOptions(progress=lines.append))
     assert lines == ["guarantee at k = 40 is large: 2.6e6 profiles, 7.7e6 columns, 5.6e7 nonzeros, 12 GB to build "
                      "and solve; building it takes about 28 s and solving it minutes"]
+
+
+def test_a_prior_free_payoff_beyond_the_float_range_at_a_profile(capsys, tmp_path):
+    """1e300 and a type of 1e300 are each in range; their product at a profile is not."""
+    text = (MODELS / "auction_discrete_types.mech").read_text(encoding="utf-8")
+    text = text.replace("types theta[i] in 1..N", "types theta[i] in {1, 1e300}")
+    text = text.replace("utility[i] = theta[i] * Q[i] - P[i]", "utility[i] = theta[i] * Q[i] * 1e300 - P[i]")
+    path = tmp_path / "overflow.mech"
+    path.write_text(text, encoding="utf-8")
+    assert error_line(capsys, ["refine", str(path)]) == \
+        f"{path}:27:1: the utility of agent 1 is beyond the float range (about 1.8e308) at some type profile"
+
+
+def test_overrides_of_two_parameters_are_both_named(capsys):
+    path = str(MODELS / "screening.mech")
+    message = error_line(capsys, ["refine", path, "-p", "thetas=[1, 2]", "-p", "qstep=0.7"])
+    assert message == (f"{path}:22:30: the number of grid points must be a whole number, got 37/7; from the "
+                       "overrides --param qstep=0.7, --param thetas=[1, 2] of the parameters qstep (line 16), "
+                       "thetas (line 14)")

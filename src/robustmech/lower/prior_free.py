@@ -131,6 +131,12 @@ class PriorFreeArrays:
 # ---------------------------------------------------------------------------
 
 
+def _check_finite(values: np.ndarray, what: str, where, exact: bool) -> None:
+    """Refuse payoff coefficients beyond the float range at some type profile."""
+    if not exact and not np.all(np.isfinite(values)):
+        raise ModelError(f"{what} is beyond the float range (about 1.8e308) at some type profile", where)
+
+
 def _check_outcomes_exist(env: PriorFreeEnvironment) -> None:
     """Refuse outcome constraints that no outcome satisfies, at the first constraint to blame."""
     bounds = [(None if v.lower is None else float(v.lower), None if v.upper is None else float(v.upper))
@@ -214,6 +220,7 @@ def lower_prior_free(env: PriorFreeEnvironment, anonymous: bool = False, exact: 
     symbols = [v.symbol for v in variables]
     # -- designer ------------------------------------------------------------
     w_all = _coefficients(env.designer, symbols, env.type_symbols, values, exact)  # (n_cells, D + 1)
+    _check_finite(w_all, "the designer's payoff", env.locations.get("designer"), exact)
     w_coef = scatter(w_all[:, :D], cell_maps)
     w_const = w_all[:, D]
     # -- incentive and participation rows -------------------------------------
@@ -228,6 +235,7 @@ def lower_prior_free(env: PriorFreeEnvironment, anonymous: bool = False, exact: 
         if not len(rows):
             continue
         u_all = _coefficients(env.utilities[i], symbols, env.type_symbols, values[rows], exact)
+        _check_finite(u_all, f"the utility of agent {env.agents[i]}", env.locations.get(("utility", i)), exact)
         coef = u_all[:, :D]
         own = scatter(coef, cell_maps[rows])
         if env.participation == "ex_post":
@@ -337,9 +345,10 @@ def _coefficients(expr: sympy.Expr, variables, type_symbols, values: np.ndarray,
             out[:, k] = [_to_fraction(f(*(sympy.Rational(x.numerator, x.denominator) for x in row))) for row in values]
         return out
     f = sympy.lambdify(type_symbols, parts, modules="numpy")
-    cols = f(*[values[:, i] for i in range(values.shape[1])])
-    return np.column_stack([np.broadcast_to(np.asarray(c, dtype=float), (n,))
-                            for c in cols]) if n else np.zeros((0, len(parts)))
+    with np.errstate(all="ignore"):  # a product beyond the float range: refused by the caller
+        cols = f(*[values[:, i] for i in range(values.shape[1])])
+        return np.column_stack([np.broadcast_to(np.asarray(c, dtype=float), (n,))
+                                for c in cols]) if n else np.zeros((0, len(parts)))
 
 
 def _polytope(env, symbols, cell_maps, d, exact):

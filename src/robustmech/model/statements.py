@@ -245,5 +245,7 @@ def note_overrides(exc: ModelError, ast: A.ModelAST, overrides: Mapping[str, Any
     given = ", ".join(f"--param {name}={overrides[name]}" for name in sorted(used))
     declared = {s.name: s.name_loc.line for s in ast.statements if isinstance(s, A.ParamStmt)}
     names = ", ".join(f"{name} (line {declared[name]})" if name in declared else name for name in sorted(used))
-    noted = type(exc)(f"{exc.message}; from the override {given} of the parameter {names}", exc.location)
+    plural = "s" if len(used) > 1 else ""
+    noted = type(exc)(f"{exc.message}; from the override{plural} {given} of the parameter{plural} {names}",
+                      exc.location)
     return noted
