@@ -327,6 +327,7 @@ def test_a_point_that_violates_its_program_is_refused(monkeypatch):
     import dataclasses
 
     import robustmech as rm
+
     from conftest import public_good
 
     highs = backend("highs")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeGuard
 
 from ..errors import ParameterError
 
@@ -122,7 +122,7 @@ def check_program_size(low, program: Any, options: Mapping[str, Any]) -> SizeEst
     return est
 
 
-def is_large(est: SizeEstimate | None) -> bool:
+def is_large(est: SizeEstimate | None) -> TypeGuard[SizeEstimate]:
     """Whether ``est`` is a program of minutes (worth a line before it starts)."""
     return est is not None and est.nonzeros >= LARGE_NONZEROS
 

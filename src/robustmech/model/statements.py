@@ -225,7 +225,9 @@ def note_overrides(exc: ModelError, ast: A.ModelAST, overrides: Mapping[str, Any
         return exc
     statement = max(starts, key=lambda s: (s.loc.line, s.loc.column))
     definitions = {s.name: s.value for s in ast.statements if isinstance(s, (A.ParamStmt, A.LetStmt))}
-    used, todo, seen = [], [statement], set()
+    used: list[str] = []
+    todo: list[A.Node] = [statement]
+    seen: set[str] = set()
     while todo:  # the names the statement uses, through parameters and definitions
         node = todo.pop()
         if isinstance(node, A.Name):
