@@ -292,7 +292,8 @@ def _null_space(M: np.ndarray, tol: float) -> np.ndarray:
 def _unique_rows(rows, d) -> np.ndarray:
     if not rows:
         return np.zeros((0, d))
-    arr = np.round(np.array(rows), 12) + 0.0
+    with np.errstate(over="ignore"):  # coordinates near 1e308 round to inf: still told apart by np.unique
+        arr = np.round(np.array(rows), 12) + 0.0
     _, idx = np.unique(arr, axis=0, return_index=True)
     return np.array(rows)[np.sort(idx)]
 
