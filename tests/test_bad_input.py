@@ -300,3 +300,16 @@ def test_overrides_of_two_parameters_are_both_named(capsys):
     assert message == (f"{path}:22:30: the number of grid points must be a whole number, got 37/7; from the "
                        "overrides --param qstep=0.7, --param thetas=[1, 2] of the parameters qstep (line 16), "
                        "thetas (line 14)")
+
+
+def test_an_override_beyond_the_float_range(capsys):
+    path = str(MODELS / "public_good.mech")
+    assert error_line(capsys, ["solve", path, "--param", "vbar=1e400"]) == \
+        f"{path}:12:7: --param vbar=1e400: number 1e400 is out of range (the largest number is about 1.8e308)"
+
+
+def test_an_override_nested_too_deeply(capsys):
+    path = str(MODELS / "public_good.mech")
+    assert error_line(capsys, ["solve", path, "--param", "vbar=" + "[" * 2000 + "3" + "]" * 2000]) == \
+        (f"{path}:12:7: --param vbar=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[...: expression nested too deeply (more "
+         "than 60 levels of brackets, calls or operators)")

@@ -161,6 +161,10 @@ def parse_value(text: str, what: str = "value") -> A.Expr:
         raise
     if len(statements) != 1 or not isinstance(statements[0], A.ParamStmt):
         raise ModelError(f"cannot read {what} {text!r}: expected a number or a list like [0, 0.5, 1]")
+    try:
+        _check_nesting(statements[0])
+    except ModelError as exc:
+        raise ModelError(f"cannot read {what}: {exc.message}") from None
     return statements[0].value
 
 

@@ -155,7 +155,10 @@ def _override(p: A.ParamStmt, kind: str, given: Any, evaluate: Callable[[A.Expr]
 
         try:
             value = evaluate(parse_value(given, f"--param {p.name}"))
-        except ModelError:
+        except ModelError as exc:
+            if "out of range" in exc.message or "too many digits" in exc.message or "nested too deeply" in exc.message:
+                raise ParameterError(f"--param {p.name}={given if len(given) <= 40 else given[:37] + '...'}: "
+                                     f"{exc.message.split(': ', 1)[-1]}", p.name_loc) from None
             raise wrong from None
     elif isinstance(given, (list, tuple)):
         try:
