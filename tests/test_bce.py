@@ -94,9 +94,9 @@ def test_first_price_revenue_guarantee_converges(fpa_table):
     limit = (2 - 1) / (4 * 2 - 2)
     values = [fpa_table[n] for n in FPA_GRIDS]
     assert all(b > a for a, b in zip(values, values[1:])), values
-    for n, g in fpa_table.items():
-        assert g < limit
-    order = np.polyfit(np.log([1 / (n - 1) for n in FPA_GRIDS]), np.log([limit - fpa_table[n] for n in FPA_GRIDS]), 1)[0]
+    assert all(g < limit for g in fpa_table.values())
+    steps = [1 / (n - 1) for n in FPA_GRIDS]
+    order = np.polyfit(np.log(steps), np.log([limit - fpa_table[n] for n in FPA_GRIDS]), 1)[0]
     assert FPA_MIN_ORDER <= order <= FPA_MAX_ORDER, order
 
 
