@@ -125,3 +125,39 @@ def test_convergence_plot_of_the_public_good_names_the_model_not_001():
     labels = [line.get_label() for line in fig.axes[0].lines]
     assert labels == ["upper bound UB(k)", "lower bound LB(k)", "$\\frac{k-1}{k}$ UB(k)"]
     assert not any("Pi" in label or "001" in label for label in labels)
+
+
+# ---------------------------------------------------------------------------
+# 001's auction programs on grids where the censored geometric marginal is tiny
+
+
+@pytest.mark.parametrize("n, k", [(1, 18), (1, 24), (2, 5), (3, 3)])
+def test_auction_programs_equal_the_general_programs(n, k):
+    """The restricted programs of 001 ((41) and (3), transfers solved out) give the general
+    LB-G-k and UB-P-k of 004 on the pure common value auction (value uniform on ten
+    points), so both families give the same bounds (both are the same max-min and
+    min-max values on X(k); 004 Section 5). For one bidder at k = 18 and 24, ρ falls to
+    (1 - 1/k)^{k²}/k ≈ 5e-10 and 1e-12 at the top of the grid, where (3) written in σ
+    itself was declared infeasible by HiGHS's presolve ("dropping 'signal_marginal'
+    makes it feasible")."""
+    low = rm.validate(rm.load_model(MODELS / "common_value_auction.mech", {"N": n}))
+    auction = rm.bounds(low, k, family="auction")
+    general = rm.bounds(low, k, family="general")
+    assert auction.upper.program == "auction-potential" and general.upper.program == "potential"
+    for a, g in ((auction.lower, general.lower), (auction.upper, general.upper)):
+        assert a.status == g.status == "optimal"
+        assert a.value == pytest.approx(g.value, abs=1e-7)
+        assert a.extra["dual_certified"] and g.extra["dual_certified"]
+    assert auction.lower.value <= auction.upper.value
+
+
+@pytest.mark.slow
+def test_full_auction_potential_at_k8_is_solved_and_certified():
+    """auction-potential-8 on 001 B.1.1's common value (N = 2, ten values), symmetry off,
+    with HiGHS (47,894 columns, about a minute): it was reported infeasible in σ's own
+    units; scaled, it solves, its duals certify it, and it equals the symmetric solve."""
+    low = rm.validate(rm.load_model(MODELS / "common_value_auction.mech", {"N": 2, "nvalues": 10}))
+    full = rm.solve(low, "auction-potential", 8, solver="highs", symmetry=False)
+    symmetric = rm.solve(low, "auction-potential", 8, solver="highs")
+    assert full.extra["dual_certified"]
+    assert full.value == pytest.approx(symmetric.value, abs=1e-7)

@@ -252,21 +252,38 @@ def _build_guarantee(inv: AuctionInverse) -> LinearProgram:
     return b.build(0.0, meta)
 
 
+def _levels(grid: Grid) -> tuple[np.ndarray, np.ndarray, IndexSet]:
+    """For each profile (flat, C order): its level L(x) = Σ_i l_i (grid indices) and the
+    weight k^c(x), c(x) the number of agents at the top index k²; and the set of levels.
+    ρ(x) = k^-N k^c(x) (1 - 1/k)^L(x) (:func:`signal_marginal`)."""
+    K = grid.k * grid.k + 1
+    idx = np.indices(grid.shape).reshape(grid.n_agents, -1)
+    level = idx.sum(axis=0)
+    weight = float(grid.k) ** (idx == K - 1).sum(axis=0)
+    levels = labelled("L", range(grid.n_agents * (K - 1) + 1), description="levels L = Σ_i l_i of a profile")
+    return level, weight, levels
+
+
 def _build_potential(inv: AuctionInverse) -> LinearProgram:
     ql, grid = inv.ql, inv.grid
     n_x, S, r = grid.size, ql.n_states, len(ql.b)
     b = ProgramBuilder(f"auction-potential-{grid.k}", "min")
     sets = index_sets(inv)
-    b.add_variables("sigma", description="σ(x, θ): the information structure on X(k) (stored θ-major)",
-                    index=(sets["Theta"], sets["X"]))
-    sigma_cost = np.repeat(ql.designer_const, n_x)
-    if inv.penalty is not None:
-        sigma_cost = sigma_cost + np.repeat(inv.penalty, n_x)
-    b.set_cost("sigma", sigma_cost)
+    # Written in σ(x, θ) = ρ(x) s(θ | x) and y(x) = ρ(x) y'(x), each row at x divided by
+    # ρ(x): ρ(x) falls to (1 - 1/k)^{k²} ≈ e^{-k} per agent at the top of the grid
+    # (5e-10 at k = 18 for one bidder), below the solvers' feasibility tolerance, and
+    # Σ_θ σ(x, θ) = ρ(x) with such right-hand sides was declared infeasible by HiGHS's
+    # presolve (N = 1, k >= 18). Scaled, every coefficient of the virtual-value and
+    # marginal rows is O(k): ∇̃+ couples x with x + e_i/k, where ρ changes by (1 - 1/k)
+    # (or k - 1 at the top). Only the prior rows Σ_x ρ(x) s(θ | x) = μ(θ) carry ρ.
+    rho = inv.rho
+    # s <= 1 is implied by Σ_θ s(θ | x) = 1; stated, it keeps the weak-duality bound finite
+    # where a solver leaves reduced costs of -5e-8 on s (auction-potential-8, N = 2, full)
+    b.add_variables("posterior", upper=1.0, description="s(θ | x) = σ(x, θ)/ρ(x): the information structure's "
+                    "posterior on Θ at each signal profile (stored θ-major)", index=(sets["Theta"], sets["X"]))
     if r:
-        b.add_variables("y", description="y(x): multipliers on the allocation rows (γ, and η for demand caps)",
-                        index=(sets["X"], sets["R"]))
-        b.set_cost("y", np.tile(ql.b, n_x))
+        b.add_variables("y", description="y'(x) = y(x)/ρ(x): multipliers on the allocation rows (γ, and η for "
+                        "demand caps), per unit of ρ(x)", index=(sets["X"], sets["R"]))
     eye = sp.identity(n_x, format="csr")
     adj = [grid.adjoint_upward(i) for i in range(ql.n_agents)]
     cols = []
@@ -277,26 +294,54 @@ def _build_potential(inv: AuctionInverse) -> LinearProgram:
                 block = block - sp.kron(adj[i], ql.values[i, s][:, None], format="csr")
         cols.append(block)
     virtual = sp.hstack(cols, format="csr")  # rows (x, j), columns (θ, x)
-    coef = {"sigma": -virtual}
+    # ρ(x')/ρ(x) on each entry: the row at x divided by ρ(x), the column (θ, x') times ρ(x')
+    virtual = (sp.diags(1.0 / np.repeat(rho, ql.dim)) @ virtual @ sp.diags(np.tile(rho, S))).tocsr()
+    coef = {"posterior": -virtual}
     if r:
         coef["y"] = sp.kron(eye, sp.csr_matrix(ql.A.T), format="csr")
     b.add_rows("virtual_value", coef, lower=0.0,
-               description="Σ_r A_rj y_r(x) >= c_j(x), the informational virtual objective (13) of 001",
-               index=(sets["X"], sets["J"]))
-    b.add_rows("signal_marginal", {"sigma": sp.hstack([eye] * S, format="csr")}, lower=inv.rho, upper=inv.rho,
-               description="Σ_θ σ(x, θ) = ρ(x): the censored geometric marginal (001 Section 3.1, 004 Proposition 1)",
-               index=(sets["X"],))
+               description="Σ_r A_rj y_r(x) >= c_j(x), the informational virtual objective (13) of 001 "
+               "(divided by ρ(x))", index=(sets["X"], sets["J"]))
+    b.add_rows("signal_marginal", {"posterior": sp.hstack([eye] * S, format="csr")}, lower=1.0, upper=1.0,
+               description="Σ_θ s(θ | x) = 1, i.e. Σ_θ σ(x, θ) = ρ(x): the censored geometric marginal "
+               "(001 Section 3.1, 004 Proposition 1)", index=(sets["X"],))
+    # Sums against ρ, Σ_x ρ(x) f(x), without ρ's small entries: ρ(x) = k^-N k^c(x) r^L(x)
+    # with r = 1 - 1/k, L(x) the sum of the grid indices and c(x) the number of agents at
+    # the top, so Σ_x ρ(x) f(x) = k^-N T(0) for the tail T(L) = F(L) + r T(L + 1),
+    # F(L) = Σ_{L(x) = L} k^c(x) f(x): every coefficient is 1, r or k^c.
+    level, weight, levels = _levels(grid)
+    gather = sp.csr_matrix((weight, (level, np.arange(n_x))), shape=(levels.size, n_x))
+    shift = sp.identity(levels.size, format="csr") - (1.0 - 1.0 / grid.k) * sp.eye(levels.size, k=1, format="csr")
+    at_zero = np.zeros((1, levels.size))
+    at_zero[0, 0] = float(grid.k) ** (-grid.n_agents)
+    b.add_variables("tail", lower=0.0, description="T(θ, L) = Σ_{L(x) >= L} r^(L(x) - L) k^c(x) s(θ | x): the tail "
+                    "sums, Σ_x σ(x, θ) = k^-N T(θ, 0)", index=(sets["Theta"], levels))
+    b.add_rows("tail", {"tail": sp.kron(sp.identity(S), shift, format="csr"),
+                        "posterior": -sp.kron(sp.identity(S), gather, format="csr")}, lower=0.0, upper=0.0,
+               description="T(θ, L) - r T(θ, L + 1) = Σ_{L(x) = L} k^c(x) s(θ | x)", index=(sets["Theta"], levels))
+    mass = sp.kron(sp.identity(S), sp.csr_matrix(at_zero), format="csr")  # (S, S·levels): Σ_x σ(x, θ)
+    state_cost = np.asarray(ql.designer_const, dtype=float)
+    if inv.penalty is not None:
+        state_cost = state_cost + inv.penalty
+    b.set_cost("tail", np.asarray(mass.T @ state_cost).ravel())  # Σ_θ (w_0 + c)(θ) Σ_x σ(x, θ)
+    if r:
+        b.add_variables("y_tail", lower=-np.inf, description="U(L): the tail sums of k^c(x) b·y'(x), "
+                        "Σ_x b·y(x) = k^-N U(0)", index=(levels,))
+        b.add_rows("y_tail", {"y_tail": shift, "y": -sp.kron(gather, sp.csr_matrix(ql.b[None, :]), format="csr")},
+                   lower=0.0, upper=0.0, description="U(L) - r U(L + 1) = Σ_{L(x) = L} k^c(x) b·y'(x)",
+                   index=(levels,))
+        b.set_cost("y_tail", at_zero.ravel())
     if inv.penalty is None:
         if inv.correlation == "unknown":
             for i, (labels, vals) in enumerate(inv.classes):
                 onehot = sp.csr_matrix((np.ones(S), (labels, np.arange(S))), shape=(len(vals), S))
                 target = onehot @ ql.prior
-                b.add_rows(f"marginal_{i + 1}", {"sigma": sp.kron(onehot, np.ones((1, n_x)), format="csr")},
+                b.add_rows(f"marginal_{i + 1}", {"tail": (onehot @ mass).tocsr()},
                            lower=target, upper=target,
                            description=f"the marginal of agent {i + 1}'s value is known (001 Appendix B.1.5)")
         else:
-            b.add_rows("prior", {"sigma": sp.kron(sp.identity(S), np.ones((1, n_x)), format="csr")},
-                       lower=ql.prior, upper=ql.prior, description="Σ_x σ(x, θ) = μ(θ)", index=(sets["Theta"],))
+            b.add_rows("prior", {"tail": mass}, lower=ql.prior, upper=ql.prior,
+                       description="Σ_x σ(x, θ) = k^-N T(θ, 0) = μ(θ)", index=(sets["Theta"],))
     meta = {"program": "auction-potential", "k": grid.k, "equation": _EQUATIONS["auction-potential"],
             "correlation": inv.correlation}
     return b.build(0.0, meta)
@@ -339,7 +384,8 @@ def individual_excess_growth(Xi: np.ndarray, k: int) -> np.ndarray:
 def transfers_from_excess_growth(xi: np.ndarray, k: int) -> np.ndarray:
     """t_i from ξ_i = ∇+_i t_i - t_i, solved backwards in x_i: t_i(k) = -ξ_i(k),
     t_i(l) = (-ξ_i(l) + (k-1) t_i(l+1)) / k, i.e. (22) of 001 with the factor 1/k it
-    lacks below the top (README, known slips). ``xi`` has shape (N,) + grid shape."""
+    lacks below the top (with ∇+'s factor k - 1, ξ_i(l) = (k-1) t_i(l+1) - k t_i(l)).
+    ``xi`` has shape (N,) + grid shape."""
     N = xi.shape[0]
     K = k * k + 1
     rho1 = censored_geometric(k)
@@ -476,11 +522,14 @@ def _read_guarantee(lp: LinearProgram, solution, inv: AuctionInverse) -> dict:
 
 def _read_potential(lp: LinearProgram, solution, inv: AuctionInverse) -> dict:
     ql, grid = inv.ql, inv.grid
-    sigma = np.clip(lp.block(solution.x, "sigma"), 0.0, None)  # (S, n_x)
-    # the seller's best allocation on this structure: the duals of the virtual-value rows ((3-D) of 001)
+    rho = inv.rho
+    sigma = np.clip(lp.block(solution.x, "posterior"), 0.0, None) * rho[None, :]  # σ = ρ s, (S, n_x)
+    # the seller's best allocation on this structure: the duals of the virtual-value rows ((3-D) of 001),
+    # which were divided by ρ(x), so their duals are ρ(x) q(x)
     alloc = np.abs(np.asarray(solution.row_dual)[lp.families["virtual_value"].slice]).reshape(grid.size, ql.dim)
+    alloc = alloc / rho[:, None]
     out = _information_outputs(lp, inv, sigma, alloc)
-    gamma = lp.block(solution.x, "y") if len(ql.b) else np.zeros((grid.size, 0))
+    gamma = lp.block(solution.x, "y") * rho[:, None] if len(ql.b) else np.zeros((grid.size, 0))
     out["gamma"] = gamma.T.reshape((len(ql.b),) + grid.shape)
     return out
 
