@@ -313,3 +313,18 @@ def test_an_override_nested_too_deeply(capsys):
     assert error_line(capsys, ["solve", path, "--param", "vbar=" + "[" * 2000 + "3" + "]" * 2000]) == \
         (f"{path}:12:7: --param vbar=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[...: expression nested too deeply (more "
          "than 60 levels of brackets, calls or operators)")
+
+
+def test_a_lottery_of_3001_points_is_elaborated_and_lowered_in_linear_time():
+    """screening.mech with qstep = 0.001: 3,001 lottery weights (coefficients were taken
+    with one sympy coeff per variable, quadratic: past two minutes)."""
+    import time
+
+    from robustmech.lower.prior_free import lower_prior_free
+    from robustmech.model.elaborate_prior_free import load_prior_free
+
+    start = time.perf_counter()
+    env = load_prior_free(MODELS / "screening.mech", {"qstep": "0.001"})
+    arrays = lower_prior_free(env)
+    assert len(env.variables) == 3002 and arrays is not None
+    assert time.perf_counter() - start < 60

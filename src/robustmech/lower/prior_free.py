@@ -31,6 +31,7 @@ import numpy as np
 import sympy
 
 from ..errors import Location, ModelError, UnsupportedError
+from ..model.environment import split_linear
 from ..model.prior_free import OutcomeVariable, PriorFreeEnvironment
 from .arrays import INFEASIBLE_HERE, first_infeasible, linear_rows
 
@@ -331,9 +332,9 @@ def _coefficients(expr: sympy.Expr, variables, type_symbols, values: np.ndarray,
     """(n, D + 1): the coefficient of each outcome variable and the constant of a linear
     payoff, evaluated at n type profiles (vectorized with lambdify; exact with SymPy)."""
     expr = sympy.expand(expr)
-    parts = [expr.coeff(v) for v in variables]
-    const = sympy.expand(expr - sum((c * v for c, v in zip(parts, variables)), sympy.Integer(0)))
-    parts.append(const)
+    found, const, _ = split_linear(expr, set(variables))  # linear time; checked linear when it was built
+    parts = [sympy.expand(found.get(v, sympy.Integer(0))) for v in variables]
+    parts.append(sympy.expand(const))
     n = values.shape[0]
     if exact:
         out = np.empty((n, len(parts)), dtype=object)

@@ -36,7 +36,15 @@ import numpy as np
 import sympy
 
 from ..errors import Location, ModelError
-from .environment import DeclarationBuilder, LinearConstraint, _expr, _first_duplicate, _number, check_float_range
+from .environment import (
+    DeclarationBuilder,
+    LinearConstraint,
+    _expr,
+    _first_duplicate,
+    _number,
+    check_float_range,
+    split_linear,
+)
 
 INCENTIVE = ("dominant", "adjacent", "none")
 PARTICIPATION = ("ex_post", "none")
@@ -259,16 +267,13 @@ class PriorFreeBuilder(DeclarationBuilder):
         if unknown:
             raise ModelError("a constraint may only involve outcome variables and numbers; unknown: "
                              + ", ".join(sorted(s.name for s in unknown)), location)
-        coeffs = []
-        for v in self._variables:
-            c = expr.coeff(v.symbol)
-            if c.free_symbols:
-                raise ModelError(f"the constraint {relation} is not linear in {v.name}", location)
-            if c != 0:
-                coeffs.append((v.symbol, c))
-        rest = sympy.expand(expr - sum((c * s for s, c in coeffs), sympy.Integer(0)))
-        if rest.free_symbols:
+        found, rest, bad = split_linear(expr, known)
+        if len(bad) > 1:
+            first = next(v for v in self._variables if v.symbol in bad)
+            raise ModelError(f"the constraint {relation} is not linear in {first.name}", location)
+        if bad:
             raise ModelError(f"the constraint {relation} is not linear", location)
+        coeffs = [(v.symbol, found[v.symbol]) for v in self._variables if found.get(v.symbol, 0) != 0]
         check_float_range(expr, "this constraint", location)
         self._constraints.append(LinearConstraint(tuple(coeffs), relation.rel_op, -rest, str(relation)))
         self.locations[("constraint", len(self._constraints) - 1)] = location
@@ -371,17 +376,14 @@ class PriorFreeBuilder(DeclarationBuilder):
         unknown = expr.free_symbols - allowed
         if unknown:
             raise ModelError(f"{what} uses unknown name(s) {', '.join(sorted(s.name for s in unknown))}", location)
-        linear = sympy.Integer(0)
-        for v in expr.free_symbols & variables:
-            c = expr.coeff(v)
-            if c.free_symbols & variables:
-                raise ModelError(f"{what} is not linear in the outcome variables ({expr}); "
-                                 "prior-free programs need payoffs linear in them (use a lottery for a nonlinear cost)",
-                                 location)
-            linear += c * v
-        # what is left once the linear terms are taken out: Q^2, 1/Q, sqrt(Q) still hold a variable
-        # (no sympy.Poly: with hundreds of agents its nested representation exhausts the stack)
-        if sympy.expand(expr - linear).free_symbols & variables:
+        # term by term (no sympy.Poly: with hundreds of agents its nested representation
+        # exhausts the stack; no coeff per variable: quadratic in a lottery's support)
+        _, _, bad = split_linear(expr, variables)
+        if len(bad) > 1:
+            raise ModelError(f"{what} is not linear in the outcome variables ({expr}); "
+                             "prior-free programs need payoffs linear in them (use a lottery for a nonlinear cost)",
+                             location)
+        if bad:  # Q^2, 1/Q, sqrt(Q)
             raise ModelError(f"{what} is not linear in the outcome variables ({expr})", location)
         check_float_range(expr, what, location)
         return expr
