@@ -21,7 +21,6 @@ import ast
 import inspect
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import textwrap
@@ -277,7 +276,8 @@ def test_an_interrupted_sweep_says_how_to_resume(capsys, monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["sweep", PUBLIC_GOOD, "--k", "2", "--out", "runs", "--scheduler", "tcp://x:1"], "--scheduler needs --backend dask"),
+    (["sweep", PUBLIC_GOOD, "--k", "2", "--out", "runs", "--scheduler", "tcp://x:1"],
+     "--scheduler needs --backend dask"),
     (["bench", "--models", "/nonexistent/models"], "no models folder at /nonexistent/models (use --models DIR)"),
 ], ids=["sweep-scheduler", "bench-models"])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
@@ -386,7 +386,8 @@ def test_plot_refuses_k_for_the_convergence_figure(capsys, tmp_path):
     (folder / "sweep.json").write_text("{}")  # refused before the sweep is read
     code, _, err = run(capsys, "plot", str(folder), "--k", "3", "--out", str(tmp_path / "c.png"))
     assert code == 2
-    assert err == "robustmech: error: --k picks the row of the public-good figure; the convergence figure draws every k\n"
+    assert err == ("robustmech: error: --k picks the row of the public-good figure; "
+                   "the convergence figure draws every k\n")
 
 
 def test_sweep_refuses_jobs_it_would_not_use(capsys, tmp_path):

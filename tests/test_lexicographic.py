@@ -16,7 +16,7 @@ import sympy
 from sympy.solvers.simplex import linprog
 
 from robustmech.cli import main
-from robustmech.errors import ModelError
+from robustmech.errors import ModelError, ParameterError
 from robustmech.lower.prior_free import is_exchangeable, lower_prior_free
 from robustmech.model.prior_free import PriorFreeBuilder, auction, public_good, screening
 from robustmech.programs import refinements as lx
@@ -60,6 +60,12 @@ def expected_quality(a):
 
 
 # -- screening (000 Section 3) ------------------------------------------------------------
+
+
+def test_an_lps_needs_a_belief(screening2):
+    """An empty LPS is refused by name (it used to fail on the missing last stage)."""
+    with pytest.raises(ParameterError, match="at least one belief"):
+        lx.lps_optimal(screening2, [], solver)
 
 
 def test_example1_robust_qualities_fill_1_to_3(screening2):

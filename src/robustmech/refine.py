@@ -206,6 +206,8 @@ def builtin(name: str, params: Mapping[str, Any] | None = None) -> pf.PriorFreeE
     """The built-in environments of 000: screening (Section 3), auction (Section 4),
     public good (Section 5), with parameter overrides (strings or numbers)."""
     params = dict(params or {})
+    env_args: dict[str, Any]
+    make: Callable[..., pf.PriorFreeEnvironment]
     if name == "screening":
         if "theta" in params:
             given = params.pop("theta")
@@ -283,7 +285,7 @@ def refine_summary(result: Refinement) -> dict:
     a = result.arrays
     expand = a.n_profiles <= EXPAND_LIMIT
     notes = list(result.notes)
-    out = {
+    out: dict[str, Any] = {
         "criterion": result.criterion,
         "model": a.env.name,
         "params": {k: str(v) for k, v in a.env.params.items()},

@@ -9,8 +9,16 @@ import sys
 from .. import api
 from ..certify import certify as certify_chain
 from ..errors import ParameterError
-from .common import (add_json_argument, add_model_arguments, add_solver_arguments, emit_json, parse_params,
-                     positive_int, solver_log_to_stderr, solver_options)
+from .common import (
+    add_json_argument,
+    add_model_arguments,
+    add_solver_arguments,
+    emit_json,
+    parse_params,
+    positive_int,
+    solver_log_to_stderr,
+    solver_options,
+)
 
 
 def register(sub) -> None:
@@ -23,7 +31,8 @@ def register(sub) -> None:
         "default solver auto means HiGHS's own choice here at every size; --solver clarabel returns interior "
         "solutions and can break the P(I_UB) <= UB(k) link.")
     add_model_arguments(p)
-    p.add_argument("--k", type=positive_int, default=4, help="grid parameter: X_i(k) = {l/k : 0 <= l <= k^2} (default 4)")
+    p.add_argument("--k", type=positive_int, default=4,
+                   help="grid parameter: X_i(k) = {l/k : 0 <= l <= k^2} (default 4)")
     p.add_argument("--tolerance", type=float, default=1e-6, metavar="TOL",
                    help="a link a <= b holds if a - b <= TOL * max(1, |a|, |b|) (default 1e-6)")
     add_solver_arguments(p)

@@ -7,10 +7,17 @@ import argparse
 import sys
 
 from .. import api
-from ..certify import guarantee, potential
+from ..certify import GuaranteeResult, PotentialResult, guarantee, potential
 from ..errors import ParameterError
-from .common import (add_json_argument, add_model_arguments, add_solver_arguments, emit_json, parse_params,
-                     solver_log_to_stderr, solver_options)
+from .common import (
+    add_json_argument,
+    add_model_arguments,
+    add_solver_arguments,
+    emit_json,
+    parse_params,
+    solver_log_to_stderr,
+    solver_options,
+)
 from .specs import resolve_information, resolve_mechanism
 
 
@@ -27,7 +34,8 @@ def register(sub) -> None:
     add_model_arguments(p)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--mechanism", "-m", metavar="NAME|FILE", help="the mechanism whose guarantee to compute")
-    what.add_argument("--information", "-i", metavar="NAME|FILE", help="the information structure whose potential to compute")
+    what.add_argument("--information", "-i", metavar="NAME|FILE",
+                      help="the information structure whose potential to compute")
     add_solver_arguments(p)
     add_json_argument(p)
     p.set_defaults(handler=run_evaluate)
@@ -42,6 +50,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
         mech = resolve_mechanism(env, args.mechanism)
         if not args.json:
             print(f"evaluating the guarantee of {mech.name} on {env.name} ...", file=sys.stderr)
+        result: GuaranteeResult | PotentialResult
         with solver_log_to_stderr():
             result = guarantee(env, mech, **options)
     else:

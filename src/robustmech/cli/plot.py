@@ -31,17 +31,21 @@ def register(sub) -> None:
     p.add_argument("--figure", "-f", choices=plots.FIGURES, default=None,
                    help="which figure (default: convergence for a sweep, public-good for LB/UB results "
                    "of a finite-outcome model, allocation for an auction mechanism)")
-    add_out_arguments(p, help="the image file: .png, .pdf or .svg", required=True, force_help="overwrite FILE if it exists")
+    add_out_arguments(p, help="the image file: .png, .pdf or .svg", required=True,
+                      force_help="overwrite FILE if it exists")
     p.add_argument("--title", help="the figure's title (default: names the model, parameters and programs)")
-    p.add_argument("--k", type=int, default=None, help="with a sweep folder and --figure public-good: which k (default: the largest saved)")
+    p.add_argument("--k", type=int, default=None,
+                   help="with a sweep folder and --figure public-good: which k (default: the largest saved)")
     add_param_argument(p, help="with a sweep folder: keep the rows with this parameter value (repeatable)")
     p.add_argument("--levels", metavar="Y1,Y2,...",
-                   help="public-good: the aggregate actions Σx of the bottom panels (default: four up to where E reaches 1)")
+                   help="public-good: the aggregate actions Σx of the bottom panels (default: four up to where "
+                        "E reaches 1)")
     p.add_argument("--closed-form", action="store_true",
                    help="public-good: overlay the closed forms (15)-(16) of 004 (needs the symbolic layer)")
     p.add_argument("--outcome", action="append", default=None, metavar="NAME",
                    help="allocation: the outcome coordinates to draw (default: the allocations q[i] and their total)")
-    p.add_argument("--model", metavar="MODEL", help="bce: the model the mechanism was solved on (.mech or FILE.py:FUNCTION)")
+    p.add_argument("--model", metavar="MODEL",
+                   help="bce: the model the mechanism was solved on (.mech or FILE.py:FUNCTION)")
     p.set_defaults(handler=run)
 
 
@@ -130,7 +134,8 @@ def run(args: argparse.Namespace) -> None:
         raise ParameterError("robustmech plot needs matplotlib: pip install 'robustmech[plot]'") from None
     ext = os.path.splitext(args.out)[1].lower()
     if ext not in plots.FORMATS:
-        raise ParameterError(f"cannot tell the image format of {args.out!r}: use a name ending in {', '.join(plots.FORMATS)}")
+        raise ParameterError(f"cannot tell the image format of {args.out!r}: use a name ending in "
+                             f"{', '.join(plots.FORMATS)}")
     refuse_existing(args.out, args.force)
     sweep = os.path.isdir(args.result)
     if sweep and not is_sweep_dir(args.result):
@@ -160,12 +165,15 @@ def run(args: argparse.Namespace) -> None:
         info_results = [r for r in results if r.information is not None]
         if figure is None:
             m = mech_results[0].mechanism if mech_results else None
-            figure = "allocation" if (m is not None and not m.finite and m.n_agents == 2 and not info_results) else "public-good"
+            figure = "allocation" if (m is not None and not m.finite and m.n_agents == 2
+                                      and not info_results) else "public-good"
         refuse_unused(args, figure, sweep)
         if figure == "public-good":
             if len(mech_results) > 1 or len(info_results) > 1:
-                raise ParameterError("public-good takes one LB-G-k (guarantee) result and one UB-P-k (potential) result")
-            fig = _public_good(mech_results[0] if mech_results else None, info_results[0] if info_results else None, args)
+                raise ParameterError("public-good takes one LB-G-k (guarantee) result and one UB-P-k "
+                                     "(potential) result")
+            fig = _public_good(mech_results[0] if mech_results else None, info_results[0] if info_results else None,
+                               args)
         elif figure == "allocation":
             if not mech_results:
                 raise ParameterError("the allocation figure needs a result holding a mechanism (an LB-G-k solve)")
@@ -208,7 +216,8 @@ def _proportional(mech_results, args):
         raise ParameterError("the proportional figure needs an LB result of a common-value auction "
                              "(robustmech solve MODEL --program guarantee --out lb.json)")
     if not args.model:
-        raise ParameterError("the proportional figure needs --model: the common-value auction the mechanism was solved on")
+        raise ParameterError("the proportional figure needs --model: the common-value auction the mechanism "
+                             "was solved on")
     import numpy as np
 
     from ..sweep import ModelSpec
@@ -223,6 +232,8 @@ def _proportional(mech_results, args):
     auction = ProportionalAuction(Discrete(tuple(env.states.values()[:, 0]), tuple(env.states.prior_array())),
                                   env.n_agents)
     top = float(sum(np.max(a) for a in result.mechanism.actions))
-    title = args.title or f"Proportional auction (002 Figure 2): {env.name}, N={env.n_agents}; LP: {result.program} k={result.k}"
-    return plots.proportional_figure(np.vectorize(auction.aggregate_allocation), np.vectorize(auction.aggregate_transfer),
+    title = args.title or (f"Proportional auction (002 Figure 2): {env.name}, N={env.n_agents}; "
+                           f"LP: {result.program} k={result.k}")
+    return plots.proportional_figure(np.vectorize(auction.aggregate_allocation),
+                                     np.vectorize(auction.aggregate_transfer),
                                      top=top, lp=result, title=title)

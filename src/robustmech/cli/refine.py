@@ -88,7 +88,7 @@ def run_refine(args: argparse.Namespace) -> None:
 def render(s: dict) -> str:
     lines = [f"{s['criterion']} mechanism for {s['model']} ({s['program']} program, IC: {s['incentive']})",
              f"  worst payoff (maxmin value): {s['value']:.10g}"]
-    labels = s.get("profiles") or s.get("cells")
+    labels = s.get("profiles") or s["cells"]
     exact = s.get("exact", {}).get("payoffs")
     lines.append("  payoff per " + ("type profile" if "profiles" in s else "type count") + ":")
     for k, (lab, v) in enumerate(zip(labels, s["payoffs"])):

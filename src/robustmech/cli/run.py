@@ -7,8 +7,14 @@ import sys
 
 from .. import api
 from ..directives import run_directives
-from .common import (add_json_argument, add_model_arguments, add_solver_arguments, emit_json, parse_params,
-                     solver_log_to_stderr)
+from .common import (
+    add_json_argument,
+    add_model_arguments,
+    add_solver_arguments,
+    emit_json,
+    parse_params,
+    solver_log_to_stderr,
+)
 from .solve import progress
 
 

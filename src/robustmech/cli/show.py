@@ -15,7 +15,6 @@ from ..sweep import is_sweep_dir, load_sweep
 from .common import add_json_argument, emit_json
 
 
-
 def program_title(program: str | None, k) -> str:
     """How the papers name a saved result's program: LB-G-6, or "relaxed dual, k=6"."""
     try:
@@ -32,7 +31,8 @@ def register(sub) -> None:
         "show", help="print a saved result (robustmech solve --out) or a sweep's table",
         description="Print what a saved result holds (model, parameters, program, k, value and its certificate, "
         "solver, versions, timings, the mechanism or information structure) or, for a sweep's folder, its table.")
-    p.add_argument("path", metavar="RESULT", help="a result file written by `robustmech solve --out`, or a sweep folder")
+    p.add_argument("path", metavar="RESULT",
+                   help="a result file written by `robustmech solve --out`, or a sweep folder")
     what = p.add_mutually_exclusive_group()
     add_json_argument(what)
     what.add_argument("--source", action="store_true", help="print the model source saved with the result")
@@ -44,7 +44,8 @@ def describe_result(meta: dict, result) -> str:
     """What ``robustmech show`` prints for a result."""
     prog = meta.get("program")
     params = ", ".join(f"{p}={v}" for p, v in (meta.get("params") or {}).items())
-    lines = [f"{prog} ({program_title(prog, meta.get('k'))}) on {meta.get('model')}" + (f": {params}" if params else "")]
+    lines = [f"{prog} ({program_title(prog, meta.get('k'))}) on {meta.get('model')}"
+             + (f": {params}" if params else "")]
     lines.append(f"  value      {meta['value']:.9g}  [{meta.get('status')}]")
     if meta.get("dual_value") is not None:
         lines.append(f"  dual value {meta['dual_value']:.9g}  (duality gap {meta.get('duality_gap', 0):.1e})")

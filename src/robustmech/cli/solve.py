@@ -6,12 +6,21 @@ import argparse
 import sys
 
 from .. import api
-from ..errors import ParameterError, SolverError
 from ..directives import default_k
+from ..errors import ParameterError, SolverError
 from ..programs import base as programs
-from .common import (add_json_argument, add_model_arguments, add_output_arguments, add_solver_arguments, emit_json,
-                     parse_params, positive_int, refuse_existing, solver_log_to_stderr, solver_options)
-
+from .common import (
+    add_json_argument,
+    add_model_arguments,
+    add_output_arguments,
+    add_solver_arguments,
+    emit_json,
+    parse_params,
+    positive_int,
+    refuse_existing,
+    solver_log_to_stderr,
+    solver_options,
+)
 
 DEFAULT_K = 4  # where neither the command line nor the model file gives k
 
@@ -27,7 +36,8 @@ def register(sub) -> None:
                        "(--program potential, eq. (10)) or the relaxed dual (--program dual, eq. (12)) on a model.")
     add_model_arguments(p)
     p.add_argument("--program", default="guarantee", choices=grid_programs(),
-                   help="which program (default: guarantee); auction-* are the programs of 001 for quasilinear auctions")
+                   help="which program (default: guarantee); auction-* are the programs of 001 for "
+                        "quasilinear auctions")
     p.add_argument("--k", type=positive_int, default=None,
                    help="grid parameter: X_i(k) = {l/k : 0 <= l <= k^2} (default: the model's own "
                         "`solve PROGRAM k = ...` directive, else 4)")

@@ -62,7 +62,8 @@ def resolve_information(env: Environment, spec: str) -> InformationStructure:
         n, s = env.n_agents, env.n_states
         prior = env.states.prior_array()
         if spec == "no_information":
-            return generators.information_from_joint([[0]] * n, env.states.labels, prior.reshape((1,) * n + (s,)), name=spec)
+            return generators.information_from_joint([[0]] * n, env.states.labels, prior.reshape((1,) * n + (s,)),
+                                                     name=spec)
         joint = np.zeros((s,) * n + (s,))
         joint[(np.arange(s),) * (n + 1)] = prior
         return generators.information_from_joint([np.arange(s)] * n, env.states.labels, joint, name=spec)
@@ -126,7 +127,7 @@ def mechanism_file(env: Environment, path: str) -> Mechanism:
     actions = [arrays.get(f"actions_{i}", np.arange(n)) for i, n in enumerate(rule.shape[:-1])]
     outcomes = [str(o) for o in arrays["outcomes"]] if "outcomes" in arrays else list(env.outcomes.names)
     try:
-        return Mechanism(tuple(actions), outcomes, rule, finite=env.outcomes.is_finite, name=_file_name(path))
+        return Mechanism(tuple(actions), tuple(outcomes), rule, finite=env.outcomes.is_finite, name=_file_name(path))
     except ValueError as exc:
         raise DataError(f"{path}: {exc}") from None
 

@@ -8,7 +8,14 @@ import sys
 
 from ..errors import ParameterError, SolverError
 from ..sweep import BACKENDS, parse_ks, parse_param_grid, run_sweep
-from .common import add_json_argument, add_model_arguments, add_out_arguments, add_solver_arguments, emit_json, positive_int
+from .common import (
+    add_json_argument,
+    add_model_arguments,
+    add_out_arguments,
+    add_solver_arguments,
+    emit_json,
+    positive_int,
+)
 
 
 def register(sub) -> None:
@@ -25,14 +32,17 @@ def register(sub) -> None:
                         param_help="values of a model parameter to sweep (repeatable); the grid is their product")
     p.add_argument("--k", required=True, metavar="KS",
                    help="grid parameters: a range 2..10, a range with a step 2..10..2, a list 2,4,8, or a mix")
-    add_out_arguments(p, help="the sweep's folder (created; resumed if it holds this sweep)", metavar="DIR", required=True,
-                      force_help="start over when DIR holds a sweep of another model or solver options (deletes its rows)")
+    add_out_arguments(p, help="the sweep's folder (created; resumed if it holds this sweep)", metavar="DIR",
+                      required=True,
+                      force_help="start over when DIR holds a sweep of another model or solver options "
+                                 "(deletes its rows)")
     p.add_argument("--backend", default="local", choices=BACKENDS,
                    help="local: a process pool on this machine (default); serial: one process; "
                    "dask: a Dask cluster (--scheduler ADDRESS, or a local cluster), needs robustmech[cluster]")
     p.add_argument("--jobs", "-j", type=positive_int, default=None, metavar="N",
                    help="worker processes for local and a local Dask cluster (default: all cores)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (--backend dask)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (--backend dask)")
     # the rows are solved in worker processes, each its own log: no --verbose
     add_solver_arguments(p, verbose=False, symmetry=False, time_limit_help="per solve")
     p.add_argument("--save-results", action="store_true",

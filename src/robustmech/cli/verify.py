@@ -20,7 +20,8 @@ def register(sub) -> None:
                        description="Run the named checks (all by default): each identity a closed-form "
                        "result rests on. Exits 1 if any check fails.")
     p.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all); see --list")
-    p.add_argument("--list", action="store_true", help="list the checks (or the named ones) and their sources; do not run them")
+    p.add_argument("--list", action="store_true",
+                   help="list the checks (or the named ones) and their sources; do not run them")
     add_json_argument(p)
     p.set_defaults(handler=run_verify)
 

@@ -262,14 +262,17 @@ class ProgramBuilder:
         _check_index(f"variable block {name}", index, size)
         block = VariableBlock(name, self._n_cols, shape, description, index, symbol or name)
         self._variables[name] = block
-        self._col_lower.append(np.broadcast_to(np.asarray(lower, dtype=float).reshape(-1) if np.ndim(lower) else lower, (size,)).astype(float))
-        self._col_upper.append(np.broadcast_to(np.asarray(upper, dtype=float).reshape(-1) if np.ndim(upper) else upper, (size,)).astype(float))
+        self._col_lower.append(np.broadcast_to(np.asarray(lower, dtype=float).reshape(-1) if np.ndim(lower) else lower,
+                                               (size,)).astype(float))
+        self._col_upper.append(np.broadcast_to(np.asarray(upper, dtype=float).reshape(-1) if np.ndim(upper) else upper,
+                                               (size,)).astype(float))
         self._n_cols += size
         return block
 
     def set_cost(self, name: str, cost) -> None:
         block = self._variables[name]
-        self._cost[name] = np.broadcast_to(np.asarray(cost, dtype=float).reshape(-1) if np.ndim(cost) else cost, (block.size,)).astype(float)
+        self._cost[name] = np.broadcast_to(np.asarray(cost, dtype=float).reshape(-1) if np.ndim(cost) else cost,
+                                           (block.size,)).astype(float)
 
     def add_rows(self, family: str, coefficients: dict, lower=-np.inf, upper=np.inf, description: str = "",
                  index: tuple[IndexSet, ...] = ()) -> None:
@@ -302,7 +305,8 @@ class ProgramBuilder:
             row = []
             for name in names:
                 mat = coefs.get(name)
-                row.append(sp.csr_matrix(mat) if mat is not None else sp.csr_matrix((n_rows, self._variables[name].size)))
+                row.append(sp.csr_matrix(mat) if mat is not None
+                           else sp.csr_matrix((n_rows, self._variables[name].size)))
             blocks.append(row)
             lowers.append(lo)
             uppers.append(hi)

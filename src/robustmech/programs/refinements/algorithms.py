@@ -96,10 +96,11 @@ def lps_optimal(a: PriorFreeArrays, beliefs: list[np.ndarray], solver: Solver, c
     """A µ-optimal mechanism for the LPS µ = (µ_1, ..., µ_K): the preemptive sequence (1) of
     000, each stage holding the earlier values (fixed with τ = 0, raised only on
     infeasibility)."""
+    if not len(beliefs):
+        raise ParameterError("an LPS lists at least one belief")
     beliefs = [check_mass(a, m, f"belief {k + 1}") for k, m in enumerate(beliefs)]
     floors: list[tuple[np.ndarray, float]] = []
     stages = []
-    lp = sol = None
     for k, mass in enumerate(beliefs):
         lp, sol, tau = solve_relaxing(solver, lambda tau, mass=mass, k=k: stage(
             "refinement-bayes", a, mass=mass, floors=[(m, v - tau * scale([v])) for m, v in floors],
@@ -170,6 +171,7 @@ def perfectly_robust(a: PriorFreeArrays, solver: Solver, mass: np.ndarray | None
     if np.any(mass <= 0):
         raise UnsupportedError("the perfectly robust criterion needs a full-support objective (every weight > 0)")
     rob = robust(a, solver)
+    assert rob.certificate is not None  # robust() certifies with Nature's adversarial belief
     t = rob.stages[0]["value"]
     lp, sol, tau = solve_relaxing(solver, lambda tau: stage(
         "refinement-bayes", a, mass=mass, payoff_floors=np.full(a.n_cells, t - tau * scale([t])),
@@ -200,12 +202,13 @@ def leximin_sequential(a: PriorFreeArrays, solver: Solver, saturation: str = "te
     n = a.n_cells
     floors = np.full(n, np.nan)
     free = np.ones(n, bool)
-    stages = []
+    stages: list[dict] = []
     lp = sol = None
     while free.any():
         k = len(stages) + 1
         lp, sol, tau = solve_relaxing(solver, lambda tau, free=free, k=k: stage(
-            "refinement-maxmin", a, free=free, floors=np.where(np.isfinite(floors), floors - tau * scale(floors[np.isfinite(floors)]), np.nan),
+            "refinement-maxmin", a, free=free,
+            floors=np.where(np.isfinite(floors), floors - tau * scale(floors[np.isfinite(floors)]), np.nan),
             name=f"leximin-stage-{k}"))
         t = float(sol.objective)
         cells = np.flatnonzero(free)
@@ -223,6 +226,7 @@ def leximin_sequential(a: PriorFreeArrays, solver: Solver, saturation: str = "te
         free &= ~saturated
         stages.append({"stage": k, "level": t, "fixed": [int(c) for c in np.flatnonzero(saturated)], "slack": tau,
                        "saturation_tests": tested, "dual_value": float(sol.dual_objective)})
+    assert lp is not None and sol is not None  # a.n_cells >= 1: at least one stage
     z = mechanism(a, lp, sol.x)
     v = a.payoffs(z)
     res = Refinement("proper", a, z, v, None, stages)
@@ -268,6 +272,7 @@ def leximin_ordered(a: PriorFreeArrays, solver: Solver) -> Refinement:
             name=f"ordered-stage-{k}"))
         earlier.append(float(sol.objective))
         stages.append({"stage": k, "cumulative": float(sol.objective), "slack": tau})
+    assert lp is not None and sol is not None  # m >= 1 profiles: at least one stage
     z = mechanism(a, lp, sol.x)
     return Refinement("proper", a, z, a.payoffs(z), None, stages, ["leximin by the ordered-outcomes formulation"])
 
@@ -332,6 +337,7 @@ def membership(a: PriorFreeArrays, z: np.ndarray, solver: Solver, tol: float = 1
     violations = a.violations(z)
     feasible = max(violations.values(), default=0.0) <= tol * scale(z)
     rob = robust(a, solver)
+    assert rob.certificate is not None  # robust() certifies with Nature's adversarial belief
     t = rob.stages[0]["value"]
     is_robust = feasible and v.min() >= t - tol * scale([t])
     gain, rho = admissibility(a, v, solver, tol=tol)
@@ -343,7 +349,7 @@ def membership(a: PriorFreeArrays, z: np.ndarray, solver: Solver, tol: float = 1
     if is_robust:
         # ν from the maxmin duals is adversarial for every maxmin mechanism (complementary slackness)
         out["robust_certificate"] = LPSCertificate("adversarial", rob.certificate.beliefs)
-    if is_perfect:
+    if is_perfect and rho is not None:
         out["perfect_certificate"] = LPSCertificate("perfect", [rob.certificate.beliefs[0], rho])
     if feasible and certificate is not None:
         out["proper_certificate"] = certificate

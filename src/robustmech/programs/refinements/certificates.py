@@ -80,7 +80,8 @@ def check_mu_optimal(a: PriorFreeArrays, beliefs: list[np.ndarray], z: np.ndarra
     iff no stage gains. Returns (ok, gain per stage)."""
     z = np.asarray(z, dtype=float).reshape(a.n_cells, a.dim)
     v = a.payoffs(z)
-    gains, floors = [], []
+    gains: list[float] = []
+    floors: list[tuple[np.ndarray, float]] = []
     for k, mass in enumerate(beliefs):
         mass = np.asarray(mass, dtype=float)
         own = float(mass @ v)

@@ -25,7 +25,7 @@ def _exact_rows(a: PriorFreeArrays):
     """M as exact rows: list of (dict col -> Fraction, lower, upper) plus column bounds."""
     rows = []
     for _, r, c, v, m, lo, hi, _, _ in mechanism_families(a):
-        table = [{} for _ in range(m)]
+        table: list[dict[int, Fraction]] = [{} for _ in range(m)]
         for i, j, x in zip(r.tolist(), c.tolist(), v.tolist()):
             if x != 0:
                 table[i][j] = table[i].get(j, Fraction(0)) + Fraction(x)

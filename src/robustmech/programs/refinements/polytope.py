@@ -70,7 +70,7 @@ def mechanism_families(a: PriorFreeArrays) -> list[Family]:
     """The constraint families of M: (name, rows, cols, data, n_rows, lower, upper,
     description, row index sets) over the columns z; data may be exact Fractions."""
     d = a.dim
-    families = []
+    families: list[Family] = []
     inf = np.inf
     theta = cell_index(a)
     if a.A_eq.shape[1]:

@@ -33,10 +33,10 @@ def solve_optimal(solver: Solver, lp: LinearProgram):
     return sol
 
 
-def solve_relaxing(solver: Solver, build: Callable[[float], LinearProgram]):
+def solve_relaxing(solver: Solver, build: Callable[..., LinearProgram]) -> tuple[LinearProgram, Any, float]:
     """Solve with levels held exactly (τ = 0); on infeasibility raise τ through
     ``RELAXATIONS`` (relative to each level's scale). Returns (lp, solution, τ)."""
-    last = None
+    last: SolverError | None = None
     for tau in RELAXATIONS:
         lp = build(tau)
         try:
@@ -45,6 +45,7 @@ def solve_relaxing(solver: Solver, build: Callable[[float], LinearProgram]):
             if exc.status not in ("infeasible", "infeasible_or_unbounded"):
                 raise
             last = exc
+    assert last is not None  # RELAXATIONS is not empty
     raise last
 
 
