@@ -328,3 +328,12 @@ def test_a_lottery_of_3001_points_is_elaborated_and_lowered_in_linear_time():
     arrays = lower_prior_free(env)
     assert len(env.variables) == 3002 and arrays is not None
     assert time.perf_counter() - start < 60
+
+
+def test_a_thousand_exchangeable_agents(capsys, tmp_path):
+    """1,001 anonymous cells, but a cell of C(1000, 500) profiles: its weight overflowed
+    numpy's int64 (an OverflowError traceback)."""
+    path = variant(tmp_path, "public_good_two_types.mech", "param I = 3 ", "param I = 1000 ")
+    assert error_line(capsys, ["refine", path]) == \
+        (f"{path}:21:1: 1000 exchangeable agents: a class of type profiles has about 10^299 members, more than "
+         "the anonymous program's weights can hold (2^62); use fewer agents")

@@ -155,7 +155,8 @@ def lower_prior_free(env: PriorFreeEnvironment, anonymous: bool = False, exact: 
                                "designer payoff and constraints invariant when agents are relabeled)")
     _check_outcomes_exist(env)
     if not anonymous and env.n_profiles > MAX_PROFILES:
-        raise UnsupportedError(f"{env.n_profiles} type profiles are too many for the full program; "
+        shown = f"{env.n_profiles:,}" if env.n_profiles < 10**15 else f"about 10^{len(str(env.n_profiles)) - 1}"
+        raise UnsupportedError(f"{shown} type profiles are too many for the full program; "
                                "use the anonymous program (--anonymous) for exchangeable agents")
     I = env.n_agents
     variables = env.variables
@@ -167,8 +168,12 @@ def lower_prior_free(env: PriorFreeEnvironment, anonymous: bool = False, exact: 
         N = sizes[0]
         cells = np.array(list(itertools.combinations_with_replacement(range(N), I)), dtype=np.int64).reshape(-1, I)
         counts = np.stack([np.bincount(c, minlength=N) for c in cells]) if len(cells) else np.zeros((0, N), int)
-        multiplicity = np.array([math.factorial(I) // math.prod(math.factorial(int(k)) for k in row) for row in counts],
-                                dtype=np.int64)
+        sizes_of_cells = [math.factorial(I) // math.prod(math.factorial(int(k)) for k in row) for row in counts]
+        if max(sizes_of_cells, default=0) >= 2**62:
+            raise ModelError(f"{I} exchangeable agents: a class of type profiles has about "
+                             f"10^{len(str(max(sizes_of_cells))) - 1} members, more than the anonymous program's "
+                             "weights can hold (2^62); use fewer agents", env.locations.get("types"))
+        multiplicity = np.array(sizes_of_cells, dtype=np.int64)
         index = {tuple(np.bincount(c, minlength=N)): k for k, c in enumerate(cells)}
 
         def cell_index(profiles: np.ndarray) -> np.ndarray:
