@@ -231,7 +231,7 @@ def _forward_log(read_end: int, console: int, options: SolverOptions, start: flo
             now = time.perf_counter()
             text = line.strip()
             if (options.progress is None or not text or not text[0].isdigit()
-                    or now - start < options.progress_after or now - last < 1.0):
+                    or now - start < options.progress_after or now - last < options.progress_every):
                 continue
             last = now
             fields = text.split()

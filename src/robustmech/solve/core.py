@@ -54,6 +54,7 @@ class SolverOptions:
     # called with condensed solver log lines once a solve has run for `progress_after` s
     progress: Callable[[str], Any] | None = None
     progress_after: float = 2.0
+    progress_every: float = 1.0  # at most one progress line this often (seconds)
     # purify an interior point into a vertex (robustmech.solve.vertex): None (the default)
     # does so when `auto` chose an interior method, True always, False never
     vertex: bool | None = None

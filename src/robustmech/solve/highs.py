@@ -237,7 +237,7 @@ def _attach_progress(h, options: SolverOptions, start: float, sense: str = "min"
     def on_log(event) -> None:
         now = time.perf_counter()
         line = str(getattr(event, "message", "")).strip()
-        if not line or now - start < options.progress_after or now - last[0] < 1.0:
+        if not line or now - start < options.progress_after or now - last[0] < options.progress_every:
             return
         last[0] = now
         progress(f"[{now - start:6.1f} s] {condense(line, sense)}")

@@ -97,6 +97,11 @@ def vertex(lp: LinearProgram, interior: LPSolution, options: SolverOptions) -> L
     full = _run(h, lp, simplex)
     if full.optimal and _certified(full.objective, full.dual_objective):
         return _done(full, interior, start, how + "; then the full program from that basis (a basic optimal solution)")
+    if full.optimal and not _certified(interior.objective, interior.dual_objective):
+        # neither is certified: the simplex method's optimum is at least a vertex solved to
+        # HiGHS's tolerances, where an uncertified interior point may have stopped early
+        return _done(full, interior, start, how + "; then the full program from that basis (the simplex method's "
+                     "optimum; no dual bound certifies it)")
     return interior
 
 
