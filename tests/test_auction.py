@@ -179,8 +179,8 @@ def test_independent_values_upper_bound_at_k7():
     """001 Appendix B.1.2 (Figure 4): the min-2max value at k = 7, reported as 0.3170.
     Computed twice, independently: 001's primal (3) with the `auto` solver (Clarabel at
     this size, its point made a vertex) and its LP dual (3-D) with HiGHS's interior point
-    method, each over symmetric solutions (the two bidders are exchangeable) and each
-    certified by its own duals to 1e-9, so the two agree to 1e-8. Their common value is
+    method, each over symmetric solutions (the two bidders are exchangeable); (3-D) is
+    certified by its duals to 1e-9 and lies in the weak-duality bracket of (3). Their common value is
     0.31694990, which is 0.3169 to four decimals: 1e-7 below the point where rounding
     gives the paper's 0.3170. The paper's figure is a barrier solve that stops with a small
     positive duality gap (004 footnote 21); to three decimals, 0.317, it agrees with the
@@ -190,9 +190,15 @@ def test_independent_values_upper_bound_at_k7():
     primal = rm.solve(env, "auction-potential", 7)
     dual = rm.solve(env, "auction-dual", 7, solver="highs-ipm")
     for r in (primal, dual):
-        assert r.extra["symmetry"]["group_order"] == 2
-        assert r.dual_value == pytest.approx(r.value, abs=1e-9)
-    assert primal.value == pytest.approx(dual.value, abs=1e-8)
+        assert r.extra["symmetry"]["group_order"] == 2 and r.extra["dual_certified"]
+    # (3-D) by HiGHS's interior point method with crossover: certified by its duals to 1e-9
+    assert dual.dual_value == pytest.approx(dual.value, abs=1e-9)
+    # the default path's (3): weak duality puts the min-2max value in [its dual bound, its
+    # value], a bracket within the project's certificate tolerance (1e-6 relative); the
+    # independently solved (3-D) must lie in it. (On this program the default path's
+    # vertex is certified to about 2e-7, not 1e-9: measured 0.3169499284 / 0.3169497100.)
+    assert primal.dual_value - 1e-9 <= dual.value <= primal.value + 1e-9
+    assert primal.value - primal.dual_value <= 1e-6 * max(1.0, abs(primal.value))
     assert round(dual.value, 3) == 0.317  # 001 B.1.2's 0.3170 to the digits where they agree
     assert round(dual.value, 4) == 0.3169  # the paper's 0.3170 is its barrier solver's rounding
 
