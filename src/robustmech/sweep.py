@@ -521,7 +521,7 @@ def _run_local(spec, tasks, args, record, jobs=None, **_):
     workers = min(jobs or os.cpu_count() or 1, len(tasks))
     if workers <= 1:
         return _run_serial(spec, tasks, args, record)
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
     try:
         futures = {pool.submit(solve_row, spec, t, *args) for t in tasks}
         while futures:
@@ -529,11 +529,29 @@ def _run_local(spec, tasks, args, record, jobs=None, **_):
             for f in finished:
                 record(f.result())
     except BaseException:
-        for f in futures:
-            f.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop_workers(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them (a worker inside a solver's
+    C code would only see the signal when the solve returns)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(pool) -> None:
+    """End the rows in flight now: without this the interpreter's exit waits for every
+    running solve to finish (minutes at large k). Finished rows are already on disk."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_dask(spec, tasks, args, record, jobs=None, scheduler=None, **_):
