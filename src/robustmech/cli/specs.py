@@ -117,11 +117,9 @@ def mechanism_file(env: Environment, path: str) -> Mechanism:
     """The mechanism of a saved result (as it was saved) or of a plain ``.npz`` (``rule``
     and ``actions_i``, outcome names ``outcomes`` or the model's)."""
     if io.is_result_file(_existing(path)):
-        result = io.load_result(path)
-        if result.mechanism is None:
-            raise DataError(f"{path}: holds no mechanism (it is a {result.program} result)")
-        result.mechanism.name = _saved_name(result, path)
-        return result.mechanism
+        result, mechanism = io.saved_part(path, "mechanism")
+        mechanism.name = _saved_name(result, path)
+        return mechanism
     arrays = io.mechanism_arrays(path)
     rule = arrays["rule"]
     actions = [arrays.get(f"actions_{i}", np.arange(n)) for i, n in enumerate(rule.shape[:-1])]
@@ -136,11 +134,9 @@ def information_file(env: Environment, path: str) -> InformationStructure:
     """The information structure of a saved result (as it was saved) or of a plain
     ``.npz`` (``joint`` and ``signals_i``, on the model's states)."""
     if io.is_result_file(_existing(path)):
-        result = io.load_result(path)
-        if result.information is None:
-            raise DataError(f"{path}: holds no information structure (it is a {result.program} result)")
-        result.information.name = _saved_name(result, path)
-        return result.information
+        result, information = io.saved_part(path, "information")
+        information.name = _saved_name(result, path)
+        return information
     arrays = io.information_arrays(path)
     joint = arrays["joint"]
     signals = [arrays.get(f"signals_{i}", np.arange(n)) for i, n in enumerate(joint.shape[:-1])]

@@ -352,16 +352,26 @@ def is_result_file(path: str) -> bool:
     return str(path).endswith(".json")
 
 
+_PART_NAMES = {"mechanism": "mechanism", "information": "information structure"}
+
+
+def saved_part(path: str, part: str):
+    """The saved result at ``path`` and its ``part`` (``"mechanism"`` or
+    ``"information"``); a result without that part is a DataError naming the file."""
+    result = load_result(path)
+    value = getattr(result, part)
+    if value is None:
+        raise DataError(f"{path}: holds no {_PART_NAMES[part]} (it is a {result.program} result)")
+    return result, value
+
+
 def mechanism_arrays(path: str) -> dict[str, np.ndarray]:
     """The canonical arrays of a mechanism saved at ``path``: ``rule`` (|A_1| × ... ×
     |A_N| × |Ω|), each agent's action labels ``actions_i`` where the file has them, and
     the outcome names ``outcomes`` where the file has them. ``path`` is a saved result
     (``.json``) or a plain ``.npz`` (``rule`` or ``mechanism_rule``)."""
     if is_result_file(path):
-        result = load_result(path)
-        if result.mechanism is None:
-            raise DataError(f"{path}: holds no mechanism (it is a {result.program} result)")
-        mech = result.mechanism
+        _, mech = saved_part(path, "mechanism")
         return {"rule": mech.rule, **{f"actions_{i}": a for i, a in enumerate(mech.actions)},
                 "outcomes": np.array(mech.outcome_names, dtype=str)}
     return _mechanism_from_npz(path, read_arrays(path))
@@ -373,10 +383,7 @@ def information_arrays(path: str) -> dict[str, np.ndarray]:
     has them, and the state labels ``states`` of a saved result. ``path`` is a saved
     result (``.json``) or a plain ``.npz`` (``joint`` or ``information_joint``)."""
     if is_result_file(path):
-        result = load_result(path)
-        if result.information is None:
-            raise DataError(f"{path}: holds no information structure (it is a {result.program} result)")
-        info = result.information
+        _, info = saved_part(path, "information")
         return {"joint": info.joint, **{f"signals_{i}": s for i, s in enumerate(info.signals)},
                 "states": np.array(info.state_labels, dtype=str)}
     return _information_from_npz(path, read_arrays(path))
