@@ -23,14 +23,17 @@ AUCTION = ("auction-guarantee", "auction-potential")  # (41) and (3) of 001, tra
 SUITES = {
     # the public good of 004 Section 4, N = 2, vbar = 3 (Figure 1's setting)
     "public-good": [("public_good", {"N": "2", "vbar": "3"}, k, BOUNDS) for k in range(2, 11)],
-    # issue 7's sizes: k = 10 and N = 3 at k = 5 (goal: seconds), k = 14 and 20 (goal: minutes), and
-    # the common-value auction of 001 Appendix B.1.1 at k = 10 (goal: under a minute)
-    "scale": [("public_good", {"N": "2", "vbar": "3"}, 10, BOUNDS), ("public_good", {"N": "3", "vbar": "4"}, 5, BOUNDS),
-              ("public_good", {"N": "2", "vbar": "3"}, 14, BOUNDS),
-              ("public_good", {"N": "2", "vbar": "3"}, 20, BOUNDS),
-              ("common_value_auction", {"N": "2", "nvalues": "10"}, 10, AUCTION)],
-    # 004 Figure 1: the public good at k = 30 (811,801 profiles; goal: under an hour each, 16 GB)
-    "figure": [("public_good", {"N": "2", "vbar": "3"}, 30, BOUNDS)],
+    # the second scale step: the N = 3 public good at k = 8 (goal: under 10 minutes) and k = 10
+    # (1,030,301 profiles before symmetry; tried and timed), and the common-value auction of 001
+    # Appendix B.1.1 at k = 15 (goal: under 2 minutes) and with three bidders at k = 5
+    "scale": [("public_good", {"N": "2", "vbar": "3"}, k, BOUNDS) for k in (10, 14)]
+    + [("public_good", {"N": "3", "vbar": "4"}, k, BOUNDS) for k in (5, 8, 10)] + [
+              ("common_value_auction", {"N": "2", "nvalues": "10"}, 10, AUCTION),
+              ("common_value_auction", {"N": "2", "nvalues": "10"}, 15, AUCTION),
+              ("common_value_auction", {"N": "3", "nvalues": "10"}, 5, AUCTION)],
+    # 004 Figure 1: the public good at k = 30 (811,801 profiles; goal: both bounds in 5 minutes,
+    # 2 GB) and k = 40 (goal: 20 minutes)
+    "figure": [("public_good", {"N": "2", "vbar": "3"}, k, BOUNDS) for k in (30, 40)],
     "quick": [("public_good", {"N": "2", "vbar": "3"}, k, BOUNDS) for k in (2, 4, 6)],
 }
 # --check solves the full program with HiGHS's default method where it takes about a minute
