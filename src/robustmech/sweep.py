@@ -516,42 +516,58 @@ def _run_serial(spec, tasks, args, record, **_):
 
 
 def _run_local(spec, tasks, args, record, jobs=None, **_):
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    """Rows on local worker processes. The parent owns the workers and terminates them on
+    Ctrl-C (or any error): a worker inside a solver's C code sees a signal only when the
+    solve returns, and concurrent.futures' pool joins its manager thread at interpreter
+    exit, which waited for the rows in flight (98 s measured) or, interrupted inside its
+    own locks, for ever. Finished rows are already on disk when a row is recorded."""
+    import multiprocessing
+    import queue
 
     workers = min(jobs or os.cpu_count() or 1, len(tasks))
     if workers <= 1:
         return _run_serial(spec, tasks, args, record)
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+    ctx = multiprocessing.get_context()
+    todo, done = ctx.Queue(), ctx.Queue()
+    todo.cancel_join_thread()  # never wait at exit to hand tasks to workers that are gone
+    for t in tasks:
+        todo.put(t)
+    for _worker in range(workers):
+        todo.put(None)
+    procs = [ctx.Process(target=_local_worker, args=(spec, todo, done, args), daemon=True) for _w in range(workers)]
+    for proc in procs:
+        proc.start()
     try:
-        futures = {pool.submit(solve_row, spec, t, *args) for t in tasks}
-        while futures:
-            finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-            for f in finished:
-                record(f.result())
-    except BaseException:
-        _stop_workers(pool)
-        raise
-    pool.shutdown(wait=True)
+        for _task in tasks:
+            while True:
+                try:
+                    kind, payload = done.get(timeout=0.5)
+                    break
+                except queue.Empty:
+                    if not any(proc.is_alive() for proc in procs) and done.empty():
+                        raise RuntimeError("every sweep worker process ended before its rows were done") from None
+            if kind == "error":
+                raise payload
+            record(payload)
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(timeout=5)
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them (a worker inside a solver's
-    C code would only see the signal when the solve returns)."""
+def _local_worker(spec, todo, done, args) -> None:
+    """One worker: solve rows until the sentinel ``None``; Ctrl-C is the parent's to handle."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _stop_workers(pool) -> None:
-    """End the rows in flight now: without this the interpreter's exit waits for every
-    running solve to finish (minutes at large k). Finished rows are already on disk."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
-    if terminate is not None:
-        terminate()
-        return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
+    while (task := todo.get()) is not None:
+        try:
+            done.put(("row", solve_row(spec, task, *args)))
+        except BaseException as exc:  # solve_row returns failures as rows; this is a bug, re-raised by the parent
+            done.put(("error", exc))
+            return
 
 
 def _run_dask(spec, tasks, args, record, jobs=None, scheduler=None, **_):
