@@ -58,7 +58,11 @@ def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None)
 def validate(env: Environment) -> LoweredEnvironment:
     """Lower ``env`` to arrays and run the numeric checks (a participation-secure
     mechanism can exist); returns the arrays."""
-    return lower_environment(env, check=True)
+    from .programs.restrictions import check as check_restrictions
+
+    low = lower_environment(env, check=True)
+    check_restrictions(low)  # each `restrict` applies to the model (symmetries, transfers), naming its line
+    return low
 
 
 @dataclass
@@ -206,12 +210,14 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
 
     ``family``: ``"general"`` (LB-G-k and UB-P-k of 004), ``"auction"`` (the restricted
     programs (41) and (3) of 001, transfers solved out, for quasilinear environments), or
-    ``"auto"`` (the auction programs when the environment is recognised as quasilinear)."""
+    ``"auto"`` (the auction programs when the environment is recognised as quasilinear and
+    the model restricts no mechanisms; with ``restrict`` statements, the general family,
+    whose LB-G-k takes them: UB-P-k still bounds the restricted max guarantee from above)."""
     low = env if isinstance(env, LoweredEnvironment) else validate(env)
     if family not in FAMILIES:
         raise ModelError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
     if family == "auto":
-        family = "auction" if is_quasilinear(low) else "general"
+        family = "auction" if is_quasilinear(low) and not low.env.restrictions else "general"
     lower, upper = bounding_pair(family)
     run_options = dict(solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry, progress=progress,
                        options=options)
