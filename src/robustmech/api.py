@@ -41,15 +41,26 @@ def parse_model(text: str, filename: str = "<model>"):
     return parse(text, filename)
 
 
-def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None) -> Environment:
+def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None,
+               restrict: Sequence[str] = ()) -> Environment:
     """Read, parse and elaborate a ``.mech`` file, with parameter overrides, and run
-    every check that can be made before a solve."""
+    every check that can be made before a solve. ``restrict``: restrictions added to the
+    model's own ``restrict`` statements, each written as after the word (``"anonymous"``,
+    ``"aggregate E"``); their errors name ``--restrict``."""
+    import dataclasses
+
     from .dsl.parser import read_model
     from .model.elaborate import elaborate
     from .results.io import ResultFiles
 
     path, text = read_model(path)
-    env = elaborate(parse_model(text, path), params or {}, source=text, loader=ResultFiles())
+    ast = parse_model(text, path)
+    if restrict:
+        extra = tuple(s for spec in restrict for s in parse_model(f"restrict {spec}", "--restrict").statements)
+        if any(type(s).__name__ != "RestrictStmt" for s in extra):
+            raise ModelError(f"--restrict takes a restriction (anonymous, aggregate, ...), got {list(restrict)!r}")
+        ast = dataclasses.replace(ast, statements=ast.statements + extra)
+    env = elaborate(ast, params or {}, source=text, loader=ResultFiles())
     check_directives(env)  # an unknown program or option in a directive names its line
     validate(env)
     return env

@@ -12,6 +12,7 @@ from ..errors import ParameterError
 from .common import (
     add_json_argument,
     add_model_arguments,
+    add_restrict_argument,
     add_solver_arguments,
     emit_json,
     parse_params,
@@ -33,6 +34,7 @@ def register(sub) -> None:
         "second_price(...), all_pay(...), posted_price(price=0.25), proportional_cost_sharing(bids=21); "
         "standard information: private_values, no_information, complete_information.")
     add_model_arguments(p)
+    add_restrict_argument(p)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--mechanism", "-m", metavar="NAME|FILE", help="the mechanism whose guarantee to compute")
     what.add_argument("--information", "-i", metavar="NAME|FILE",
@@ -48,7 +50,7 @@ def register(sub) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    env = api.load_model(args.model, parse_params(args.param))
+    env = api.load_model(args.model, parse_params(args.param), restrict=args.restrict)
     options = solver_options(args)
     if args.mixture:
         from ..mixture import mixture_guarantee

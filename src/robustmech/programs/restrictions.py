@@ -57,6 +57,9 @@ from .lp import ProgramBuilder, labelled
 
 #: the kinds of `restrict` (the elaborator checks the words; this module gives them meaning)
 KINDS = RESTRICTION_KINDS
+#: the standard mechanisms of a mixture take their default bids; the most bid profiles built
+STANDARD_BIDS = 21
+MAX_STANDARD_PROFILES = 200_000
 #: a read-back mechanism may violate a restriction by this much (relative to its size)
 TOLERANCE = 1e-6
 
@@ -112,8 +115,9 @@ def _symmetries(low: LoweredEnvironment, j: int) -> list:
     syms = find_symmetries(low)
     if not syms:
         raise _error(low, j, "no relabeling of the agents (with the states and outcomes relabelled alongside) "
-                     "leaves this model's prior and payoffs unchanged, so there is no symmetric treatment of the "
-                     "agents to impose")
+                     "that leaves this model's prior and payoffs unchanged was found (none exists, or the search "
+                     "over permutations of the agents and outcomes is too large), so there is no symmetric "
+                     "treatment of the agents to impose")
     return syms
 
 
@@ -155,6 +159,11 @@ def resolve_mixture(env, names: tuple[str, ...], where: Location | None) -> list
     for name in names:
         obj = env.mechanisms.get(name)
         if obj is None:
+            profiles = STANDARD_BIDS ** env.n_agents
+            if profiles > MAX_STANDARD_PROFILES:
+                raise ModelError(f"restrict mixture: the standard mechanism {name} has {STANDARD_BIDS} bids per agent, "
+                                 f"{profiles:,} bid profiles for {env.n_agents} agents; at most "
+                                 f"{MAX_STANDARD_PROFILES:,} are built (declare the mechanisms from files)", where)
             obj = generators.standard_mechanism(env, name)
         if not isinstance(obj, Mechanism):
             raise ModelError(f"restrict mixture: '{name}' is not a mechanism", where)
