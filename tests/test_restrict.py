@@ -107,6 +107,19 @@ def test_anonymity_costs_nothing_on_the_public_good(k):
     assert anonymous.extra["dual_certified"]
 
 
+def test_anonymity_with_three_agents_keeps_the_whole_symmetry_group():
+    """004 Section 4 with N = 3, vbar = 5 (vbar/N > 1): the model is invariant under the six
+    permutations of the agents; the anonymity rows (one family per permutation) leave the
+    program invariant, so the reduction still uses the group of order 6, and LB(2) with and
+    without the restriction, and with and without the reduction, agree (averaging argument)."""
+    params = {"N": "3", "vbar": "5"}
+    free = value(model(PUBLIC_GOOD, params=params), 2)
+    full = value(model(PUBLIC_GOOD, "anonymous", params=params), 2)
+    reduced = value(model(PUBLIC_GOOD, "anonymous", params=params), 2, symmetry=True)
+    assert full.value == pytest.approx(free.value, abs=1e-8) and reduced.value == pytest.approx(free.value, abs=1e-8)
+    assert reduced.extra["symmetry"]["group_order"] == 6
+
+
 def test_the_anonymous_mechanism_is_symmetric_in_its_rule_array():
     """Checked on the outcome table itself: m(paid_by[1] | x1, x2) = m(paid_by[2] | x2, x1)
     and m(none | x1, x2) = m(none | x2, x1) (the public good's relabeling, 004 Section 4)."""
