@@ -11,7 +11,7 @@ cannot raise the max, so it is at most the unrestricted LB(k).
   the states and outcome coordinates relabelled alongside) that leaves the environment
   unchanged (:func:`robustmech.lower.symmetry.find_symmetries`): the outcome at a
   permuted action profile is the permuted outcome. Written as m(g(x, ω)) - m(x, ω) = 0
-  for each detected relabeling g (a profile fixed by g gives a free, empty row).
+  for each detected relabeling g (a column (x, ω) that g fixes gives a free, empty row).
 * ``aggregate``: m(·|x) depends on x only through the aggregate action Σ_i x_i. On
   X(k), x_i = l_i / k with 0 <= l_i <= k², so Σ_i x_i = L / k with L = Σ_i l_i ∈ {0, ...,
   N k²}. Written with the aggregate rule a(ω | L) as extra columns: m(ω|x) - a(ω|L(x)) = 0.
@@ -31,7 +31,7 @@ cannot raise the max, so it is at most the unrestricted LB(k).
   point of P ∩ {Σ t = 0} is a lottery over balanced outcomes of that polyhedron, so the
   two are the same restriction on LB-G-k.
 * ``mixture of M1, M2, ...`` is not a restriction of LB-G-k (the mechanisms are fixed, on
-  their own action sets, not on X(k)); :func:`robustmech.certify.mixture_guarantee`
+  their own action sets, not on X(k)); :func:`robustmech.mixture.mixture_guarantee`
   computes the exact guarantee of mixtures and this module refuses it in LB-G-k.
 
 Every family is built for all profiles at once from Kronecker products and index maps
