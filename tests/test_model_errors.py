@@ -35,6 +35,12 @@ CASES = [
     ("missing_file.mech", 9, 1, "file not found: 'no_such_file.npz'"),
     ("prior_set.mech", 5, 7, "sets of priors (ambiguity) are not supported yet"),
     ("unknown_directive.mech", 10, 1, "unknown program 'nonsense'; choose one of guarantee, potential, dual"),
+    ("restrict_unknown.mech", 9, 10, "unknown restriction 'anonymus'; did you mean 'anonymous'?"),
+    ("restrict_budget_no_transfers.mech", 9, 1, "restrict budget_balanced: this model has no transfers"),
+    ("restrict_losers_finite.mech", 9, 1, "restrict no_transfers_to_losers: this model has no allocations"),
+    ("restrict_losers_two_goods.mech", 10, 1, "agent 1 values 2 allocation variables; the restriction needs one"),
+    ("restrict_not_symmetric.mech", 9, 1, "restrict anonymous: no relabeling of the agents"),
+    ("restrict_mixture_unknown.mech", 10, 34, "restrict mixture: no mechanism 'third_price'"),
     ("directive_option.mech", 10, 1, "`solve` takes no option 'color' (its options: k, solver, time_limit, symmetry)"),
 ]
 

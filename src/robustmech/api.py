@@ -41,15 +41,26 @@ def parse_model(text: str, filename: str = "<model>"):
     return parse(text, filename)
 
 
-def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None) -> Environment:
+def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None,
+               restrict: Sequence[str] = ()) -> Environment:
     """Read, parse and elaborate a ``.mech`` file, with parameter overrides, and run
-    every check that can be made before a solve."""
+    every check that can be made before a solve. ``restrict``: restrictions added to the
+    model's own ``restrict`` statements, each written as after the word (``"anonymous"``,
+    ``"aggregate E"``); their errors name ``--restrict``."""
+    import dataclasses
+
     from .dsl.parser import read_model
     from .model.elaborate import elaborate
     from .results.io import ResultFiles
 
     path, text = read_model(path)
-    env = elaborate(parse_model(text, path), params or {}, source=text, loader=ResultFiles())
+    ast = parse_model(text, path)
+    if restrict:
+        extra = tuple(s for spec in restrict for s in parse_model(f"restrict {spec}", "--restrict").statements)
+        if any(type(s).__name__ != "RestrictStmt" for s in extra):
+            raise ModelError(f"--restrict takes a restriction (anonymous, aggregate, ...), got {list(restrict)!r}")
+        ast = dataclasses.replace(ast, statements=ast.statements + extra)
+    env = elaborate(ast, params or {}, source=text, loader=ResultFiles())
     check_directives(env)  # an unknown program or option in a directive names its line
     validate(env)
     return env
@@ -58,7 +69,11 @@ def load_model(path: str | os.PathLike, params: Mapping[str, Any] | None = None)
 def validate(env: Environment) -> LoweredEnvironment:
     """Lower ``env`` to arrays and run the numeric checks (a participation-secure
     mechanism can exist); returns the arrays."""
-    return lower_environment(env, check=True)
+    from .programs.restrictions import check as check_restrictions
+
+    low = lower_environment(env, check=True)
+    check_restrictions(low)  # each `restrict` applies to the model (symmetries, transfers), naming its line
+    return low
 
 
 @dataclass
@@ -206,12 +221,14 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
 
     ``family``: ``"general"`` (LB-G-k and UB-P-k of 004), ``"auction"`` (the restricted
     programs (41) and (3) of 001, transfers solved out, for quasilinear environments), or
-    ``"auto"`` (the auction programs when the environment is recognised as quasilinear)."""
+    ``"auto"`` (the auction programs when the environment is recognised as quasilinear and
+    the model restricts no mechanisms; with ``restrict`` statements, the general family,
+    whose LB-G-k takes them: UB-P-k still bounds the restricted max guarantee from above)."""
     low = env if isinstance(env, LoweredEnvironment) else validate(env)
     if family not in FAMILIES:
         raise ModelError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
     if family == "auto":
-        family = "auction" if is_quasilinear(low) else "general"
+        family = "auction" if is_quasilinear(low) and not low.env.restrictions else "general"
     lower, upper = bounding_pair(family)
     run_options = dict(solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry, progress=progress,
                        options=options)

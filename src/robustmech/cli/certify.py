@@ -12,6 +12,7 @@ from ..errors import ParameterError
 from .common import (
     add_json_argument,
     add_model_arguments,
+    add_restrict_argument,
     add_solver_arguments,
     emit_json,
     parse_params,
@@ -31,6 +32,7 @@ def register(sub) -> None:
         "default solver auto means HiGHS's own choice here at every size; --solver clarabel returns interior "
         "solutions and can break the P(I_UB) <= UB(k) link.")
     add_model_arguments(p)
+    add_restrict_argument(p)
     p.add_argument("--k", type=positive_int, default=4,
                    help="grid parameter: X_i(k) = {l/k : 0 <= l <= k^2} (default 4)")
     p.add_argument("--tolerance", type=float, default=1e-6, metavar="TOL",
@@ -41,7 +43,7 @@ def register(sub) -> None:
 
 
 def run_certify(args: argparse.Namespace) -> None:
-    env = api.load_model(args.model, parse_params(args.param))
+    env = api.load_model(args.model, parse_params(args.param), restrict=args.restrict)
     if not args.tolerance >= 0:
         raise ParameterError(f"--tolerance must be non-negative, got {args.tolerance}")
     if not args.json:

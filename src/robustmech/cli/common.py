@@ -41,6 +41,14 @@ def add_model_arguments(p: argparse.ArgumentParser, help: str = "a .mech model f
     add_param_argument(p, help=param_help, metavar=param_metavar)
 
 
+def add_restrict_argument(p: argparse.ArgumentParser) -> None:
+    """``--restrict KIND``, repeatable: a ``restrict`` statement added to the model (for
+    example ``--restrict anonymous``, ``--restrict "aggregate E"``), in ``args.restrict``."""
+    p.add_argument("--restrict", action="append", default=[], metavar="KIND",
+                   help="restrict the mechanisms of the guarantee program as the model statement `restrict KIND` "
+                   "would (anonymous, aggregate, 'aggregate E', no_transfers_to_losers, budget_balanced); repeatable")
+
+
 def add_param_argument(p, help: str = PARAM_HELP, metavar: str = "NAME=VALUE") -> None:
     """``--param``/``-p``, repeatable, collected in ``args.param`` (a list of strings)."""
     p.add_argument("--param", "-p", action="append", default=[], metavar=metavar, help=help)

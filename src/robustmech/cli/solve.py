@@ -13,6 +13,7 @@ from .common import (
     add_json_argument,
     add_model_arguments,
     add_output_arguments,
+    add_restrict_argument,
     add_solver_arguments,
     emit_json,
     parse_params,
@@ -35,6 +36,7 @@ def register(sub) -> None:
                        description="Solve LB-G-k (--program guarantee, eq. (9) of 004), UB-P-k "
                        "(--program potential, eq. (10)) or the relaxed dual (--program dual, eq. (12)) on a model.")
     add_model_arguments(p)
+    add_restrict_argument(p)
     p.add_argument("--program", default="guarantee", choices=grid_programs(),
                    help="which program (default: guarantee); auction-* are the programs of 001 for "
                         "quasilinear auctions")
@@ -49,6 +51,7 @@ def register(sub) -> None:
     b = sub.add_parser("bounds", help="LB(k) and UB(k) and the gap (Theorem 1 of 004)",
                        description="Solve LB-G-k and UB-P-k and print both bounds and the gap.")
     add_model_arguments(b)
+    add_restrict_argument(b)
     b.add_argument("--k", type=positive_int, default=None,
                    help="grid parameter (default: the model's own `bounds k = ...` directive, else 4)")
     b.add_argument("--family", default="auto", choices=api.FAMILIES,
@@ -92,7 +95,7 @@ def run_solve(args: argparse.Namespace) -> None:
         check_output_path(args.out, args.force)  # before the solve, not after it
     if args.export:
         check_export_path(args.export)
-    env = api.load_model(args.model, parse_params(args.param))
+    env = api.load_model(args.model, parse_params(args.param), restrict=args.restrict)
     args.k = args.k or default_k(env, args.program) or DEFAULT_K
     if not args.json:
         print(f"solving {args.program} (k={args.k}) on {env.name} ...", file=sys.stderr)
@@ -109,7 +112,7 @@ def run_solve(args: argparse.Namespace) -> None:
 
 
 def run_bounds(args: argparse.Namespace) -> None:
-    env = api.load_model(args.model, parse_params(args.param))
+    env = api.load_model(args.model, parse_params(args.param), restrict=args.restrict)
     args.k = args.k or default_k(env, "bounds") or DEFAULT_K
     with solver_log_to_stderr():
         result = api.bounds(env, args.k, progress=progress, family=args.family, **solver_options(args))

@@ -361,6 +361,18 @@ class InformationStmt(Statement):
     joints: tuple[Expr, ...] = ()
 
 
+@dataclass(frozen=True)
+class RestrictStmt(Statement):
+    """``restrict KIND`` or ``restrict KIND WORD NAME, NAME, ...`` (``restrict mixture
+    of first, second``): a restriction on the mechanism class of the guarantee programs.
+    Words as written; the elaborator checks them. ``locs`` are the words' locations."""
+
+    kind: str
+    words: tuple[str, ...] = ()
+    kind_loc: Location = field(default_factory=Location)
+    locs: tuple[Location, ...] = ()
+
+
 # ----------------------------------------------------------------- prior-free models (000)
 
 

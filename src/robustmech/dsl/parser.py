@@ -26,7 +26,7 @@ GRAMMAR_PATH = pathlib.Path(__file__).with_name("grammar.lark")
 STATEMENT_WORDS = (
     "model", "param", "agents", "state", "prior", "outcome", "allocate", "transfer", "variable",
     "constraint", "let", "utility", "designer", "solve", "bounds", "evaluate", "mechanism", "information",
-    "types", "ic", "participation",
+    "restrict", "types", "ic", "participation",
 )
 
 #: how named terminals are described in error messages
@@ -434,6 +434,10 @@ class _ToAST(Transformer):
 
     def info_joint(self, meta, expr):
         return expr
+
+    def restrict_stmt(self, meta, kind, *words):
+        return A.RestrictStmt(self._loc(meta), str(kind), tuple(str(w) for w in words), _tok_loc(self.filename, kind),
+                              tuple(_tok_loc(self.filename, w) for w in words))
 
     # -- prior-free statements (000) ------------------------------------------
 

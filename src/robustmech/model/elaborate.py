@@ -18,6 +18,7 @@ the one that reads saved results and ``.npz`` files.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,6 +63,10 @@ def elaborate(ast: A.ModelAST, overrides: Mapping[str, Any] | None = None, sourc
     except ModelError as exc:
         raise note_overrides(exc, ast, overrides or {}) from None
 
+
+#: the kinds of `restrict` (robustmech.programs.restrictions); standard mechanisms a mixture may name
+RESTRICTION_KINDS = ("anonymous", "aggregate", "no_transfers_to_losers", "budget_balanced", "mixture")
+MIXTURE_STANDARD = ("first_price", "second_price", "all_pay", "proportional_cost_sharing")
 
 #: the most payoff table entries ((agents + 1) x outcomes) a model may have; every program
 #: on X(k) has at least 2^N profiles, so the models that can be solved are far smaller
@@ -115,6 +120,10 @@ class _BayesianElaborator:
                 common.guard(objects.mechanism, s)
             elif isinstance(s, A.InformationStmt):
                 common.guard(objects.information, s)
+        for s in stmts:
+            if isinstance(s, A.RestrictStmt):
+                common.guard(self._restrict, s)
+        self._check_mixture_alone([s for s in stmts if isinstance(s, A.RestrictStmt)])
         for s in stmts:
             if isinstance(s, A.DirectiveStmt):
                 common.guard(self._directive, s)
@@ -348,6 +357,100 @@ class _BayesianElaborator:
             raise ModelError(f"{what} is not linear in the outcome variables ({value}); continuous outcomes "
                              "need payoffs linear in them", loc)
         return value
+
+    # ------------------------------------------------------------------ restrictions
+
+    def _restrict(self, s: A.RestrictStmt) -> None:
+        """``restrict KIND`` (robustmech.programs.restrictions gives the kinds their rows);
+        what can be checked on the declarations is checked here, the rest when the model
+        is lowered (symmetries, the quasilinear form)."""
+        if s.kind not in RESTRICTION_KINDS:
+            close = difflib.get_close_matches(s.kind, RESTRICTION_KINDS, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ModelError(f"unknown restriction '{s.kind}'; {hint}choose one of {', '.join(RESTRICTION_KINDS)}",
+                             s.kind_loc)
+        if s.kind == "mixture":
+            self._mixture(s)
+            return
+        if s.kind == "aggregate" and s.words:
+            self._aggregate_of(s)
+            return
+        if s.words:
+            raise ModelError(f"restrict {s.kind} takes no further words, got '{s.words[0]}'", s.locs[0])
+        roles = tuple(self.b._roles)
+        if s.kind == "budget_balanced" and "transfer" not in roles:
+            raise ModelError("restrict budget_balanced: this model has no transfers (declare `transfer t[i]`); "
+                             "budget balance says the transfers sum to zero at every action profile", s.loc)
+        if s.kind == "no_transfers_to_losers" and not ("transfer" in roles and "allocation" in roles):
+            raise ModelError("restrict no_transfers_to_losers: this model has no allocations and transfers (declare "
+                             "`allocate q[i] ...` and `transfer t[i]`)", s.loc)
+        if s.kind == "anonymous" and len(self.common.agent_numbers) < 2:
+            raise ModelError("restrict anonymous: a model with one agent has no agents to treat alike", s.loc)
+        self.b.restriction(s.kind, location=s.loc)
+
+    def _aggregate_of(self, s: A.RestrictStmt) -> None:
+        """``restrict aggregate E``: the expectation of the definition (or outcome variable)
+        E under the mechanism's outcome depends on the action profile only through the
+        aggregate action; E is a number per outcome (or linear in the outcome variables)
+        that does not depend on the state."""
+        if len(s.words) != 1:
+            raise ModelError("write restrict aggregate (the whole outcome) or restrict aggregate NAME (one "
+                             "definition of the outcome)", s.locs[1])
+        name, loc = s.words[0], s.locs[0]
+        binding = self.common.scope.get(name)
+        if binding is None or binding.kind not in ("definition", "outcome variable"):
+            what = f"'{name}' is a {binding.kind}" if binding is not None else f"unknown name '{name}'"
+            raise ModelError(f"restrict aggregate {name}: {what}; name a definition of the outcome (`let E = ...`)",
+                             loc)
+        value = self._payoff(A.Name(loc, name), {}, f"restrict aggregate {name}", loc)
+        states = set(self.state_symbols)
+        if self.outcome_names is not None:
+            entries = [sympy.sympify(value[o]) for o in self.outcome_names]
+            if any(e.free_symbols & states for e in entries):
+                raise ModelError(f"restrict aggregate {name}: {name} depends on the state; it must be a function of "
+                                 "the outcome only", loc)
+            coefficients = tuple(float(e) for e in entries)
+        else:
+            expr = sympy.expand(sympy.sympify(value))
+            variables = list(self.common.variables)
+            coefs = [expr.coeff(v) for v in variables]
+            if any(sympy.sympify(c).free_symbols for c in coefs):
+                raise ModelError(f"restrict aggregate {name}: {name} depends on the state; it must be a function of "
+                                 "the outcome only", loc)
+            coefficients = tuple(float(c) for c in coefs)
+        if not any(coefficients):
+            raise ModelError(f"restrict aggregate {name}: {name} does not depend on the outcome", loc)
+        self.b.restriction("aggregate", location=s.loc, of=name, coefficients=coefficients)
+
+    def _mixture(self, s: A.RestrictStmt) -> None:
+        from .generators import GENERATORS
+
+        if len(s.words) < 2 or s.words[0] != "of":
+            at = s.locs[0] if s.words else s.kind_loc
+            raise ModelError("write restrict mixture of NAME, NAME, ... (mechanisms declared in the model, or "
+                             f"standard ones: {', '.join(MIXTURE_STANDARD)})", at)
+        names = s.words[1:]
+        for name, loc in zip(names, s.locs[1:]):
+            binding = self.common.scope.get(name)
+            if binding is not None and binding.kind == "mechanism":
+                continue
+            if binding is None and name in GENERATORS and name in MIXTURE_STANDARD:
+                continue
+            what = f"'{name}' is a {binding.kind}" if binding is not None else f"no mechanism '{name}'"
+            raise ModelError(f"restrict mixture: {what}; name mechanisms declared in the model (`mechanism NAME from "
+                             f"\"file\"`) or standard ones: {', '.join(MIXTURE_STANDARD)}", loc)
+        seen: set[str] = set()
+        for name, loc in zip(names, s.locs[1:]):
+            if name in seen:
+                raise ModelError(f"restrict mixture: '{name}' is named twice", loc)
+            seen.add(name)
+        self.b.restriction("mixture", location=s.loc, mechanisms=tuple(names))
+
+    def _check_mixture_alone(self, stmts: list) -> None:
+        if len(stmts) > 1 and any(s.kind == "mixture" for s in stmts):
+            other = next(s for s in stmts[1:] if s is not stmts[0])
+            raise ModelError("restrict mixture cannot be combined with other restrictions (the mixture's class is "
+                             "given by its mechanisms)", other.loc)
 
     # ------------------------------------------------------------------ directives
 

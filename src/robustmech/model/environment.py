@@ -158,6 +158,10 @@ class Environment:
     mechanisms: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     information_structures: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     directives: tuple = field(default=(), compare=False, repr=False)
+    # restrictions on the mechanism class of the guarantee programs (`restrict anonymous`,
+    # robustmech.programs.restrictions): {"kind": "anonymous"} or {"kind": "mixture",
+    # "mechanisms": ("first", "second")}, in file order; their places are ("restrict", j)
+    restrictions: tuple = field(default=(), compare=False, repr=False)
     # where each declaration was written: keys "agents", "states", "prior", "outcomes",
     # "designer", ("utility", i), ("param", name), ("variable", name), ("constraint", j)
     locations: Mapping[Any, Location | None] = field(default_factory=dict, compare=False, repr=False)
@@ -328,6 +332,7 @@ class ModelBuilder(DeclarationBuilder):
         self._mechanisms: dict[str, Any] = {}
         self._informations: dict[str, Any] = {}
         self._directives: list[dict] = []
+        self._restrictions: list[dict] = []
         self.locations: dict[Any, Location | None] = {}
 
     # -- declarations ------------------------------------------------------
@@ -543,6 +548,18 @@ class ModelBuilder(DeclarationBuilder):
         self._directives.append({"program": program, **options})
         self.locations[("directive", len(self._directives) - 1)] = location
 
+    def restriction(self, kind: str, location: Location | None = None, **options: Any) -> None:
+        """Restrict the mechanism class of the guarantee programs (``restrict anonymous``;
+        the kinds are those of :mod:`robustmech.programs.restrictions`, checked there)."""
+        same = [j for j, r in enumerate(self._restrictions) if r["kind"] == kind and r.get("of") == options.get("of")]
+        if same:
+            where = self.locations.get(("restrict", same[0]))
+            what = f"{kind} {options['of']}" if options.get("of") else kind
+            raise ModelError(f"restrict {what} is given twice" + (f" (first at line {where.line})" if where else ""),
+                             location)
+        self._restrictions.append({"kind": kind, **options})
+        self.locations[("restrict", len(self._restrictions) - 1)] = location
+
     # -- build -------------------------------------------------------------
 
     def build(self) -> Environment:
@@ -593,6 +610,7 @@ class ModelBuilder(DeclarationBuilder):
             mechanisms=dict(self._mechanisms),
             information_structures=dict(self._informations),
             directives=tuple(self._directives),
+            restrictions=tuple(self._restrictions),
             locations=dict(self.locations),
         )
         return env

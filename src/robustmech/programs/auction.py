@@ -581,8 +581,13 @@ class _AuctionProgram(Program):
 
     def build(self, lowered, **options) -> tuple[LinearProgram, AuctionInverse]:
         from ..lower.quasilinear import recognise
+        from .restrictions import refuse
 
         opts = self.options(options)
+        if self.name != "auction-potential":  # the potential bounds any class of mechanisms from above
+            refuse(lowered, self.name, f"{self.title} of 001",
+                   "its mechanisms have transfers solved out; use the program 'guarantee' (LB-G-k), or "
+                   "`bounds --family general`")
         return build(self.name, recognise(lowered), opts["k"], correlation=opts["correlation"], penalty=opts["penalty"])
 
     def read(self, lp: LinearProgram, solution, inverse: AuctionInverse) -> ReadBack:

@@ -24,6 +24,7 @@ from ..errors import UnsupportedError
 from ..lower.arrays import LoweredEnvironment
 from ..lower.grid import Grid
 from ..model.objects import InformationStructure, Mechanism
+from . import restrictions
 from .base import REQUIRED, Program, ReadBack, register
 from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled, profiles
 
@@ -128,8 +129,12 @@ def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
                index=(index_sets(grid, low)["Theta"], index_sets(grid, low)["X"]))
     _participation_rows(b, grid, low)
     _polytope_rows(b, grid, low)
-    return b.build(time.perf_counter() - start,
-                   {"program": "guarantee", "k": k, "equation": "(9) of 004"}), Inverse("guarantee", grid, low)
+    sets = index_sets(grid, low)
+    restricted = restrictions.add_rows(b, grid, low, sets["X"], sets["Omega"])  # `restrict` statements
+    meta = {"program": "guarantee", "k": k, "equation": "(9) of 004"}
+    if restricted:
+        meta["restrictions"] = restricted
+    return b.build(time.perf_counter() - start, meta), Inverse("guarantee", grid, low)
 
 
 def _participation_rows(b: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:
@@ -164,6 +169,8 @@ def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, 
     """The relaxed dual (12) of 004, the LP dual of UB-P-k (10): LB-G-k's form with
     the downward derivative ∇- (which prices the lowest type's participation into the
     objective) and no participation-security rows."""
+    restrictions.refuse(low, "dual", "the relaxed dual (12) of 004",
+                        "its value bounds the unrestricted max guarantee; use the program 'guarantee' (LB-G-k)")
     start = time.perf_counter()
     grid = Grid(low.n_agents, k)
     b = ProgramBuilder(f"dual-{k}", "max")
@@ -298,6 +305,11 @@ def column_permutations(lp: LinearProgram, inverse: Inverse, symmetries) -> list
                 image = (tau[:, None] * grid.size + moved[None, :]).ravel()
             elif name == "gamma":
                 image = moved
+            elif name == "aggregate":  # a(ω|Σx): the aggregate is invariant under π
+                levels = block.size // d
+                image = (np.arange(levels)[:, None] * d + np.asarray(sym.outcomes)[None, :]).ravel()
+            elif name.startswith("aggregate_"):  # e(Σx) of `restrict aggregate E`
+                image = np.arange(block.size)
             else:  # pragma: no cover - every block of the bounding programs is listed
                 raise ValueError(f"no symmetry action for block {name}")
             perm[block.slice] = block.start + image
@@ -319,7 +331,13 @@ class _BoundingProgram(Program):
     def read(self, lp: LinearProgram, solution, inverse: Inverse) -> ReadBack:
         objects = read(lp, solution.x, inverse)
         arrays = {name: objects[name] for name in ("lambda", "gamma") if name in objects}
-        return ReadBack(mechanism=objects.get("mechanism"), information=objects.get("information"), arrays=arrays)
+        extra = {}
+        if inverse.program == "guarantee" and restrictions.restrictions(inverse.lowered):
+            # each restriction checked on the mechanism read back (an error beyond the tolerance)
+            extra["restrictions"] = restrictions.check_mechanism(objects["mechanism"], inverse.lowered,
+                                                                 inverse.grid.k, float(solution.objective))
+        return ReadBack(mechanism=objects.get("mechanism"), information=objects.get("information"), arrays=arrays,
+                        extra=extra)
 
 
 class GuaranteeLowerBound(_BoundingProgram):

@@ -79,6 +79,10 @@ class ProgramResult:
     def __str__(self) -> str:
         s = self.summary()
         head = f"{s['program']} (k={s['k']}) on {s['model']}: value {s['value']:.6f}  [{s['status']}]"
+        restricted = self.extra.get("restrictions")
+        if restricted:  # `restrict` statements, each checked on the mechanism read back
+            shown = (f"{name} (violation {gap:.1e})" for name, gap in restricted.items())
+            head += "\n  restricted to " + ", ".join(shown)
         return head + (f"\n  dual value {s['dual_value']:.6f} (gap {s['duality_gap']:.1e}); "
                        f"build {s['build_seconds']:.2f} s, solve {s['solve_seconds']:.2f} s")
 
