@@ -200,7 +200,11 @@ def test_ctrl_c_of_a_process_pool_sweep_stops_now_and_keeps_finished_rows(tmp_pa
     # k = 2 and 3 finish in a second; k = 16 runs for minutes on the default path
     proc = subprocess.Popen([sys.executable, "-m", "robustmech", "sweep", str(MODELS / "public_good.mech"),
                              "--k", "2,3,16", "--out", str(out), "--jobs", "2"],
-                            start_new_session=True, stderr=subprocess.PIPE, text=True)
+                            start_new_session=True, stderr=subprocess.PIPE, text=True,
+                            # a terminal's default disposition: a test run started in the
+                            # background (`cmd &` without job control) ignores SIGINT, and
+                            # children inherit that, as the Unix convention says they should
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while len(glob.glob(str(out / "rows" / "*.json"))) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
@@ -211,7 +215,8 @@ def test_ctrl_c_of_a_process_pool_sweep_stops_now_and_keeps_finished_rows(tmp_pa
         _, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        raise AssertionError("the sweep did not stop within 60 s of Ctrl-C") from None
+        raise AssertionError(f"the sweep did not stop within 60 s of Ctrl-C; it said: {proc.communicate()[1]!r}; "
+                             f"SIGINT in this process: {signal.getsignal(signal.SIGINT)}") from None
     assert proc.returncode == 130
     assert err.splitlines()[-1] == (f"robustmech: interrupted: finished rows are saved in {out}; "
                                     "run the same command to resume")
