@@ -33,7 +33,12 @@ CASES = [
     ("missing_designer.mech", 2, 1, "no designer objective"),
     ("no_participation.mech", 7, 1, "no outcome gives every agent a non-negative utility in state 0"),
     ("missing_file.mech", 9, 1, "file not found: 'no_such_file.npz'"),
-    ("prior_set.mech", 5, 7, "sets of priors (ambiguity) are not supported yet"),
+    ("prior_set_length.mech", 6, 12, "prior 2 of the set: the prior has 3 entries for 2 states"),
+    ("prior_set_not_one.mech", 5, 24, "prior 2 of the set: the prior sums to 3/4"),
+    ("prior_set_negative.mech", 5, 27, "prior 2 of the set: negative probability -1/2 for state 1"),
+    ("marginals_count.mech", 5, 7, "`prior marginals` needs one marginal per state coordinate (2: v[1], v[2]), got 3"),
+    ("marginals_not_one.mech", 5, 17, "the marginal of v[1] sums to 3/4, not 1"),
+    ("marginals_value.mech", 5, 48, "the marginal of v[2] gives probability 1/4 to the value 2, which no state has"),
     ("unknown_directive.mech", 10, 1, "unknown program 'nonsense'; choose one of guarantee, potential, dual"),
     ("directive_option.mech", 10, 1, "`solve` takes no option 'color' (its options: k, solver, time_limit, symmetry)"),
 ]
