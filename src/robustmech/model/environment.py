@@ -56,7 +56,7 @@ class PriorSet:
     ``marginals[c]`` (a mapping value -> probability; 001 Appendix B.1.5, unknown
     correlation), or ``"hull"``: the convex hull of ``priors`` (each one probability per
     state, in state order). The environment's single prior ``StateSpace.prior`` is a
-    member of the set (the product of the marginals; the first listed prior).
+    member of the set (the product of the marginals; the average of the listed priors).
     """
 
     kind: Literal["marginals", "hull"]
@@ -479,9 +479,9 @@ class ModelBuilder(DeclarationBuilder):
         probability). The single prior ``env.states.prior`` is their product, which must
         sum to 1 over Θ (so that the set is not empty)."""
         state_symbols = self._need_states("prior", location)
-        for c, marg in enumerate(marginals[:len(state_symbols)]):
+        for c, given in enumerate(marginals[:len(state_symbols)]):
             taken = {pt[c] for pt in self._points}
-            for value, p in marg.items():
+            for value, p in given.items():
                 v = _number(value, "a marginal's value", location)
                 if v not in taken and _number(p, "a marginal probability", location) != 0:
                     raise ModelError(f"the marginal of {state_symbols[c].name} gives probability {p} to the value "
@@ -490,10 +490,10 @@ class ModelBuilder(DeclarationBuilder):
         exact = tuple(tuple((_number(k, "a marginal's value", location), _number(v, "a marginal probability", location))
                             for k, v in marg.items()) for marg in marginals)
         names = [sym.name for sym in self._state_symbols or ()]
-        for c, marg in enumerate(exact):
-            if any(p < 0 for _, p in marg):
+        for c, table in enumerate(exact):
+            if any(p < 0 for _, p in table):
                 raise ModelError(f"negative probability in the marginal of {names[c]}", location)
-            total = sum((p for _, p in marg), sympy.Integer(0))
+            total = sum((p for _, p in table), sympy.Integer(0))
             if total != 1:
                 raise ModelError(f"the marginal of {names[c]} sums to {total}, not 1", location)
         self._prior_set = PriorSet("marginals", marginals=exact)
@@ -502,7 +502,8 @@ class ModelBuilder(DeclarationBuilder):
     def prior_hull(self, priors: Sequence[Sequence[Any]], location: Location | None = None) -> None:
         """A finite set of priors, read as its convex hull (maxmin over a closed convex
         set of priors): each one probability per state, in state order. The single prior
-        ``env.states.prior`` is the first one."""
+        ``env.states.prior`` is their centre (the average of the listed priors), a member
+        of the hull in its relative interior."""
         self._need_states("prior", location)
         if not priors:
             raise ModelError("a set of priors needs at least one prior", location)
@@ -520,7 +521,9 @@ class ModelBuilder(DeclarationBuilder):
             if (exact and total != 1) or (not exact and abs(float(total) - 1.0) > 1e-9):
                 raise ModelError(f"prior {j + 1} of the set sums to {total} (= {float(total):.10g}), not 1", location)
             checked.append(tuple(values))
-        self._set_prior(checked[0], "hull", location)
+        m = len(checked)
+        centre = tuple(sum((mu[s] for mu in checked), sympy.Integer(0)) / m for s in range(len(self._points)))
+        self._set_prior(centre, "hull", location)
         self._prior_set = PriorSet("hull", priors=tuple(checked))
 
     def finite_outcomes(self, names: Sequence[str], location: Location | None = None) -> tuple[str, ...]:
