@@ -55,7 +55,6 @@ def register(sub) -> None:
                    help="general: LB-G-k and UB-P-k of 004; auction: 001's programs (41) and (3) for quasilinear "
                         "auctions; auto (default): the auction programs where the environment is quasilinear")
     add_solver_arguments(b)
-    b.set_defaults(solver=None)  # none given: the model's `bounds ..., solver = ...` directive, else auto
     add_json_argument(b)
     b.set_defaults(handler=run_bounds)
 
@@ -112,7 +111,8 @@ def run_solve(args: argparse.Namespace) -> None:
 def run_bounds(args: argparse.Namespace) -> None:
     env = api.load_model(args.model, parse_params(args.param))
     args.k = args.k or default_k(env, "bounds") or DEFAULT_K
-    args.solver = args.solver or default_solver(env) or "auto"
+    if args.solver == "auto":  # the default: the solver of the model's own `bounds ..., solver = ...` directive
+        args.solver = default_solver(env) or "auto"
     with solver_log_to_stderr():
         result = api.bounds(env, args.k, progress=progress, family=args.family, **solver_options(args))
     if args.json:
