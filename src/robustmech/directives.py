@@ -150,6 +150,15 @@ def default_k(env: Environment, program: str | None = None) -> int | None:
     return None
 
 
+def default_solver(env: Environment) -> str | None:
+    """The solver of the model's first ``bounds`` directive that names one (``bounds k = 7,
+    solver = "highs-ipm"``), for ``robustmech bounds`` given no ``--solver``."""
+    for directive in env.directives:
+        if directive.get("program") == "bounds" and "solver" in directive:
+            return str(directive["solver"])
+    return None
+
+
 def _jsonable(value):
     if isinstance(value, dict):
         return {key: _jsonable(v) for key, v in value.items()}

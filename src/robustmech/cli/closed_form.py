@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import api
+from ..errors import ModelError
 from ..symbolic.closed_forms import closed_form
 from .common import add_json_argument, add_model_arguments, emit_json, parse_params, positive_int
 
@@ -23,6 +24,9 @@ def register(sub) -> None:
 
 def run_closed_form(args: argparse.Namespace) -> None:
     env = api.load_model(args.model, parse_params(args.param))
+    if env.states.prior_set is not None:
+        raise ModelError(f"{env.location('prior')}: closed-form: the closed forms are for a single prior, and this "
+                         f"model's prior is ambiguous ({env.states.prior_set.describe()})")
     form = closed_form(env.name, dict(env.params))
     out = {"model": env.name, "params": form.params, "value": form.value, "formula": form.formula,
            "source": form.source, **form.extra}

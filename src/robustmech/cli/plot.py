@@ -226,6 +226,9 @@ def _proportional(mech_results, args):
 
     result = mech_results[0]
     env = ModelSpec.of(args.model).build({k: str(v) for k, v in (result.params or {}).items()})
+    if env.states.prior_set is not None:
+        raise ParameterError("the proportional auction of 002 is for a single prior; this model's prior is ambiguous "
+                             f"({env.states.prior_set.describe()})")
     if len(env.states.symbols) != 1:
         raise ParameterError("the proportional auction of 002 is for a pure common value: the model's state must be "
                              f"one value, not ({', '.join(s.name for s in env.states.symbols)})")

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .. import api
-from ..directives import default_k
+from ..directives import default_k, default_solver
 from ..errors import ParameterError, SolverError
 from ..programs import base as programs
 from .common import (
@@ -114,6 +114,8 @@ def run_solve(args: argparse.Namespace) -> None:
 def run_bounds(args: argparse.Namespace) -> None:
     env = api.load_model(args.model, parse_params(args.param), restrict=args.restrict)
     args.k = args.k or default_k(env, "bounds") or DEFAULT_K
+    if args.solver == "auto":  # the default: the solver of the model's own `bounds ..., solver = ...` directive
+        args.solver = default_solver(env) or "auto"
     with solver_log_to_stderr():
         result = api.bounds(env, args.k, progress=progress, family=args.family, **solver_options(args))
     if args.json:

@@ -230,7 +230,8 @@ class StateStmt(Statement):
 class PriorSpec(Node):
     """``kind``: ``uniform``, ``table`` (list or table in ``expr``), ``density``
     (``expr``), ``independent`` (``marginals``, each None for uniform or an Expr),
-    ``set`` (``members``: a set of priors, for ambiguity)."""
+    ``marginals`` (the same, for known marginals with unknown correlation: ambiguity),
+    ``set`` (``members``: a set of priors, ambiguity: their convex hull)."""
 
     kind: str
     expr: Optional[Expr] = None

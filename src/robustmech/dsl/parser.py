@@ -336,6 +336,9 @@ class _ToAST(Transformer):
     def prior_independent(self, meta, *marginals):
         return A.PriorSpec(self._loc(meta), "independent", marginals=tuple(marginals))
 
+    def prior_marginals(self, meta, *marginals):
+        return A.PriorSpec(self._loc(meta), "marginals", marginals=tuple(marginals))
+
     def prior_set(self, meta, *members):
         return A.PriorSpec(self._loc(meta), "set", members=tuple(members))
 

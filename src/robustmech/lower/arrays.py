@@ -71,6 +71,67 @@ class Generators:
 
 
 @dataclass(frozen=True)
+class LoweredPriorSet:
+    """The numbers of an ambiguous prior (:class:`~robustmech.model.environment.PriorSet`):
+    a polytope 𝒫 ⊆ Δ(Θ).
+
+    ``kind == "hull"``: 𝒫 = conv(``extremes``), one listed prior per row (m, S).
+    ``kind == "marginals"``: 𝒫 = {μ >= 0 : Σ_{θ: θ_c = v} μ(θ) = targets_c[v] for every
+    coordinate c and value v}; ``classes[c]`` is (labels, values, targets): the index of
+    each state's value of coordinate c (S,), the coordinate's values, their probabilities.
+    """
+
+    kind: str
+    extremes: np.ndarray  # (m, S) for a hull; (0, S) for marginals
+    classes: tuple = ()
+
+    def marginal_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """For marginals: the rows C (Σ_c |values_c|, S) and targets c with 𝒫 = {μ >= 0 : C μ = c}."""
+        rows, targets = [], []
+        for labels, values, target in self.classes:
+            rows.append((labels[None, :] == np.arange(len(values))[:, None]).astype(float))
+            targets.append(target)
+        S = self.extremes.shape[1]
+        return (np.vstack(rows) if rows else np.zeros((0, S))), (np.concatenate(targets) if targets else np.zeros(0))
+
+    def contains(self, mu: np.ndarray, tol: float = 1e-7) -> bool:
+        """Whether the distribution ``mu`` on Θ lies in 𝒫 (to ``tol``)."""
+        mu = np.asarray(mu, dtype=float)
+        if mu.min(initial=0.0) < -tol or abs(mu.sum() - 1.0) > tol:
+            return False
+        if self.kind == "marginals":
+            C, c = self.marginal_matrix()
+            return bool(np.abs(C @ mu - c).max(initial=0.0) <= tol)
+        from scipy.optimize import linprog
+
+        m = self.extremes.shape[0]
+        res = linprog(np.zeros(m), A_eq=np.vstack([self.extremes.T, np.ones((1, m))]),
+                      b_eq=np.concatenate([mu, [1.0]]), bounds=(0, None), method="highs")
+        if res.status != 0:
+            return False
+        return bool(np.abs(self.extremes.T @ res.x - mu).max(initial=0.0) <= tol)
+
+
+def lower_prior_set(states) -> LoweredPriorSet | None:
+    """The arrays of ``states.prior_set`` (None for a single prior)."""
+    ps = states.prior_set
+    if ps is None:
+        return None
+    S = len(states.points)
+    if ps.kind == "hull":
+        return LoweredPriorSet("hull", np.array([[float(p) for p in mu] for mu in ps.priors], dtype=float))
+    classes = []
+    for c, marginal in enumerate(ps.marginals):
+        values = sorted({pt[c] for pt in states.points}, key=float)
+        where = {v: j for j, v in enumerate(values)}
+        labels = np.array([where[pt[c]] for pt in states.points], dtype=np.int64)
+        table = dict(marginal)
+        target = np.array([float(table.get(v, 0)) for v in values], dtype=float)
+        classes.append((labels, tuple(float(v) for v in values), target))
+    return LoweredPriorSet("marginals", np.zeros((0, S)), tuple(classes))
+
+
+@dataclass(frozen=True)
 class LoweredEnvironment:
     """The numbers of an environment. Shapes: N agents, S states, d outcome dims."""
 
@@ -85,6 +146,9 @@ class LoweredEnvironment:
     finite: bool
     outcome_names: tuple[str, ...]
     checks: dict = field(default_factory=dict)
+    # an ambiguous prior (None: the single prior ``prior``); every program that depends on
+    # the prior honours it or refuses it (robustmech.programs.priors)
+    prior_set: LoweredPriorSet | None = None
 
     @property
     def n_agents(self) -> int:
@@ -180,6 +244,7 @@ def lower_environment(env: Environment, check: bool = True) -> LoweredEnvironmen
         designer_const=wconst,
         finite=env.outcomes.is_finite,
         outcome_names=tuple(env.outcomes.names),
+        prior_set=lower_prior_set(env.states),
     )
     if check:
         check_participation_secure_exists(low)

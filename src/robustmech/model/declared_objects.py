@@ -103,7 +103,11 @@ class DeclaredObjects:
         else:
             joint, signals = self._information_written(s, n)
         marginal = joint.reshape(-1, joint.shape[-1]).sum(0)
-        if prior.size and np.abs(marginal - prior).max() > 1e-9:
+        if b._prior_set is not None:  # an ambiguous prior: the structure's marginal is the prior it is played under
+            if not b._prior_set.contains(b._points, marginal):
+                raise ModelError(f"information {s.name}: its marginal on the states is not a prior of the model's set "
+                                 f"({b._prior_set.describe()})", s.loc)
+        elif prior.size and np.abs(marginal - prior).max() > 1e-9:
             worst = int(np.abs(marginal - prior).argmax())
             raise ModelError(f"information {s.name}: its marginal on the states is not the prior (state "
                              f"{labels[worst]} has probability {marginal[worst]:.6g}, the prior {prior[worst]:.6g})",

@@ -173,12 +173,13 @@ class _BayesianElaborator:
         if spec.kind == "uniform":
             self.b.prior_uniform(location=loc)
         elif spec.kind == "set":
-            raise ModelError("sets of priors (ambiguity) are not supported yet: no program of robustmech handles "
-                             "them; declare a single prior", spec.loc)
+            self._prior_set(spec, loc)
         elif spec.kind == "density":
             self._prior_density(spec, loc)
         elif spec.kind == "independent":
-            self._prior_independent(spec, loc)
+            self.b.prior_product(self._marginal_tables(spec, "an independent prior"), location=loc)
+        elif spec.kind == "marginals":
+            self.b.prior_marginals(self._marginal_tables(spec, "`prior marginals`"), location=loc)
         else:  # table: a list in state order, or {state: probability}
             expr = spec.expr
             assert expr is not None  # the parser gives a table prior its expression
@@ -220,13 +221,38 @@ class _BayesianElaborator:
             values.append(v)
         self.b.prior(_normalise(values, expr.loc), location=loc)
 
-    def _prior_independent(self, spec: A.PriorSpec, loc: Location) -> None:
+    def _prior_set(self, spec: A.PriorSpec, loc: Location) -> None:
+        """``prior in { P1, P2, ... }``: each member is a prior in any single form, checked
+        as a prior is (on a scratch builder with the same states); the set is their convex
+        hull (:meth:`ModelBuilder.prior_hull`)."""
+        members = []
+        builder = self.b
+        for j, member in enumerate(spec.members, start=1):
+            scratch = ModelBuilder(builder.name, path=builder.path)
+            scratch._state_symbols, scratch._points, scratch._labels = (builder._state_symbols, builder._points,
+                                                                       builder._labels)
+            self.b = scratch
+            try:
+                self._prior_spec(member, member.loc)
+            except ModelError as exc:
+                raise ModelError(f"prior {j} of the set: {exc.message}", exc.location or member.loc) from None
+            finally:
+                self.b = builder
+            assert scratch._prior is not None  # every single form sets the prior or raises
+            members.append(scratch._prior)
+        self.b.prior_hull(members, location=loc)
+
+    def _marginal_tables(self, spec: A.PriorSpec, what: str) -> list[dict]:
+        """The marginals of ``prior independent ...`` / ``prior marginals ...``: one table
+        {value: probability} per state coordinate (``uniform``: uniform over the values
+        the coordinate takes in Θ); one marginal given for several coordinates is repeated."""
         dims = len(self.state_symbols)
         marginals = list(spec.marginals)
         if len(marginals) == 1 and dims > 1:
             marginals = marginals * dims
         if len(marginals) != dims:
-            raise ModelError(f"an independent prior needs one marginal per state coordinate ({dims}), "
+            names = ", ".join(sym.name for sym in self.state_symbols)
+            raise ModelError(f"{what} needs one marginal per state coordinate ({dims}: {names}), "
                              f"got {len(marginals)}", spec.loc)
         tables = []
         for c, m in enumerate(marginals):
@@ -240,12 +266,16 @@ class _BayesianElaborator:
             probs = {}
             for key, p, ploc in zip(table.keys, table.values, table.locs):
                 p = self._probability(p, ploc)
-                probs[self.number(key, ploc, "a coordinate value")] = p
+                value = self.number(key, ploc, "a coordinate value")
+                if p != 0 and value not in values:
+                    raise ModelError(f"the marginal of {self.state_symbols[c].name} gives probability {p} to the "
+                                     f"value {value}, which no state has", ploc)
+                probs[value] = p
             total = sum(probs.values(), sympy.Integer(0))
             if total != 1:
                 raise ModelError(f"the marginal of {self.state_symbols[c].name} sums to {total}, not 1", m.loc)
             tables.append(probs)
-        self.b.prior_product(tables, location=loc)
+        return tables
 
     def _probability(self, p, loc, label: str | None = None):
         p = self.number(p, loc, "a probability")

@@ -48,17 +48,62 @@ def _number(value: Any, what: str, location: Location | None) -> sympy.Expr:
 
 
 @dataclass(frozen=True)
+class PriorSet:
+    """An ambiguous prior: a closed convex set 𝒫 ⊆ Δ(Θ) from which Nature chooses μ,
+    jointly with the information (maxmin over 𝒫, Gilboa-Schmeidler).
+
+    ``kind`` is ``"marginals"``: every joint μ on Θ whose marginal on coordinate c is
+    ``marginals[c]`` (a mapping value -> probability; 001 Appendix B.1.5, unknown
+    correlation), or ``"hull"``: the convex hull of ``priors`` (each one probability per
+    state, in state order). The environment's single prior ``StateSpace.prior`` is a
+    member of the set (the product of the marginals; the average of the listed priors).
+    """
+
+    kind: Literal["marginals", "hull"]
+    priors: tuple[tuple[sympy.Expr, ...], ...] = ()
+    marginals: tuple[tuple[tuple[sympy.Expr, sympy.Expr], ...], ...] = ()
+
+    def contains(self, points: Sequence[tuple], mu: Sequence[float], tol: float = 1e-9) -> bool:
+        """Whether the distribution ``mu`` on the states ``points`` (in state order) is in the set."""
+        mu_arr = np.asarray(mu, dtype=float)
+        if mu_arr.min(initial=0.0) < -tol or abs(mu_arr.sum() - 1.0) > tol:
+            return False
+        if self.kind == "marginals":
+            for c, marginal in enumerate(self.marginals):
+                for value, p in marginal:
+                    mass = sum(m for pt, m in zip(points, mu_arr) if pt[c] == value)
+                    if abs(mass - float(p)) > tol:
+                        return False
+            return True
+        from scipy.optimize import linprog
+
+        extremes = np.array([[float(p) for p in prior] for prior in self.priors], dtype=float)
+        m = len(extremes)
+        res = linprog(np.zeros(m), A_eq=np.vstack([extremes.T, np.ones((1, m))]), b_eq=np.append(mu_arr, 1.0),
+                      bounds=(0, None), method="highs")
+        return res.status == 0 and bool(np.abs(extremes.T @ res.x - mu_arr).max(initial=0.0) <= tol)
+
+    def describe(self) -> str:
+        if self.kind == "marginals":
+            return "known marginals, unknown correlation (001 Appendix B.1.5)"
+        return f"the convex hull of {len(self.priors)} prior{'s' if len(self.priors) != 1 else ''}"
+
+
+@dataclass(frozen=True)
 class StateSpace:
     """Finite state set Θ with the prior μ.
 
     ``symbols`` are the coordinates of a state (``theta[1], theta[2]`` or ``v``);
     ``points[s]`` gives their exact values in state ``s``; ``prior[s]`` is μ(θ_s).
+    ``prior_set`` is the set of priors of an ambiguous model (:class:`PriorSet`), else
+    None; ``prior`` is then one member of it.
     """
 
     symbols: tuple[sympy.Symbol, ...]
     points: tuple[tuple[sympy.Expr, ...], ...]
     labels: tuple[str, ...]
     prior: tuple[sympy.Expr, ...]
+    prior_set: PriorSet | None = None
 
     def __len__(self) -> int:
         return len(self.points)
@@ -213,6 +258,8 @@ def describe(env: Environment) -> str:
     lines.append(f"  states ({syms}): {len(env.states)}")
     for label, point, p in zip(env.states.labels, env.states.points, env.states.prior):
         lines.append(f"    {label:<16} ({', '.join(str(c) for c in point)})  prior {p}")
+    if env.states.prior_set is not None:
+        lines.append(f"  ambiguous prior: {env.states.prior_set.describe()} (the prior above is one member)")
     if env.outcomes.is_finite:
         lines.append(f"  outcomes: {', '.join(env.outcomes.names)}")
     else:
@@ -321,6 +368,7 @@ class ModelBuilder(DeclarationBuilder):
         self._labels: list[str] = []
         self._prior: tuple[sympy.Expr, ...] | None = None
         self._prior_kind: str | None = None
+        self._prior_set: PriorSet | None = None
         self._outcomes: OutcomeSpace | None = None
         self._variables: list[sympy.Symbol] = []
         self._lower: list[sympy.Expr | None] = []
@@ -429,6 +477,59 @@ class ModelBuilder(DeclarationBuilder):
                 p *= exact[c][coord]
             values.append(p)
         self._set_prior(tuple(values), "product", location)
+
+    def prior_marginals(self, marginals: Sequence[Mapping[Any, Any]], location: Location | None = None) -> None:
+        """Known marginals, unknown correlation (001 Appendix B.1.5): Nature chooses any
+        joint prior on Θ whose marginal on coordinate c is ``marginals[c]`` (value ->
+        probability). The single prior ``env.states.prior`` is their product, which must
+        sum to 1 over Θ (so that the set is not empty)."""
+        state_symbols = self._need_states("prior", location)
+        for c, given in enumerate(marginals[:len(state_symbols)]):
+            taken = {pt[c] for pt in self._points}
+            for value, p in given.items():
+                v = _number(value, "a marginal's value", location)
+                if v not in taken and _number(p, "a marginal probability", location) != 0:
+                    raise ModelError(f"the marginal of {state_symbols[c].name} gives probability {p} to the value "
+                                     f"{v}, which no state has", location)
+        self.prior_product(marginals, location=location)
+        exact = tuple(tuple((_number(k, "a marginal's value", location), _number(v, "a marginal probability", location))
+                            for k, v in marg.items()) for marg in marginals)
+        names = [sym.name for sym in self._state_symbols or ()]
+        for c, table in enumerate(exact):
+            if any(p < 0 for _, p in table):
+                raise ModelError(f"negative probability in the marginal of {names[c]}", location)
+            total = sum((p for _, p in table), sympy.Integer(0))
+            if total != 1:
+                raise ModelError(f"the marginal of {names[c]} sums to {total}, not 1", location)
+        self._prior_set = PriorSet("marginals", marginals=exact)
+        self._prior_kind = "marginals"
+
+    def prior_hull(self, priors: Sequence[Sequence[Any]], location: Location | None = None) -> None:
+        """A finite set of priors, read as its convex hull (maxmin over a closed convex
+        set of priors): each one probability per state, in state order. The single prior
+        ``env.states.prior`` is their centre (the average of the listed priors), a member
+        of the hull in its relative interior."""
+        self._need_states("prior", location)
+        if not priors:
+            raise ModelError("a set of priors needs at least one prior", location)
+        checked = []
+        for j, probabilities in enumerate(priors):
+            values = [_number(p, "a prior probability", location) for p in probabilities]
+            if len(values) != len(self._points):
+                raise ModelError(f"prior {j + 1} of the set has {len(values)} entries for {len(self._points)} states",
+                                 location)
+            for label, p in zip(self._labels, values):
+                if p < 0:
+                    raise ModelError(f"prior {j + 1} of the set: negative probability {p} for state {label}", location)
+            total = sum(values, sympy.Integer(0))
+            exact = all(isinstance(v, sympy.Rational) for v in values)
+            if (exact and total != 1) or (not exact and abs(float(total) - 1.0) > 1e-9):
+                raise ModelError(f"prior {j + 1} of the set sums to {total} (= {float(total):.10g}), not 1", location)
+            checked.append(tuple(values))
+        m = len(checked)
+        centre = tuple(sum((mu[s] for mu in checked), sympy.Integer(0)) / m for s in range(len(self._points)))
+        self._set_prior(centre, "hull", location)
+        self._prior_set = PriorSet("hull", priors=tuple(checked))
 
     def finite_outcomes(self, names: Sequence[str], location: Location | None = None) -> tuple[str, ...]:
         if self._outcomes is not None or self._variables:
@@ -586,7 +687,8 @@ class ModelBuilder(DeclarationBuilder):
             )
         else:
             outcomes = self._outcomes
-        states = StateSpace(self._state_symbols, tuple(self._points), tuple(self._labels), self._prior)
+        states = StateSpace(self._state_symbols, tuple(self._points), tuple(self._labels), self._prior,
+                            self._prior_set)
         utilities = []
         for i, agent in enumerate(self._agents):
             if i not in self._utilities:

@@ -30,7 +30,10 @@ Programs (``build(program, ql, k, ...)``):
     the downward derivative ∇- and no transfers.
 
 Priors (``correlation``): ``"known"`` (μ given), ``"unknown"`` (only each agent's
-marginal of V_i(θ) is known, 001 Appendix B.1.5: λ(θ) = Σ_i λ_i(V_i(θ))), or a
+marginal of V_i(θ) is known, 001 Appendix B.1.5: λ(θ) = Σ_i λ_i(V_i(θ))); by default
+the model's own prior: a single μ, or an ambiguous prior (``prior marginals ...``: the
+marginal of each state coordinate is known; ``prior in {...}``: the convex hull of the
+listed priors; :mod:`robustmech.programs.priors`); or a
 ``penalty`` c(θ) that the adversary pays for choosing θ (001 Appendix B.1.6: the
 adversary minimises E[profit + c(θ)] over value distributions of any marginal).
 """
@@ -51,6 +54,7 @@ from ..lower.quasilinear import QuasilinearEnvironment
 from ..model.objects import InformationStructure, Mechanism
 from .base import REQUIRED, Program, ReadBack, register
 from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled, profiles
+from .priors import add_multiplier, add_state_marginal, multiplier_values, prior_set
 
 PROGRAMS = ("auction-guarantee", "auction-guarantee-transfers", "auction-potential", "auction-dual")
 LOWER, UPPER = "auction-guarantee", "auction-potential"
@@ -96,13 +100,28 @@ class AuctionInverse:
     blocks: dict = field(default_factory=dict)
 
 
-def build(program: str, ql: QuasilinearEnvironment, k: int, correlation: str = "known",
+def build(program: str, ql: QuasilinearEnvironment, k: int, correlation: str | None = None,
           penalty=None) -> tuple[LinearProgram, AuctionInverse]:
-    """Build one of :data:`PROGRAMS` on X(k)."""
+    """Build one of :data:`PROGRAMS` on X(k).
+
+    ``correlation`` None (the default) follows the model: ``"known"`` for a single prior;
+    for an ambiguous prior (``prior marginals ...`` or ``prior in {...}``) the set itself
+    (:mod:`robustmech.programs.priors`), recorded as ``"marginals"`` or ``"hull"``."""
     if program not in PROGRAMS:
         raise UnsupportedError(f"unknown auction program '{program}'; choose one of {', '.join(PROGRAMS)}")
-    if correlation not in CORRELATIONS:
+    if correlation is not None and correlation not in CORRELATIONS:
         raise ModelError(f"correlation must be one of {', '.join(CORRELATIONS)}, got {correlation!r}")
+    ambiguous = prior_set(ql.lowered)
+    if ambiguous is not None:
+        declared = f"the model declares {'known marginals' if ambiguous.kind == 'marginals' else 'a set of priors'}"
+        if penalty is not None:
+            raise ModelError(f"a penalty replaces the prior, but {declared}: declare a single prior to use one")
+        if correlation == "known" or (correlation == "unknown" and ambiguous.kind == "hull"):
+            raise ModelError(f"correlation={correlation!r} contradicts the model's prior ({declared}): leave the "
+                             "option out, and the programs follow the model")
+        correlation = ambiguous.kind
+    elif correlation is None:
+        correlation = "known"
     if not isinstance(k, (int, np.integer)) or k < 2:
         raise ModelError(f"the auction programs need k >= 2 (ρ is degenerate at k = 1), got {k!r}")
     if penalty is not None:
@@ -165,6 +184,10 @@ def _multiplier_part(inv: AuctionInverse, b: ProgramBuilder, n_rows_per_state: i
         b.add_variables("profit", 1, lower=-np.inf, description="Π: the penalised profit bound (001 Appendix B.1.6)")
         b.set_cost("profit", 1.0)
         return {"profit": sp.csr_matrix(np.ones((S * n_rows_per_state, 1)))}, np.repeat(inv.penalty, n_rows_per_state)
+    if inv.correlation in ("marginals", "hull"):  # the model's ambiguous prior
+        blocks = add_multiplier(b, ql.lowered, n_rows_per_state, index_sets(inv)["Theta"],
+                                "λ(θ): the lowest virtual profit in state θ")
+        return blocks, np.zeros(S * n_rows_per_state)
     if inv.correlation == "unknown":
         blocks = {}
         for i, (labels, vals) in enumerate(inv.classes):
@@ -331,7 +354,10 @@ def _build_potential(inv: AuctionInverse) -> LinearProgram:
                    lower=0.0, upper=0.0, description="U(L) - r U(L + 1) = Σ_{L(x) = L} k^c(x) b·y'(x)",
                    index=(levels,))
         b.set_cost("y_tail", at_zero.ravel())
-    if inv.penalty is None:
+    if inv.correlation in ("marginals", "hull"):
+        add_state_marginal(b, ql.lowered, "tail", mass, sets["Theta"],
+                           description="Σ_x σ(x, θ) = k^-N T(θ, 0) = μ(θ)")
+    elif inv.penalty is None:
         if inv.correlation == "unknown":
             for i, (labels, vals) in enumerate(inv.classes):
                 onehot = sp.csr_matrix((np.ones(S), (labels, np.arange(S))), shape=(len(vals), S))
@@ -418,6 +444,8 @@ def _multiplier_values(lp: LinearProgram, x: np.ndarray, inv: AuctionInverse) ->
     S = inv.ql.n_states
     if inv.penalty is not None:
         return np.full(S, lp.block(x, "profit")[0]) - inv.penalty
+    if inv.correlation in ("marginals", "hull"):
+        return multiplier_values(lp, x, inv.ql.lowered)
     if inv.correlation == "unknown":
         return sum(lp.block(x, f"lambda_{i + 1}")[labels] for i, (labels, _) in enumerate(inv.classes))
     return lp.block(x, "lambda")
@@ -482,6 +510,10 @@ def _read_guarantee(lp: LinearProgram, solution, inv: AuctionInverse) -> dict:
         checks["excess_growth_max_error"] = float(np.abs(excess - Xi_bal.reshape(-1)).max())
     if inv.penalty is None and inv.correlation == "known":
         checks["certified_guarantee"] = float(ql.prior @ certified + 0.0)
+    elif inv.correlation == "hull":  # the worst listed prior: the worst of their convex hull for this λ
+        hull = prior_set(ql.lowered)
+        assert hull is not None  # inv.correlation says so
+        checks["certified_guarantee"] = float((hull.extremes @ certified).min())
     elif inv.penalty is not None:
         checks["certified_guarantee"] = float(virtual_profit.min())  # Π <= min over (θ, x), penalty included
     # the mechanism in the environment's own outcome coordinates
@@ -577,7 +609,7 @@ class _AuctionProgram(Program):
     """One of 001's programs on the quasilinear structure recognised in the environment."""
 
     family = "auction"
-    parameters = {"k": REQUIRED, "correlation": "known", "penalty": None}
+    parameters = {"k": REQUIRED, "correlation": None, "penalty": None}
 
     def build(self, lowered, **options) -> tuple[LinearProgram, AuctionInverse]:
         from ..lower.quasilinear import recognise

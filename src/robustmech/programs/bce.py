@@ -10,6 +10,10 @@ equilibria (003 Section 3.1, the Lagrangian (5)-(6); 004 Section 3.1.2):
                                                   ∀ i, recommended a_i, deviation a'_i ≠ a_i
                Σ_a σ(a, θ) = μ(θ)  ∀ θ,   σ >= 0.
 
+With an ambiguous prior (a set 𝒫, :mod:`robustmech.programs.priors`) the state
+marginal is any μ ∈ 𝒫, chosen with σ: the worst BCE is then the guarantee
+min_{μ ∈ 𝒫} G_μ(M), the best BCE the best case over 𝒫.
+
 Every obedience constraint is imposed (every agent, recommendation and deviation), not
 only the local ones of LB-G-k. Outcomes are points of the lowered outcome polyhedron,
 so u_i(m(a), θ) = utility_coef[i, θ] · m(a) + utility_const[i, θ] and the program is an
@@ -35,6 +39,7 @@ from ..lower.arrays import LoweredEnvironment
 from ..model.objects import Mechanism
 from .base import REQUIRED, Program, ReadBack, register
 from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled
+from .priors import add_state_marginal
 
 
 @dataclass(frozen=True)
@@ -147,8 +152,8 @@ def build(low: LoweredEnvironment, mechanism: Mechanism, sense: str = "min",
                    description=f"agent {low.env.agents[i]} obeys every recommendation against every deviation",
                    index=(labelled(f"D{i + 1}", pairs, description=f"(recommendation, deviation) of agent "
                                                                    f"{low.env.agents[i]}"),))
-    b.add_rows("marginal", {"sigma": sp.kron(np.ones((1, n_a)), sp.identity(n_s), format="csr")},
-               lower=low.prior, upper=low.prior, description="the marginal of σ on Θ is the prior μ", index=(states,))
+    # an ambiguous prior: the marginal is any prior of the set (Nature's choice, for the worst and the best BCE)
+    add_state_marginal(b, low, "sigma", sp.kron(np.ones((1, n_a)), sp.identity(n_s), format="csr"), states)
     meta = {"program": "bce", "sense": sense, "source": "Bergemann-Morris; 003 (5)-(6)"}
     lp = b.build(time.perf_counter() - start, meta)
     return lp, Inverse(mechanism, low, U, W)

@@ -9,6 +9,12 @@ simplex and q(x) = m(·|x).
 Layouts: the mechanism m is stored x-major, column ``x * d + j``; the information
 structure σ is θ-major, column ``θ * |X| + x``. All blocks are Kronecker products of
 the grid's derivative matrices with coefficient rows: no Python loop over grid points.
+
+An ambiguous prior (a set 𝒫 of priors: known marginals, or the convex hull of listed
+priors) enters through :mod:`robustmech.programs.priors`: in LB-G-k and (12) the
+objective Σ_θ μ(θ) λ(θ) becomes its worst case over 𝒫 (an epigraph over the listed
+priors, or λ(θ) = Σ_c ν_c(θ_c) priced at the marginals); in UB-P-k the marginal of σ
+on Θ ranges over 𝒫 with σ (Nature chooses the prior and the information together).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from ..model.objects import InformationStructure, Mechanism
 from . import restrictions
 from .base import REQUIRED, Program, ReadBack, register
 from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled, profiles
+from .priors import add_multiplier, add_state_marginal, multiplier_values
 
 PROGRAMS = ("guarantee", "potential", "dual")
 
@@ -114,18 +121,18 @@ def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
     max Σ_θ μ(θ) λ(θ)  s.t.  λ(θ) <= Σ_ω [w(ω,θ) m(ω|x) + Σ_i u_i(ω,θ) ∇+_i m(ω|x)]  ∀θ, x
                              Σ_ω u_i(ω,θ) m(ω|0,x_-i) >= 0                           ∀i, x_-i, θ
                              m(·|x) ∈ Δ(Ω) (or the outcome polyhedron)               ∀x
+
+    With an ambiguous prior 𝒫 the objective is min_{μ ∈ 𝒫} Σ_θ μ(θ) λ(θ).
     """
     start = time.perf_counter()
     grid = Grid(low.n_agents, k)
     b = ProgramBuilder(f"LB-G-{k}", "max")
     _mechanism_variables(b, grid, low)
-    b.add_variables("lambda", lower=-np.inf, description="λ(θ): the lowest strategic virtual objective in state θ",
-                    index=(index_sets(grid, low)["Theta"],), symbol="lam")
-    b.set_cost("lambda", low.prior)
+    lam = add_multiplier(b, low, grid.size, index_sets(grid, low)["Theta"],
+                         "λ(θ): the lowest strategic virtual objective in state θ")
     coef, const = _mechanism_rows(grid, low, grid.upward)
-    b.add_rows("strategic",
-               {"m": -coef, "lambda": sp.kron(sp.identity(low.n_states), np.ones((grid.size, 1)), format="csr")},
-               upper=const, description="λ(θ) <= strategic virtual objective (4) at every (θ, x)",
+    b.add_rows("strategic", {"m": -coef, **lam}, upper=const,
+               description="λ(θ) <= strategic virtual objective (4) at every (θ, x)",
                index=(index_sets(grid, low)["Theta"], index_sets(grid, low)["X"]))
     _participation_rows(b, grid, low)
     _polytope_rows(b, grid, low)
@@ -175,13 +182,11 @@ def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, 
     grid = Grid(low.n_agents, k)
     b = ProgramBuilder(f"dual-{k}", "max")
     _mechanism_variables(b, grid, low)
-    b.add_variables("lambda", lower=-np.inf, description="λ(θ): the lowest modified strategic virtual objective",
-                    index=(index_sets(grid, low)["Theta"],), symbol="lam")
-    b.set_cost("lambda", low.prior)
+    lam = add_multiplier(b, low, grid.size, index_sets(grid, low)["Theta"],
+                         "λ(θ): the lowest modified strategic virtual objective")
     coef, const = _mechanism_rows(grid, low, grid.downward)
-    b.add_rows("strategic",
-               {"m": -coef, "lambda": sp.kron(sp.identity(low.n_states), np.ones((grid.size, 1)), format="csr")},
-               upper=const, description="λ(θ) <= modified strategic virtual objective (11) at every (θ, x)",
+    b.add_rows("strategic", {"m": -coef, **lam}, upper=const,
+               description="λ(θ) <= modified strategic virtual objective (11) at every (θ, x)",
                index=(index_sets(grid, low)["Theta"], index_sets(grid, low)["X"]))
     _polytope_rows(b, grid, low)
     return b.build(time.perf_counter() - start,
@@ -193,6 +198,8 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
 
     min Σ_x γ(x)  s.t.  γ(x) >= Σ_θ [w(ω,θ) σ(x,θ) - Σ_i u_i(ω,θ) ∇̃+_i σ(x,θ)]  ∀x, ω
                         Σ_x σ(x,θ) = μ(θ)                                          ∀θ
+
+    With an ambiguous prior 𝒫, μ is a variable of the program, μ ∈ 𝒫.
 
     For continuous outcomes the inner maximum over ω becomes the maximum over the
     polyhedron P = conv(V) + cone(R) + span(L): one row per vertex v, and the
@@ -244,9 +251,7 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
                    description="the informational virtual objective is flat in free directions (transfers)",
                    index=(_generator_set("L", gens.lineality, low, "lineality directions of the outcome space"),
                           sets["X"]))
-    b.add_rows("marginal", {"sigma": sp.kron(sp.identity(n_s), np.ones((1, n_x)), format="csr")},
-               lower=low.prior, upper=low.prior, description="the marginal of σ on Θ is the prior μ",
-               index=(sets["Theta"],))
+    add_state_marginal(b, low, "sigma", sp.kron(sp.identity(n_s), np.ones((1, n_x)), format="csr"), sets["Theta"])
     meta = {"program": "potential", "k": k, "equation": "(10) of 004", "vertices": gens.vertices.tolist()}
     return b.build(time.perf_counter() - start, meta), Inverse("potential", grid, low)
 
@@ -275,7 +280,7 @@ def read(lp: LinearProgram, x: np.ndarray, inverse: Inverse) -> dict:
             rule = np.clip(rule, 0.0, None)  # solver noise below zero on a lottery
         mech = Mechanism(axes, low.outcome_names, rule, finite=low.finite, name=lp.name,
                          metadata={"k": grid.k, "program": inverse.program})
-        return {"mechanism": mech, "lambda": lp.block(x, "lambda")}
+        return {"mechanism": mech, "lambda": multiplier_values(lp, x, low)}
     sigma = lp.block(x, "sigma")  # (S, |X|)
     joint = np.moveaxis(sigma.reshape((low.n_states,) + grid.shape), 0, -1)
     info = InformationStructure(axes, low.env.states.labels, np.clip(joint, 0.0, None), name=lp.name,
@@ -310,6 +315,8 @@ def column_permutations(lp: LinearProgram, inverse: Inverse, symmetries) -> list
                 image = (np.arange(levels)[:, None] * d + np.asarray(sym.outcomes)[None, :]).ravel()
             elif name.startswith("aggregate_"):  # e(Σx) of `restrict aggregate E`
                 image = np.arange(block.size)
+            elif name in ("tau", "prior_weights") or name.startswith("nu_"):
+                image = np.arange(block.size)  # an ambiguous prior's blocks (invariance is checked on the program)
             else:  # pragma: no cover - every block of the bounding programs is listed
                 raise ValueError(f"no symmetry action for block {name}")
             perm[block.slice] = block.start + image

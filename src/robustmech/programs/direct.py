@@ -54,6 +54,15 @@ def check_information(low: LoweredEnvironment, info: InformationStructure, tol: 
                          f"the model has {low.n_states}")
     if not np.all(np.isfinite(info.joint)) or info.joint.min(initial=0.0) < -tol:
         raise ModelError(f"information structure '{name}' has a negative or non-finite probability")
+    ambiguous = getattr(low, "prior_set", None)
+    if ambiguous is not None:
+        # the structure's own marginal is the prior it is played under: it must be one of the set
+        if not ambiguous.contains(info.state_marginal(), tol):
+            why = ("its marginals differ" if ambiguous.kind == "marginals"
+                   else "it is not in the convex hull of the listed priors")
+            raise ModelError(f"the state marginal of information structure '{name}' is not a prior of the model's "
+                             f"set of priors ({why})")
+        return
     gap = np.abs(info.state_marginal() - low.prior).max()
     if gap > tol:
         raise ModelError(f"the state marginal of information structure '{name}' differs from the prior "

@@ -1,0 +1,111 @@
+"""Ambiguous priors in the programs: Nature chooses μ from a polytope 𝒫 ⊆ Δ(Θ).
+
+A model's ``prior marginals ...`` (known marginals, unknown correlation: 001 Appendix
+B.1.5) or ``prior in { ... }`` (the convex hull of the listed priors) reaches the
+programs as :class:`~robustmech.lower.arrays.LoweredPriorSet`. Each program that depends
+on the prior uses one of the two helpers below (the bounding programs of 004, the auction
+programs of 001, the BCE programs); the direct program checks that its information
+structure's state marginal is a member of the set. None silently uses one prior:
+
+* the designer's (max) side, whose objective is E_μ λ = Σ_θ μ(θ) λ(θ) for a known μ,
+  becomes min_{μ ∈ 𝒫} Σ_θ μ(θ) λ(θ) (:func:`add_multiplier`):
+
+  - hull: an epigraph, max τ s.t. τ <= μ_j·λ for every listed prior μ_j;
+  - marginals: by LP duality min {μ·λ : μ >= 0, Cμ = c} = max {c·ν : Cᵀν <= λ}, and
+    λ is replaced by Σ_c ν_c(θ_c) (the λ(θ) = Σ_i λ_i(v_i) of 001 (41) in Appendix B.1.5);
+
+* Nature's (min) side, whose state marginal Σ_x σ(x, θ) is μ for a known μ, lets μ
+  range over 𝒫 (:func:`add_state_marginal`):
+
+  - hull: convex weights w >= 0, Σ_j w_j = 1, Σ_x σ(x, θ) = Σ_j w_j μ_j(θ);
+  - marginals: Σ_{θ: θ_c = v} Σ_x σ(x, θ) = c_c(v) for every coordinate c and value v.
+
+With one prior in a hull both reduce to the single-prior program (τ <= μ·λ binds;
+w = 1), with the same value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..lower.arrays import LoweredPriorSet
+from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled
+
+
+def prior_set(low) -> LoweredPriorSet | None:
+    """The lowered environment's set of priors (None for a single prior)."""
+    return getattr(low, "prior_set", None)
+
+
+def add_multiplier(b: ProgramBuilder, low, rows_per_state: int, theta: IndexSet, description: str,
+                   cost_scale: float = 1.0) -> dict[str, sp.csr_matrix]:
+    """The λ side of rows ``λ(θ) <= ...`` over (θ, x), θ-major, ``rows_per_state`` rows a
+    state, for a maximisation whose objective is the worst case over the priors of
+    E_μ λ: declares the variables and their costs and returns the coefficient blocks to
+    put on those rows (the caller adds them to its row family)."""
+    ps = prior_set(low)
+    S = low.n_states
+    ones = np.ones((rows_per_state, 1))
+    if ps is None or ps.kind == "hull":
+        b.add_variables("lambda", lower=-np.inf, description=description, index=(theta,), symbol="lam")
+        if ps is None:
+            b.set_cost("lambda", cost_scale * low.prior)
+        else:
+            m = ps.extremes.shape[0]
+            b.add_variables("tau", 1, lower=-np.inf, description="τ = min_j Σ_θ μ_j(θ) λ(θ): the worst listed prior "
+                            "(the worst case over their convex hull)")
+            b.set_cost("tau", cost_scale)
+            b.add_rows("prior_set", {"tau": sp.csr_matrix(np.ones((m, 1))), "lambda": -sp.csr_matrix(ps.extremes)},
+                       upper=0.0, description="τ <= Σ_θ μ_j(θ) λ(θ) for every listed prior μ_j",
+                       index=(labelled("P", range(1, m + 1), description="the listed priors"),))
+        return {"lambda": sp.kron(sp.identity(S), ones, format="csr")}
+    blocks = {}
+    for c, (labels, values, target) in enumerate(ps.classes):
+        name = f"nu_{c + 1}"
+        coordinate = low.env.states.symbols[c].name
+        onehot = sp.csr_matrix((np.ones(S), (np.arange(S), labels)), shape=(S, len(values)))
+        b.add_variables(name, len(values), lower=-np.inf,
+                        description=f"ν_{c + 1}({coordinate}): coordinate {coordinate}'s part of λ(θ) = Σ_c ν_c(θ_c) "
+                        "(known marginals, 001 Appendix B.1.5)",
+                        index=(labelled(f"V{c + 1}", values, description=f"the values of {coordinate}"),))
+        b.set_cost(name, cost_scale * target)
+        blocks[name] = sp.kron(onehot, ones, format="csr")
+    return blocks
+
+
+def multiplier_values(lp: LinearProgram, x: np.ndarray, low) -> np.ndarray:
+    """λ(θ) from a solution of a program built with :func:`add_multiplier`."""
+    ps = prior_set(low)
+    if ps is None or ps.kind == "hull":
+        return lp.block(x, "lambda")
+    return sum((lp.block(x, f"nu_{c + 1}")[labels] for c, (labels, _, _) in enumerate(ps.classes)),
+               np.zeros(low.n_states))
+
+
+def add_state_marginal(b: ProgramBuilder, low, block: str, mass: sp.csr_matrix, theta: IndexSet,
+                       description: str = "the marginal of σ on Θ is the prior μ") -> None:
+    """Rows saying that the state marginal ``mass @ block`` (S rows, one per state) is the
+    prior, or for an ambiguous prior, a member of the set (Nature chooses it)."""
+    ps = prior_set(low)
+    mass = sp.csr_matrix(mass)
+    if ps is None:
+        b.add_rows("marginal", {block: mass}, lower=low.prior, upper=low.prior, description=description,
+                   index=(theta,))
+        return
+    if ps.kind == "marginals":
+        C, c = ps.marginal_matrix()
+        members = [(low.env.states.symbols[j].name, v) for j, (_, values, _) in enumerate(ps.classes) for v in values]
+        b.add_rows("marginal", {block: (sp.csr_matrix(C) @ mass).tocsr()}, lower=c, upper=c,
+                   description="the marginal of each state coordinate is known (the joint is Nature's choice, "
+                   "001 Appendix B.1.5)",
+                   index=(labelled("CV", members, description="(state coordinate, value)"),))
+        return
+    m = ps.extremes.shape[0]
+    priors = labelled("P", range(1, m + 1), description="the listed priors")
+    b.add_variables("prior_weights", upper=1.0, index=(priors,),
+                    description="w_j: the weight of listed prior j in Nature's prior Σ_j w_j μ_j")
+    b.add_rows("marginal", {block: mass, "prior_weights": -sp.csr_matrix(ps.extremes.T)}, lower=0.0, upper=0.0,
+               description="the marginal of σ on Θ is Σ_j w_j μ_j, a prior of the convex hull", index=(theta,))
+    b.add_rows("prior_weights_sum", {"prior_weights": sp.csr_matrix(np.ones((1, m)))}, lower=1.0, upper=1.0,
+               description="Σ_j w_j = 1")
