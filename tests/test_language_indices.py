@@ -304,6 +304,19 @@ def test_value_indexed_outcomes_are_named_by_exact_values():
     assert [str(env.designer_objective(o)) for o in env.outcomes.names] == ["0", "1/4", "1/2"]
 
 
+def test_definitions_used_in_payoffs_see_the_outcome_index():
+    """`let price = p` used in a utility is the price of the outcome being evaluated."""
+    env = load("agents i in 1..1\nstate v in {0, 1}\nprior uniform\noutcome none, trade[p in {0.25, 0.5}]\n"
+               "let price = p\nlet surplus[x] = x - price\n"
+               "utility[i] = [outcome != none] * surplus[v]\ndesigner = [outcome != none] * price\n")
+    assert [str(env.utility(0, o)) for o in env.outcomes.names] == ["0", "v - 1/4", "v - 1/2"]
+    assert [str(env.designer_objective(o)) for o in env.outcomes.names] == ["0", "1/4", "1/2"]
+    with pytest.raises(ModelError, match=r"m.mech:5:32: index out of range: trade\[3/10\] does not exist "
+                                         r"\(its indices are 1/4, 1/2\)"):
+        load("agents i in 1..1\nstate v in {0, 1}\nprior uniform\noutcome none, trade[p in {0.25, 0.5}]\n"
+             "utility[i] = [outcome == trade[0.3]]\ndesigner = 0\n")
+
+
 def test_an_outcome_index_has_no_value_at_other_outcomes():
     """`p` at no_trade, not multiplied by a factor that is 0 there."""
     text = TRADE_AT_PRICES.replace("traded * (vbar - 1)", "p")

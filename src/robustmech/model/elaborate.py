@@ -87,6 +87,7 @@ class _BayesianElaborator:
         self.outcome_names: list[str] | None = None
         self.outcome_index: dict[str, tuple[str, Any]] = {}  # member -> (index name, its value there)
         self.claimed_indices: set[str] = set()
+        self.index_families: dict[str, list[str]] = {}  # index name -> the outcome families it indexes
 
     def run(self) -> Environment:
         stmts = self.ast.statements
@@ -263,6 +264,8 @@ class _BayesianElaborator:
             if not isinstance(s, A.OutcomeStmt):
                 continue
             for d in s.decls:
+                if d.var is not None:
+                    self.index_families.setdefault(d.var, []).append(d.name)
                 if d.var is None or d.var in self.claimed_indices:
                     continue
                 bound = scope.get(d.var)
@@ -275,8 +278,7 @@ class _BayesianElaborator:
                 self.claimed_indices.add(d.var)
 
     def _outcome_index_unbound(self, var: str, ctx: Context) -> str:
-        families = sorted({m.split("[", 1)[0] for m, (v, _) in self.outcome_index.items() if v == var})
-        decl = ", ".join(f"{f}[{var} in ...]" for f in families) or f"[{var} in ...]"
+        decl = ", ".join(f"{f}[{var} in ...]" for f in self.index_families.get(var, []))
         where = (f"; here the outcome is {ctx.outcome.name}" if ctx.outcome is not None else
                  " (in utilities, the designer objective and definitions they use)")
         return f"'{var}' is the index of the outcome family {decl}: it has a value only at those outcomes{where}"
@@ -480,11 +482,8 @@ class _BayesianElaborator:
         if self.outcome_names is not None:
             table = {}
             for name in self.outcome_names:
-                inner = dict(locals_)
-                if name in self.outcome_index:
-                    var, at = self.outcome_index[name]
-                    inner[var] = at
-                value = self.evaluate(expr, Context(inner, outcome=OutcomeValue(name)))
+                at = dict([self.outcome_index[name]]) if name in self.outcome_index else {}
+                value = self.evaluate(expr, Context(dict(locals_), outcome=OutcomeValue(name), at_outcome=at))
                 table[name] = self.number(value, expr.loc, what)
             return table
         ctx = Context(dict(locals_), no_outcome="`outcome` names an element of a finite outcome set; this model "

@@ -354,12 +354,12 @@ class _PriorFreeElaborator:
             return self.number(self.evaluate(expr, ctx), expr.loc, what)
         values = []
         for member in self.lottery_names:
-            inner = dict(locals_)
+            at = {}
             if member in self.outcome_index:
                 var, value, _ = self.outcome_index[member]
-                inner[var] = value
-            values.append(self.number(self.evaluate(expr, Context(inner, outcome=OutcomeValue(member))), expr.loc,
-                                      what))
+                at[var] = value
+            ctx = Context(dict(locals_), outcome=OutcomeValue(member), at_outcome=at)
+            values.append(self.number(self.evaluate(expr, ctx), expr.loc, what))
         zero = {v: sympy.Integer(0) for v in self.common.variables}
         const = [sympy.expand(v.xreplace(zero)) for v in values]
         rest = [sympy.expand(v - c) for v, c in zip(values, const)]

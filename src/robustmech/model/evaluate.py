@@ -183,6 +183,8 @@ class Evaluator:
         name = node.name
         if name in ctx.locals:
             return ctx.locals[name]
+        if name in ctx.at_outcome:
+            return ctx.at_outcome[name]
         if name == "inf":
             return sympy.oo
         binding = self.scope.get(name)

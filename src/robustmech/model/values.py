@@ -132,7 +132,8 @@ def describe_indices(indices) -> str:
     indices = list(indices)
     if not indices:
         return "none"
-    if indices == list(range(indices[0], indices[0] + len(indices))) and len(indices) > 2:
+    if (all(isinstance(i, int) for i in indices) and indices == list(range(indices[0], indices[0] + len(indices)))
+            and len(indices) > 2):
         return f"{indices[0]}..{indices[-1]}"
     return ", ".join(str(i) for i in indices)
 
