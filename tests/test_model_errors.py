@@ -47,6 +47,15 @@ CASES = [
     ("restrict_not_symmetric.mech", 9, 1, "restrict anonymous: no relabeling of the agents"),
     ("restrict_mixture_unknown.mech", 10, 34, "restrict mixture: no mechanism 'third_price'"),
     ("directive_option.mech", 10, 1, "`solve` takes no option 'color' (its options: k, solver, time_limit, symmetry)"),
+    # the language's indices (tests/test_language_indices.py)
+    ("good_index_out_of_range.mech", 9, 43,
+     "index out of range: q[1, 3] does not exist (q[i, l] has i in 1, 2 and l in 1, 2)"),
+    ("good_index_missing.mech", 9, 21, "q has 2 indices, got 1: write q[i, l]"),
+    ("outcome_value_twice.mech", 6, 42, "the outcome family trade has the index value 1/4 twice"),
+    ("unknown_agent.mech", 8, 9, "unknown agent 'sellr'; did you mean 'seller'? (the agents are seller, buyer)"),
+    ("unknown_agent_index.mech", 9, 30, "unknown name 'byer'; did you mean 'buyer'?"),
+    ("scalar_allocation_two_agents.mech", 6, 1,
+     "`allocate q` without an index is for a model with one agent; this one has 2 agents"),
 ]
 
 

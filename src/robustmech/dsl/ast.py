@@ -268,19 +268,31 @@ class IndexDecl(Node):
 
 @dataclass(frozen=True)
 class AllocateStmt(Statement):
-    """``allocate q[i] >= 0 with sum(q) <= 1``."""
+    """``allocate q[i] >= 0 with sum(q) <= 1``, ``allocate q >= 0`` (one agent) or
+    ``allocate q[i, l in 1..L] >= 0 with sum(q[j, l] for j in 1..N) <= 1 for l in 1..L``.
+
+    ``index`` is the first index (None for a scalar), ``more_indices`` the others;
+    ``total`` is the whole ``with`` condition and ``total_clauses`` its ``for`` clauses."""
 
     name: str
-    index: IndexDecl
+    index: Optional[IndexDecl]
     lower_op: Optional[str] = None
     lower: Optional[Expr] = None
     total: Optional[Expr] = None  # the whole ``with`` condition
+    more_indices: tuple[IndexDecl, ...] = ()
+    total_clauses: tuple[ForClause, ...] = ()
+
+    @property
+    def indices(self) -> tuple[IndexDecl, ...]:
+        return ((self.index,) if self.index is not None else ()) + self.more_indices
 
 
 @dataclass(frozen=True)
 class TransferStmt(Statement):
+    """``transfer t[i]`` or ``transfer t`` (one agent); ``index`` is None for a scalar."""
+
     name: str
-    index: IndexDecl
+    index: Optional[IndexDecl]
 
 
 @dataclass(frozen=True)

@@ -363,17 +363,22 @@ class _ToAST(Transformer):
     def index_decl(self, meta, var, rng=None):
         return A.IndexDecl(self._loc(meta), str(var), rng)
 
-    def allocate_stmt(self, meta, name, index, *parts):
+    def allocate_stmt(self, meta, name, *parts):
         rest = list(parts)
+        indices = []
+        while rest and isinstance(rest[0], A.IndexDecl):
+            indices.append(rest.pop(0))
         lower_op = lower = total = None
         if rest and isinstance(rest[0], Token) and rest[0].type == "COMPOP":
             lower_op, lower = str(rest[0]), rest[1]
             rest = rest[2:]
         if rest:
             total = rest[0]
-        return A.AllocateStmt(self._loc(meta), str(name), index, lower_op, lower, total)
+        clauses = tuple(r for r in rest[1:] if isinstance(r, A.ForClause))
+        return A.AllocateStmt(self._loc(meta), str(name), indices[0] if indices else None, lower_op, lower, total,
+                              tuple(indices[1:]), clauses)
 
-    def transfer_stmt(self, meta, name, index):
+    def transfer_stmt(self, meta, name, index=None):
         return A.TransferStmt(self._loc(meta), str(name), index)
 
     def variable_stmt(self, meta, name, *rest):

@@ -19,7 +19,9 @@ the one that reads saved results and ``.npz`` files.
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -88,6 +90,9 @@ class _BayesianElaborator:
         self.state_points: list[tuple] = []
         self.state_labels: list[str] = []
         self.outcome_names: list[str] | None = None
+        self.outcome_index: dict[str, tuple[str, Any]] = {}  # member -> (index name, its value there)
+        self.claimed_indices: set[str] = set()
+        self.index_families: dict[str, list[str]] = {}  # index name -> the outcome families it indexes
 
     def run(self) -> Environment:
         stmts = self.ast.statements
@@ -95,6 +100,7 @@ class _BayesianElaborator:
         self.b, self.evaluate = common.builder, common.evaluate
         self.number, self.elements = common.number, common.elements
         common.scope.claim_declarations(stmts)
+        self._claim_outcome_indices(stmts)
         common.declare_params_agents_lets(stmts)
         if len(common.agent_numbers) > MAX_AGENTS:
             where = next((s.loc for s in stmts if isinstance(s, (A.AgentsRange, A.AgentsNamed))), common.start)
@@ -287,6 +293,54 @@ class _BayesianElaborator:
 
     # ------------------------------------------------------------------ outcomes
 
+    def _claim_outcome_indices(self, stmts) -> None:
+        """The index of an outcome family (``p`` of ``trade[p in {0.25, 0.5}]``) names, in
+        payoffs, the value of the outcome being evaluated. It is a new name (several
+        families may share one), or the agents' index, which keeps its meaning in
+        payoffs (``paid_by[i in 1..N]``: there the index only lists the family)."""
+        scope = self.common.scope
+        for s in stmts:
+            if not isinstance(s, A.OutcomeStmt):
+                continue
+            for d in s.decls:
+                if d.var is not None:
+                    self.index_families.setdefault(d.var, []).append(d.name)
+                if d.var is None or d.var in self.claimed_indices:
+                    continue
+                bound = scope.get(d.var)
+                if bound is not None and bound.kind == "agents' index":
+                    continue
+                if bound is not None:
+                    raise ModelError(f"the index '{d.var}' of the outcome family {d.name} hides the {bound.kind} of "
+                                     "that name; choose another index name", d.loc)
+                scope.claim(d.var, "outcome index", d.loc, unavailable=partial(self._outcome_index_unbound, d.var))
+                self.claimed_indices.add(d.var)
+
+    def _outcome_index_unbound(self, var: str, ctx: Context) -> str:
+        decl = ", ".join(f"{f}[{var} in ...]" for f in self.index_families.get(var, []))
+        where = (f"; here the outcome is {ctx.outcome.name}" if ctx.outcome is not None else
+                 " (in utilities, the designer objective and definitions they use)")
+        return f"'{var}' is the index of the outcome family {decl}: it has a value only at those outcomes{where}"
+
+    def _family_values(self, d: A.OutcomeDecl) -> list:
+        """The values indexing the outcome family ``d``, each a number, none twice."""
+        assert d.range is not None and d.var is not None
+        if isinstance(d.range, A.SetLit):  # a set literal drops repeats: check them as written
+            items = [(self.evaluate(item), item.loc) for item in d.range.items]
+        else:
+            items = [(v, d.range.loc) for v in self.elements(self.evaluate(d.range), d.range.loc)]
+        values: list = []
+        for v, loc in items:
+            if not (isinstance(v, sympy.Expr) and v.is_number and v.is_real and v.is_finite):
+                raise ModelError(f"an outcome index must be a number, got {show(v)}", loc)
+            if any(self.common.evaluator.equal(v, w, loc) for w in values):
+                raise ModelError(f"the outcome family {d.name} has the index value {v} twice: each outcome "
+                                 f"{d.name}[{d.var} in ...] needs its own value", loc)
+            values.append(int(v) if v.is_integer else v)
+        if not values:
+            raise ModelError(f"the outcome family {d.name} is empty", d.range.loc)
+        return values
+
     def _outcomes(self, finite: list, stmts) -> None:
         common = self.common
         if finite:
@@ -297,11 +351,13 @@ class _BayesianElaborator:
                         names.append(d.name)
                         common.scope.bind(d.name, OutcomeValue(d.name))
                         continue
-                    indices = [whole_number(v, "an outcome index", d.range.loc)
-                               for v in self.elements(self.evaluate(d.range), d.range.loc)]
-                    members = [f"{d.name}[{j}]" for j in indices]
+                    values = self._family_values(d)
+                    members = [f"{d.name}[{v}]" for v in values]
+                    if d.var in self.claimed_indices:
+                        for m, v in zip(members, values):
+                            self.outcome_index[m] = (d.var, sympy.sympify(v))
                     names += members
-                    common.scope.bind(d.name, Family(tuple(OutcomeValue(m) for m in members), tuple(indices), d.name))
+                    common.scope.bind(d.name, Family(tuple(OutcomeValue(m) for m in members), tuple(values), d.name))
             self.outcome_names = names
             self.b.finite_outcomes(names, location=finite[0].loc)
         for s in stmts:
@@ -322,15 +378,103 @@ class _BayesianElaborator:
         return [whole_number(v, "an index", index.range.loc)
                 for v in self.elements(self.evaluate(index.range), index.range.loc)]
 
+    def _one_agent(self, s, word: str) -> None:
+        """A scalar ``allocate q`` / ``transfer t`` is the one agent's."""
+        n = len(self.common.agent_numbers)
+        if n != 1:
+            index = self.common.agent_var or "i"
+            raise ModelError(f"`{word} {s.name}` without an index is for a model with one agent; this one has {n} "
+                             f"agents: write `{word} {s.name}[{index}]` for one per agent", s.loc)
+
     def _allocate(self, s: A.AllocateStmt) -> None:
+        common = self.common
+        if s.index is None:  # the one agent's allocation
+            self._one_agent(s, "allocate")
+            common.allocation_lower(s)
+            sym = self.b.variable(s.name, lower=0, role="allocation", location=s.loc)
+            common.bind_variable(s.name, sym)
+            self._allocation_with(s, [sym])
+            return
+        if s.more_indices:
+            self._allocate_indices(s)
+            return
         indices = self._family_size(s.index, s.name)
         if indices != list(range(1, len(indices) + 1)):
             raise ModelError("the indices of an allocation run 1..n", s.index.loc)
-        total = self.common.allocation_total(s)
-        syms = self.b.allocation(s.name, len(indices), total=total, location=s.loc)
-        self.common.bind_variables(s.name, syms, indices)
+        if s.total is None or common.is_simple_total(s):
+            total = common.allocation_total(s)
+            syms = self.b.allocation(s.name, len(indices), total=total, location=s.loc)
+            common.bind_variables(s.name, syms, indices)
+            return
+        common.allocation_lower(s)
+        syms = self.b.allocation(s.name, len(indices), total=None, location=s.loc)
+        common.bind_variables(s.name, syms, indices)
+        self._allocation_with(s, syms)
+
+    def _allocate_indices(self, s: A.AllocateStmt) -> None:
+        """``allocate q[i, l in 1..L] >= 0 with ... for l in 1..L``: one allocation variable
+        per index tuple, listed as one ``allocate`` statement per value of the other
+        indices would list them (those indices in order, the first slowest; within each,
+        the agents in order), with lower bound 0 and the ``with`` constraints."""
+        common = self.common
+        decls = s.indices
+        seen: dict[str, A.IndexDecl] = {}
+        for d in decls:
+            if d.var in seen:
+                raise ModelError(f"the index '{d.var}' appears twice in {s.name}[...]: give each index its own name",
+                                 d.loc)
+            seen[d.var] = d
+        agent = [p for p, d in enumerate(decls) if d.range is None]
+        for p in agent:
+            d = decls[p]
+            if d.var != common.agent_var:
+                raise ModelError(f"unknown index '{d.var}': an index other than the agents' needs its values, e.g. "
+                                 f"{s.name}[{', '.join(x.var if x is not d else x.var + ' in 1..L' for x in decls)}]",
+                                 d.loc)
+        if len(agent) > 1:
+            raise ModelError(f"the agents' index '{common.agent_var}' appears twice in {s.name}[...]",
+                             decls[agent[1]].loc)
+        values = []
+        for d in decls:
+            if d.range is None:
+                values.append(list(common.agent_numbers))
+                continue
+            vs = [whole_number(v, "an index", d.range.loc) for v in self.elements(self.evaluate(d.range), d.range.loc)]
+            if not vs:
+                raise ModelError(f"the index '{d.var}' of {s.name} has no values", d.range.loc)
+            if len(set(vs)) != len(vs):
+                raise ModelError(f"the index '{d.var}' of {s.name} lists a value twice", d.range.loc)
+            values.append(vs)
+        if s.total is not None and _sums_whole_family(s.total, s.name):
+            raise ModelError(f"sum({s.name}) adds {s.name} over all its indices; for one constraint per good write "
+                             f"e.g. `with sum({s.name}[j, l] for j in 1..N) <= 1 for l in 1..L`, and for a total "
+                             f"over everything sum({s.name}[j, l] for j in 1..N for l in 1..L)", s.total.loc)
+        common.allocation_lower(s)
+        others = [p for p in range(len(decls)) if p not in agent]
+        keys: list[tuple] = []
+        for outer in itertools.product(*(values[p] for p in others)):
+            if not agent:
+                keys.append(tuple(outer))
+                continue
+            for a in values[agent[0]]:
+                key = list(outer)
+                key.insert(agent[0], a)
+                keys.append(tuple(key))
+        syms = [self.b.variable(f"{s.name}[{','.join(str(k) for k in key)}]", lower=0, role="allocation",
+                                location=s.loc) for key in keys]
+        common.scope.bind(s.name, Family(tuple(syms), tuple(keys), s.name, tuple(d.var for d in decls)))
+        common.variables += syms
+        self._allocation_with(s, syms)
+
+    def _allocation_with(self, s: A.AllocateStmt, syms) -> None:
+        for rel in self.common.allocation_with(s, syms):
+            self.b.constraint(rel, location=s.loc)
 
     def _transfer(self, s: A.TransferStmt) -> None:
+        if s.index is None:  # the one agent's transfer
+            self._one_agent(s, "transfer")
+            self.common.bind_variable(s.name, self.b.variable(s.name, role="transfer", location=s.loc))
+            return
         indices = self._family_size(s.index, s.name)
         if indices != list(range(1, len(indices) + 1)):
             raise ModelError("the indices of a transfer run 1..n", s.index.loc)
@@ -377,7 +521,8 @@ class _BayesianElaborator:
         if self.outcome_names is not None:
             table = {}
             for name in self.outcome_names:
-                value = self.evaluate(expr, Context(dict(locals_), outcome=OutcomeValue(name)))
+                at = dict([self.outcome_index[name]]) if name in self.outcome_index else {}
+                value = self.evaluate(expr, Context(dict(locals_), outcome=OutcomeValue(name), at_outcome=at))
                 table[name] = self.number(value, expr.loc, what)
             return table
         ctx = Context(dict(locals_), no_outcome="`outcome` names an element of a finite outcome set; this model "
@@ -504,6 +649,19 @@ class _BayesianElaborator:
                                  f"'{s.target}' is neither", s.loc)
             key = "mechanism" if binding.kind == "mechanism" else "information"
             self.b.directive("evaluate", location=s.loc, **{key: s.target}, **options)
+
+
+def _sums_whole_family(expr: A.Node, name: str) -> bool:
+    """True when ``expr`` holds ``sum(name)`` (the sum of a whole family)."""
+    todo: list = [expr]
+    while todo:
+        node = todo.pop()
+        if (isinstance(node, A.Call) and node.func == "sum" and len(node.args) == 1
+                and isinstance(node.args[0], A.Name) and node.args[0].name == name):
+            return True
+        for value in vars(node).values():
+            todo += [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, A.Node)]
+    return False
 
 
 def _plain_option(value, loc):

@@ -285,13 +285,18 @@ class _PriorFreeElaborator:
             return None
         indices = [whole_number(v, "an index", index.range.loc)
                    for v in self.elements(self.evaluate(index.range), index.range.loc)]
-        if self.common.agent_var is None and indices == list(self.common.agent_numbers):
+        if (self.common.agent_var is None or self.common.named_agents) and indices == list(self.common.agent_numbers):
             return None
         if indices != list(range(1, len(indices) + 1)):
             raise ModelError(f"the indices of {what} run 1..n", index.range.loc)
         return indices
 
     def _allocate(self, s: A.AllocateStmt) -> None:
+        if s.index is None or s.more_indices:
+            brackets = f"[{', '.join(d.var for d in s.indices)}]" if s.index is not None else ""
+            form = f"allocate {s.name}{brackets}"
+            raise ModelError(f"`{form}` is for Bayesian models; in a prior-free model write `allocate {s.name}[i] >= 0 "
+                             f"with sum({s.name}) <= 1` (one allocation per agent)", s.loc)
         total = self.common.allocation_total(s)
         indices = self._per_agent(s.index, s.name)
         if indices is None:
@@ -304,6 +309,9 @@ class _PriorFreeElaborator:
         self.common.bind_variables(s.name, list(syms), indices)
 
     def _transfer(self, s: A.TransferStmt) -> None:
+        if s.index is None:
+            raise ModelError(f"`transfer {s.name}` without an index is for Bayesian models; in a prior-free model "
+                             f"write `transfer {s.name}[i]` (one transfer per agent)", s.loc)
         indices = self._per_agent(s.index, s.name)
         if indices is None:
             syms = self.b.transfer(s.name, location=s.loc)
@@ -349,12 +357,12 @@ class _PriorFreeElaborator:
             return self.number(self.evaluate(expr, ctx), expr.loc, what)
         values = []
         for member in self.lottery_names:
-            inner = dict(locals_)
+            at = {}
             if member in self.outcome_index:
                 var, value, _ = self.outcome_index[member]
-                inner[var] = value
-            values.append(self.number(self.evaluate(expr, Context(inner, outcome=OutcomeValue(member))), expr.loc,
-                                      what))
+                at[var] = value
+            ctx = Context(dict(locals_), outcome=OutcomeValue(member), at_outcome=at)
+            values.append(self.number(self.evaluate(expr, ctx), expr.loc, what))
         zero = {v: sympy.Integer(0) for v in self.common.variables}
         const = [sympy.expand(v.xreplace(zero)) for v in values]
         rest = [sympy.expand(v - c) for v, c in zip(values, const)]

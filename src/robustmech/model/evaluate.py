@@ -26,6 +26,7 @@ from .values import (
     OutcomeValue,
     SetValue,
     TableValue,
+    describe_index_grid,
     describe_indices,
     flat,
     is_condition,
@@ -74,6 +75,12 @@ def _check_power(x, y, loc) -> None:
                          f"{MAX_POWER_BITS * 3 // 10:,} digits)", loc)
 
 
+class NoValueHere(ModelError):
+    """The index of an outcome family, used at an outcome outside that family (``p`` of
+    ``trade[p in ...]`` at ``no_trade``). A product with a factor that is 0 there
+    (``[outcome != no_trade] * p``) is 0 all the same; otherwise this is the error."""
+
+
 class Evaluator:
     """Evaluates the expressions of one model file against its ``scope``.
 
@@ -100,7 +107,7 @@ class Evaluator:
             return
         first, rest = clauses[0], clauses[1:]
         bound = self.scope.get(first.var)
-        if bound is not None and bound.kind not in ("agents' index",):
+        if bound is not None and bound.kind not in ("agents' index", "outcome index"):
             raise ModelError(f"the index '{first.var}' hides the {bound.kind} of that name; "
                              "choose another index name", first.loc)
         for value in self.elements(self.evaluate(first.iterable, ctx), first.iterable.loc):
@@ -176,6 +183,8 @@ class Evaluator:
         name = node.name
         if name in ctx.locals:
             return ctx.locals[name]
+        if name in ctx.at_outcome:
+            return ctx.at_outcome[name]
         if name == "inf":
             return sympy.oo
         binding = self.scope.get(name)
@@ -191,7 +200,8 @@ class Evaluator:
                              f"elsewhere sum over agents, e.g. sum(... for j in 1..N)", node.loc)
         if binding.value is PENDING:
             if binding.unavailable is not None:
-                raise ModelError(binding.unavailable(ctx), node.loc)
+                error = NoValueHere if binding.kind == "outcome index" and ctx.outcome is not None else ModelError
+                raise error(binding.unavailable(ctx), node.loc)
             raise ModelError(f"'{name}' ({binding.kind}, line {binding.loc.line}) cannot be used here: it has no "
                              "value yet at this point of the model", node.loc)
         if binding.kind in ("mechanism", "information structure"):
@@ -216,6 +226,8 @@ class Evaluator:
 
     def _eval_Index(self, node: A.Index, ctx):
         base = self.evaluate(node.base, ctx)
+        if isinstance(base, Family) and base.indices and isinstance(base.indices[0], tuple):
+            return self._at_indices(base, node, ctx)
         if isinstance(base, Family) and len(node.indices) == 1 and not all(isinstance(k, int) for k in base.indices):
             return self._at_number(base, node, ctx)
         args = [self.evaluate(i, ctx) for i in node.indices]
@@ -230,6 +242,28 @@ class Evaluator:
             raise ModelError(f"index out of range: {base.name}[{j}] does not exist (its indices are "
                              f"{describe_indices(base.indices)})", node.indices[0].loc)
         return base.entries[base.indices.index(j)]
+
+    def _at_indices(self, base: Family, node: A.Index, ctx):
+        """A family with several indices (``q[i, l]`` of ``allocate q[i, l in 1..L]``)."""
+        arity = len(base.indices[0])
+        if len(node.indices) != arity:
+            names = base.index_names if len(base.index_names) == arity else tuple(f"j{p + 1}" for p in range(arity))
+            raise ModelError(f"{base.name} has {arity} indices, got {len(node.indices)}: write "
+                             f"{base.name}[{', '.join(names)}]", node.loc)
+        key = tuple(whole_number(self.evaluate(i, ctx), "an index", i.loc) for i in node.indices)
+        if key not in base.indices:
+            bad = next((i for p, i in enumerate(node.indices) if key[p] not in {t[p] for t in base.indices}),
+                       node.indices[0])
+            names = base.index_names
+            if len(names) == arity:
+                ranges = " and ".join(f"{n} in {describe_indices(dict.fromkeys(t[p] for t in base.indices))}"
+                                      for p, n in enumerate(names))
+                known = f"{base.name}[{', '.join(names)}] has {ranges}"
+            else:
+                known = f"its indices are {describe_index_grid(base.indices)}"
+            raise ModelError(f"index out of range: {base.name}[{', '.join(str(k) for k in key)}] does not exist "
+                             f"({known})", bad.loc)
+        return base.entries[base.indices.index(key)]
 
     def _at_number(self, base: Family, node: A.Index, ctx):
         """A family indexed by numbers other than integers (an outcome family ``Q[q in grid(0, 1, 3)]``)."""
@@ -323,6 +357,8 @@ class Evaluator:
             while isinstance(first, A.BinOp) and first.op in ops:
                 chain.append(first)
                 first = first.left
+            if ops == "*/":
+                return self._product(first, chain, ctx)
             value = self.evaluate(first, ctx)
             for link in reversed(chain):
                 value = self._arith(link.op, value, self.evaluate(link.right, ctx), link.loc)
@@ -337,6 +373,27 @@ class Evaluator:
             return SetValue(tuple(sum((flat(e) for e in combo), ())
                                   for combo in itertools.product(left.elements, repeat=n)))
         return self._arith(node.op, left, right, node.loc)
+
+    def _product(self, first: A.Expr, chain: list[A.BinOp], ctx):
+        """A chain ``a * b / c ...``; a factor without a value at this outcome (see
+        :class:`NoValueHere`) leaves the product 0 when another factor is 0."""
+        missing: NoValueHere | None = None
+        try:
+            value = self.evaluate(first, ctx)
+        except NoValueHere as exc:
+            missing, value = exc, sympy.Integer(1)
+        for link in reversed(chain):
+            try:
+                right = self.evaluate(link.right, ctx)
+            except NoValueHere as exc:
+                missing = missing or exc
+                continue
+            value = self._arith(link.op, value, right, link.loc)
+        if missing is not None:
+            if isinstance(value, sympy.Expr) and value.is_zero is True:
+                return sympy.Integer(0)
+            raise missing
+        return value
 
     def _arith(self, op, a, b, loc):
         if isinstance(a, Family) and isinstance(b, Family):

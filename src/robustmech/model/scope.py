@@ -9,7 +9,7 @@ error); the statements then give the names their values.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -50,14 +50,17 @@ class Context:
     outcome: OutcomeValue | None = None
     no_outcome: str = "`outcome` can only be used in utilities, the designer objective and definitions they use"
     unit: tuple | None = None
+    #: the index of the outcome family being evaluated (``p`` of ``trade[p in ...]`` at
+    #: ``trade[1/4]``), which definitions used there see too
+    at_outcome: dict = field(default_factory=dict)
 
     def with_locals(self, names: Mapping[str, Any]) -> Context:
         """This context with ``names`` added to its locals."""
-        return Context({**self.locals, **names}, self.outcome, self.no_outcome, self.unit)
+        return Context({**self.locals, **names}, self.outcome, self.no_outcome, self.unit, self.at_outcome)
 
     def only(self, names: Mapping[str, Any]) -> Context:
         """A context with ``names`` as its only locals (a definition's body)."""
-        return Context(dict(names), self.outcome, self.no_outcome, self.unit)
+        return Context(dict(names), self.outcome, self.no_outcome, self.unit, self.at_outcome)
 
 
 class Scope:

@@ -10,6 +10,7 @@ expectation) through the ``payoff`` function it passes in.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -43,6 +44,8 @@ class CommonStatements:
         self.elements = self.evaluator.elements
         self.agent_var: str | None = None
         self.agent_numbers: list[int] = []
+        #: `agents seller, buyer` (the agents' index, if any, is a new name used per agent)
+        self.named_agents = False
         self.variables: list[sympy.Symbol] = []
         models = [s for s in ast.statements if isinstance(s, A.ModelStmt)]
         if len(models) > 1:
@@ -84,9 +87,11 @@ class CommonStatements:
         s = stmts[0]
         if isinstance(s, A.AgentsNamed):
             self.agent_numbers = list(range(1, len(s.names) + 1))
+            self.named_agents = True
             self.builder.agents(list(s.names), location=s.loc)
             for k, n in enumerate(s.names, start=1):
                 self.scope.bind(n, sympy.Integer(k))
+            self._implicit_agents_index(s)
             return
         values = self.elements(self.evaluate(s.range), s.range.loc)
         numbers = [whole_number(v, "an agent number", s.range.loc) for v in values]
@@ -97,6 +102,39 @@ class CommonStatements:
             self.builder.agents(len(numbers), location=s.loc)
         else:
             self.builder.agents([str(n) for n in numbers], location=s.loc)
+
+    def _implicit_agents_index(self, agents: A.AgentsNamed) -> None:
+        """With named agents, a new name where one per agent is declared (``allocate
+        q[i]``, ``transfer t[i]``, ``variable e[i]``, ``utility[i]``, ``types theta[i]``,
+        ``signals[i]``) is the agents' index, ranging over the named agents. One name
+        serves the whole file; a second new name there is an error (a misspelt agent,
+        when it is close to an agent's name)."""
+        uses: list[tuple[str, Location]] = []
+        for s in self.ast.statements:
+            if isinstance(s, (A.AllocateStmt, A.TransferStmt, A.VariableStmt)):
+                if s.index is not None and s.index.range is None:
+                    uses.append((s.index.var, s.index.loc))
+            elif isinstance(s, A.UtilityStmt) and isinstance(s.agent, A.Name):
+                uses.append((s.agent.name, s.agent.loc))
+            elif isinstance(s, A.TypesStmt):
+                uses.append((s.var, s.var_loc))
+            elif isinstance(s, A.InformationStmt):
+                uses += [(d.agent.name, d.agent.loc) for d in s.signals if isinstance(d.agent, A.Name)]
+        index: str | None = None
+        for name, loc in uses:
+            if name in self.scope or name == index:
+                continue
+            close = difflib.get_close_matches(name, agents.names, n=1, cutoff=0.75)
+            if close:
+                raise ModelError(f"unknown agent '{name}'; did you mean '{close[0]}'? (the agents are "
+                                 f"{', '.join(agents.names)})", loc)
+            if index is not None:
+                raise ModelError(f"unknown agent '{name}' (the agents are {', '.join(agents.names)}); the agents' "
+                                 f"index of this file is '{index}': write [{index}] for one per agent", loc)
+            index = name
+            self.scope.claim(name, "agents' index", loc)
+            self.scope.bind(name, None)
+            self.agent_var = name
 
     def agent_position(self, value, loc) -> int:
         """The position (0-based) of the agent numbered ``value``."""
@@ -111,13 +149,46 @@ class CommonStatements:
 
     # ------------------------------------------------------------------ outcome variables and constraints
 
-    def allocation_total(self, s: A.AllocateStmt):
-        """The ``with sum(Q) <= TOTAL`` of an allocation (None without one), after
-        checking that its lower bound is 0."""
+    def allocation_lower(self, s: A.AllocateStmt) -> None:
+        """Refuse a lower bound of an allocation other than ``>= 0``."""
         if s.lower is not None:
             lower = self.evaluate(s.lower)
             if s.lower_op != ">=" or not (isinstance(lower, sympy.Expr) and lower == 0):
-                raise ModelError(f"an allocation is a probability: write `allocate {s.name}[...] >= 0`", s.lower.loc)
+                brackets = f"[{', '.join(d.var for d in s.indices)}]" if s.indices else ""
+                raise ModelError(f"an allocation is a probability: write `allocate {s.name}{brackets} >= 0`",
+                                 s.lower.loc)
+
+    def is_simple_total(self, s: A.AllocateStmt) -> bool:
+        """True for ``with sum(Q) <= TOTAL`` (no ``for`` clauses)."""
+        t = s.total
+        return (isinstance(t, A.Compare) and t.op == "<=" and isinstance(t.left, A.Call) and t.left.func == "sum"
+                and len(t.left.args) == 1 and isinstance(t.left.args[0], A.Name) and t.left.args[0].name == s.name
+                and not s.total_clauses)
+
+    def allocation_with(self, s: A.AllocateStmt, syms) -> Iterator[sympy.Basic]:
+        """The relations of the ``with`` part of an allocation (a constraint family, as
+        ``constraint``), each on the allocation's own variables only."""
+        if s.total is None:
+            return
+        own = set(syms)
+        for ctx in self.evaluator.expand(s.total_clauses, Context({})):
+            rel = self.evaluate(s.total, ctx)
+            if isinstance(rel, bool):
+                rel = sympy.true if rel else sympy.false
+            if isinstance(rel, sympy.Ne) or not isinstance(rel, (sympy.core.relational.Relational,
+                                                                  sympy.logic.boolalg.BooleanAtom)):
+                raise ModelError(f"the `with` part of an allocation is a constraint on it with <=, >= or ==, e.g. "
+                                 f"`with sum({s.name}) <= 1`", s.total.loc)
+            others = sorted(v.name for v in rel.free_symbols - own if v in set(self.variables))
+            if others:
+                raise ModelError(f"the `with` part of allocate {s.name} constrains {s.name} only; it involves "
+                                 f"{others[0]}: write a `constraint` statement for that", s.total.loc)
+            yield rel
+
+    def allocation_total(self, s: A.AllocateStmt):
+        """The ``with sum(Q) <= TOTAL`` of an allocation (None without one), after
+        checking that its lower bound is 0."""
+        self.allocation_lower(s)
         if s.total is None:
             return None
         t = s.total

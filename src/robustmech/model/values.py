@@ -27,6 +27,8 @@ class Family:
     entries: tuple
     indices: tuple
     name: str = "this list"
+    #: the names a family with several indices was declared with (``("i", "l")`` for ``q[i, l in 1..L]``)
+    index_names: tuple = ()
 
     @staticmethod
     def of(entries, name: str = "this list") -> Family:
@@ -130,9 +132,23 @@ def describe_indices(indices) -> str:
     indices = list(indices)
     if not indices:
         return "none"
-    if indices == list(range(indices[0], indices[0] + len(indices))) and len(indices) > 2:
+    if (all(isinstance(i, int) for i in indices) and indices == list(range(indices[0], indices[0] + len(indices)))
+            and len(indices) > 2):
         return f"{indices[0]}..{indices[-1]}"
     return ", ".join(str(i) for i in indices)
+
+
+def describe_index_grid(indices) -> str:
+    """The indices of a family with several indices, position by position: ``1..2 by 1, 2``
+    (or the list of index tuples when they do not form a grid)."""
+    indices = list(indices)
+    positions = [list(dict.fromkeys(t[p] for t in indices)) for p in range(len(indices[0]))] if indices else []
+    size = 1
+    for p in positions:
+        size *= len(p)
+    if size == len(indices):
+        return " by ".join(describe_indices(p) for p in positions)
+    return ", ".join("(" + ", ".join(str(x) for x in t) + ")" for t in indices)
 
 
 def with_article(kind: str) -> str:
