@@ -360,7 +360,7 @@ def bce_with_warm_rows(low: LoweredEnvironment, mechanism: Mechanism, program: s
                           f"{worst_gain:.2e}", "uncertified")
     certificate.update(max_obedience_gain=worst_gain, rows_added=lazy.added, rounds=lazy.rounds,
                        reduced_columns=int(first.n_cols), separate_seconds=separate_seconds[0],
-                       round_log=lazy.log)
+                       round_log=lazy.log, deviations=tuple(masks))
     prog = get_program(program)
     build_seconds = build_first + (time.perf_counter() - t0) + separate_seconds[0]
     return api.Solved(prog, full, solution, prog.read(full, solution, inverse), certificate, build_seconds), lazy.rounds
