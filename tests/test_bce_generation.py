@@ -152,3 +152,19 @@ def test_lazy_rows_reach_the_full_programs_optimum():
     assert lazy.rounds > 1 and lazy.lp.n_rows == 1 + lazy.added < len(j)
     assert lazy.solution.objective == pytest.approx(direct.objective, abs=1e-9) == n / 2
     assert lazy.solution.dual_objective == pytest.approx(n / 2, abs=1e-9)
+
+
+def test_most_violated_picks_the_broken_pairs_and_reaches_ahead():
+    """One agent with 6 actions, recommendation 1 breaking its deviation to 2 (gain 3)
+    and to 0 (gain 1), recommendation 4 breaking its deviation to 5, which is already
+    written: the pairs by hand."""
+    gain = np.full((6, 6), -1.0)
+    gain[1, 2], gain[1, 0], gain[4, 5] = 3.0, 1.0, 2.0
+    mask = np.zeros((6, 6), dtype=bool)
+    mask[4, 5] = True
+    pairs = lambda out: sorted(zip(*[a.tolist() for a in out[0]]))  # noqa: E731
+    assert pairs(bce.most_violated([gain], [mask], 1e-9)) == [(1, 0), (1, 2)]
+    assert pairs(bce.most_violated([gain], [mask], 1e-9, per_recommendation=1)) == [(1, 2)]
+    # reach 2: upward from 1 the farthest broken is 1 step away, so steps 1..2 (actions 2, 3);
+    # downward 1 step, so steps 1..2 (action 0 only: there is no action -1)
+    assert pairs(bce.most_violated([gain], [mask], 1e-9, reach=2.0)) == [(1, 0), (1, 2), (1, 3)]

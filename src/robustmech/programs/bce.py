@@ -188,19 +188,31 @@ def violated_deviations(U: np.ndarray, joint: np.ndarray, tol: float) -> tuple[n
 
 
 def most_violated(gains: list[np.ndarray], masks: list[np.ndarray], tol: float,
-                  per_recommendation: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+                  per_recommendation: int | None = None,
+                  reach: float | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each agent, the (recommendation, deviation) pairs not in its mask that gain
     more than ``tol`` (:func:`deviation_gains`): all of them, or for each recommendation
-    the ``per_recommendation`` that gain most. Returns (rec, dev) index arrays."""
+    the ``per_recommendation`` that gain most. With ``reach``, also every omitted
+    deviation on the same side of the recommendation (in the order of the actions) up
+    to ``reach`` times as far as the farthest broken one: once the near deviations are
+    written the next ones out break, one step a round, and this takes them ahead.
+    Returns (rec, dev) index arrays."""
     out = []
     for gain, mask in zip(gains, masks):
-        broken = (gain > tol) & ~mask & ~np.eye(len(gain), dtype=bool)
+        n = len(gain)
+        broken = (gain > tol) & ~mask & ~np.eye(n, dtype=bool)
         if per_recommendation is not None and per_recommendation < gain.shape[1]:
             score = np.where(broken, gain, -np.inf)
             top = np.argpartition(-score, per_recommendation - 1, axis=1)[:, :per_recommendation]
             keep = np.zeros_like(broken)
             np.put_along_axis(keep, top, True, axis=1)
             broken &= keep
+        if reach is not None and broken.any():
+            step = np.arange(n)[None, :] - np.arange(n)[:, None]  # deviation - recommendation
+            up = np.where(broken & (step > 0), step, 0).max(axis=1, keepdims=True)
+            down = np.where(broken & (step < 0), -step, 0).max(axis=1, keepdims=True)
+            ahead = ((step > 0) & (step <= reach * up)) | ((step < 0) & (-step <= reach * down))
+            broken |= ahead & ~mask
         rec, dev = np.nonzero(broken)
         out.append((rec, dev))
     return out

@@ -16,6 +16,7 @@ on the rows left out keep the duals feasible.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,8 @@ import scipy.sparse as sp
 from ..errors import SolverError
 from ..programs.lp import ConstraintFamily, LinearProgram
 from .core import LPSolution, SolverOptions, dual_objective
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,7 +72,7 @@ def solve_with_lazy_rows(lp: LinearProgram, separate: Separation, options: Solve
     h.setOptionValue("simplex_strategy", 1)  # dual simplex: primal infeasible, dual feasible after addRows
     h.passModel(_highs_lp(lp))
     blocks: list[RowBlock] = []
-    log: list[dict] = []
+    rounds_log: list[dict] = []
     total_seconds, iterations, start = 0.0, 0, time.perf_counter()
     for rounds in range(1, max_rounds + 1):
         if options.time_limit:
@@ -87,15 +90,18 @@ def solve_with_lazy_rows(lp: LinearProgram, separate: Separation, options: Solve
         t0 = time.perf_counter()
         block = separate(solution.x)
         separate_seconds = time.perf_counter() - t0
-        log.append({"round": rounds, "rows": int(h.getNumRow()), "iterations": solution.iterations,
+        rounds_log.append({"round": rounds, "rows": int(h.getNumRow()), "iterations": solution.iterations,
                     "solve_seconds": solution.solve_seconds, "separate_seconds": separate_seconds,
                     "added": 0 if block is None else block.n_rows})
+        log.debug("%s: round %d, %d rows, %d iterations, %.2f s solve, %.2f s separation, %d rows added", lp.name,
+                  rounds, *(rounds_log[-1][k] for k in ("rows", "iterations", "solve_seconds", "separate_seconds",
+                                                          "added")))
         if block is None or block.n_rows == 0:
             relaxed = with_rows(lp, blocks, family, description)
             solution = replace(solution, solve_seconds=total_seconds, iterations=iterations,
                                dual_objective=dual_objective(relaxed, solution.row_dual, solution.col_dual,
                                                              solution.row_activity, solution.x))
-            return LazyResult(relaxed, solution, rounds, sum(b.n_rows for b in blocks), log)
+            return LazyResult(relaxed, solution, rounds, sum(b.n_rows for b in blocks), rounds_log)
         csr = sp.csr_matrix(block.A)
         csr.sort_indices()
         if csr.shape[1] != lp.n_cols:
