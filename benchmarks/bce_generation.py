@@ -24,7 +24,7 @@ seconds for the worst and the best BCE together): 11 values, 40 bids: all 24 / 6
 generate 208 / 54, warm 16 / 5.8; 60 bids: warm 69 / 19 (the cold loop took 265 s and
 every row 296 s, worst and best together, on an earlier run); 21 values, 150 bids: warm,
 worst BCE alone 293 s wall, 50 rounds, 4,197 of 22,350 rows of agent 1 added, value and
-dual bound 0.1542226451; its best BCE had not settled after 24 rounds (about 100 s a
+dual bound 0.1542226451; its best BCE had not settled after 36 rounds and 34 minutes (50-170 s a
 round by then).
 """
 
