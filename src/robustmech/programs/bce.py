@@ -192,6 +192,59 @@ def violated_deviations(U: np.ndarray, joint: np.ndarray, tol: float) -> tuple[n
     return tuple(gain > tol for gain in deviation_gains(U, joint))
 
 
+def most_violated(gains: list[np.ndarray], masks: list[np.ndarray], tol: float,
+                  per_recommendation: int | None = None,
+                  reach: float | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each agent, the (recommendation, deviation) pairs not in its mask that gain
+    more than ``tol`` (:func:`deviation_gains`): all of them, or for each recommendation
+    the ``per_recommendation`` that gain most. With ``reach``, also every omitted
+    deviation on the same side of the recommendation (in the order of the actions) up
+    to ``reach`` times as far as the farthest broken one: once the near deviations are
+    written the next ones out break, one step a round, and this takes them ahead.
+    Returns (rec, dev) index arrays."""
+    out = []
+    for gain, mask in zip(gains, masks):
+        n = len(gain)
+        broken = (gain > tol) & ~mask & ~np.eye(n, dtype=bool)
+        if per_recommendation is not None and per_recommendation < gain.shape[1]:
+            score = np.where(broken, gain, -np.inf)
+            top = np.argpartition(-score, per_recommendation - 1, axis=1)[:, :per_recommendation]
+            keep = np.zeros_like(broken)
+            np.put_along_axis(keep, top, True, axis=1)
+            broken &= keep
+        if reach is not None and broken.any():
+            step = np.arange(n)[None, :] - np.arange(n)[:, None]  # deviation - recommendation
+            up = np.where(broken & (step > 0), step, 0).max(axis=1, keepdims=True)
+            down = np.where(broken & (step < 0), -step, 0).max(axis=1, keepdims=True)
+            ahead = ((step > 0) & (step <= reach * up)) | ((step < 0) & (-step <= reach * down))
+            broken |= ahead & ~mask
+        rec, dev = np.nonzero(broken)
+        out.append((rec, dev))
+    return out
+
+
+def agent_swap_orbits(U: np.ndarray, W: np.ndarray) -> sp.csr_matrix | None:
+    """The 0/1 matrix P (σ's columns × orbits) of the exchange of two agents, when the
+    payoffs are invariant under it with the states left fixed: U_2(a_1, a_2, θ) =
+    U_1(a_2, a_1, θ) and W(a_1, a_2, θ) = W(a_2, a_1, θ) (checked on the numbers, to
+    rounding). Then σ may be taken constant on the orbits {(a_1, a_2, θ), (a_2, a_1, θ)}
+    (average an optimum with its image), σ = P z, and agent 2's obedience rows are
+    agent 1's on the image, so a program over z needs agent 1's rows only. None otherwise."""
+    if U.shape[0] != 2 or U.shape[1] != U.shape[2]:
+        return None
+    scale = ROUNDING * max(1.0, float(np.abs(U).max(initial=0.0)), float(np.abs(W).max(initial=0.0)))
+    if (np.abs(U[1] - U[0].transpose(1, 0, 2)).max(initial=0.0) > scale
+            or np.abs(W - W.transpose(1, 0, 2)).max(initial=0.0) > scale):
+        return None
+    n, n_s = U.shape[1], U.shape[3]
+    i, j = np.triu_indices(n)
+    pair = np.empty((n, n), dtype=np.intp)
+    pair[i, j] = np.arange(len(i))
+    pair[j, i] = np.arange(len(i))
+    orbit = (pair.reshape(-1, 1) * n_s + np.arange(n_s)).reshape(-1)  # column a * |Θ| + θ -> its orbit
+    return sp.csr_matrix((np.ones(orbit.size), (np.arange(orbit.size), orbit)), shape=(orbit.size, len(i) * n_s))
+
+
 def action_profiles(mechanism: Mechanism, name: str = "A") -> IndexSet:
     """The mechanism's action profiles A = A_1 × ... × A_N by their labels."""
     axes = tuple(tuple(np.asarray(a).tolist()) for a in mechanism.actions)
@@ -214,12 +267,21 @@ def obedience_matrix(U_i: np.ndarray, agent: int, pairs: np.ndarray | None = Non
     Rows in the order of ``np.nonzero(pairs)`` (``pairs``: a boolean |A_i| × |A_i| mask,
     every pair off the diagonal by default), i.e. by recommendation, then deviation.
     """
-    shape = U_i.shape
-    n_i = shape[agent]
-    moved = np.moveaxis(U_i, agent, 0).reshape(n_i, -1)  # (A_i, R·S)
-    cols = np.moveaxis(np.arange(U_i.size).reshape(shape), agent, 0).reshape(n_i, -1)
+    n_i = U_i.shape[agent]
     mask = all_deviations(n_i) if pairs is None else pairs & ~np.eye(n_i, dtype=bool)
     rec, dev = np.nonzero(mask)
+    return obedience_rows(U_i, agent, rec, dev)
+
+
+def obedience_rows(U_i: np.ndarray, agent: int, rec: np.ndarray, dev: np.ndarray) -> sp.csr_matrix:
+    """The obedience rows of agent ``agent`` for the (recommendation, deviation) pairs
+    ``zip(rec, dev)``, in that order (see :func:`obedience_matrix`): only the rows asked
+    for are built, at once from the gain array."""
+    shape = U_i.shape
+    n_i = shape[agent]
+    rec, dev = np.asarray(rec, dtype=np.intp), np.asarray(dev, dtype=np.intp)
+    moved = np.moveaxis(U_i, agent, 0).reshape(n_i, -1)  # (A_i, R·S)
+    cols = np.moveaxis(np.arange(U_i.size).reshape(shape), agent, 0).reshape(n_i, -1)
     data = moved[dev] - moved[rec]  # (pairs, R·S)
     rows = np.broadcast_to(np.arange(len(rec))[:, None], data.shape)
     # a difference below the rounding error of U itself is zero (equal payoffs computed
