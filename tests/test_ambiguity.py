@@ -232,22 +232,15 @@ def test_options_that_contradict_the_model_are_refused(tmp_path):
 def test_unknown_correlation_model_file_at_k7(capsys):
     """001 Appendix B.1.5: two bidders, values uniform on ten points, unknown correlation:
     0.2537 <= profit guarantee <= 0.2834 at k = 7, from models/unknown_correlation_auction.mech
-    and its `bounds k = 7` directive alone."""
-    assert main(["bounds", str(MODELS / "unknown_correlation_auction.mech"), "--json"]) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    assert len(rows) == 1 and rows[0]["k"] == 7
-    assert round(rows[0]["lower"], 4) == 0.2537
-    assert round(rows[0]["upper"], 4) == 0.2834
-
-
-@pytest.mark.slow
-def test_unknown_correlation_model_file_at_k7_with_clarabel():
-    """001 Appendix B.1.5 at k = 7 from the model file, by the fast route: (41) with
-    Clarabel gives 0.2537, and (3-D), the LP dual of (3) (the same value), gives 0.2834,
-    each certified by its weak-duality bound (about 40 s and 50 s)."""
-    env = rm.load_model(MODELS / "unknown_correlation_auction.mech")
-    lower = rm.solve(env, "auction-guarantee", 7, solver="clarabel")
-    upper = rm.solve(env, "auction-dual", 7, solver="clarabel")
-    assert lower.extra["dual_certified"] and upper.extra["dual_certified"]
-    assert round(lower.value, 4) == 0.2537
-    assert round(upper.value, 4) == 0.2834
+    and one command, `robustmech run`: its directives solve (41) (the lower bound) and
+    (3-D), the LP dual of (3) (the upper), with Clarabel, each certified by its
+    weak-duality bound (about 40 s and 50 s)."""
+    assert main(["run", str(MODELS / "unknown_correlation_auction.mech"), "--json"]) == 0
+    steps = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    rows = [step["result"] for step in steps]
+    assert [(r["program"], r["k"]) for r in rows] == [("auction-guarantee", 7), ("auction-dual", 7)]
+    lower, upper = rows
+    for r in rows:
+        assert r["status"] == "optimal" and r["dual_value"] == pytest.approx(r["value"], abs=1e-6)
+    assert round(lower["value"], 4) == 0.2537
+    assert round(upper["value"], 4) == 0.2834

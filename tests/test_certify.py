@@ -46,6 +46,9 @@ DEFAULT_COLUMNS = 4000
 # larger pairs kept in the default run: 001's independent values (Appendix B.1.2) and two
 # goods (B.1.4) at k = 3 (10,000 columns each; about 5 s and 10 s)
 DEFAULT_ALSO = {("independent_values_auction", 3), ("two_goods_common_values", 3)}
+# models whose programs are those of another bundled model, array for array
+# (tests/test_language_indices.py checks it at k = 2, 3, 4): the chain runs once at k = 2
+SAME_PROGRAMS_AS = {"two_goods": "two_goods_common_values"}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +95,7 @@ def _bundled_cases():
             size = lambda k, env=env: (k * k + 1) ** env.n_agents * env.n_states  # noqa: E731
         except rm.RobustMechError:
             size = lambda k: 0  # noqa: E731
-        for k in K_RANGE:
+        for k in (K_RANGE if path.stem not in SAME_PROGRAMS_AS else range(2, 3)):
             marks = [pytest.mark.slow] if size(k) > DEFAULT_COLUMNS and (path.stem, k) not in DEFAULT_ALSO else []
             cases.append(pytest.param(path, k, id=f"{path.stem}-k{k}", marks=marks))
     return cases

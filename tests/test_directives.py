@@ -82,3 +82,17 @@ def test_malformed_directives_name_their_line(tmp_path, directive, message):
 def test_directives_are_checked_without_running():
     steps = directives(rm.load_model(PUBLIC_GOOD))
     assert [(s.verb, s.options, s.result) for s in steps] == [("bounds", {"k": 6}, None)]
+
+
+def test_program_names_with_hyphens_are_directives(tmp_path):
+    """`solve auction-guarantee k = 2` names 001's (41) (the registry's names have hyphens);
+    the common-value auction's (41) at k = 2 equals LB-G-2 of 004 (both families give the
+    same max guarantee on X(k), tests/test_default_path.py)."""
+    model = tmp_path / "cv.mech"
+    text = (MODELS / "common_value_auction.mech").read_text()
+    model.write_text(text + "\nsolve auction-guarantee k = 2\nsolve guarantee k = 2\n")
+    env = rm.load_model(model)
+    assert [d.options["program"] for d in directives(env) if d.verb == "solve"] == ["auction-guarantee", "guarantee"]
+    auction, general = [step.result for step in run_directives(env, solver="highs") if step.verb == "solve"]
+    assert auction.program == "auction-guarantee" and general.program == "guarantee"
+    assert auction.value == pytest.approx(general.value, abs=1e-7)

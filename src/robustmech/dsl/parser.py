@@ -411,6 +411,9 @@ class _ToAST(Transformer):
     def designer_stmt(self, meta, value):
         return A.DesignerStmt(self._loc(meta), value)
 
+    def program_name(self, meta, *parts):
+        return "-".join(str(p) for p in parts)
+
     def solve_stmt(self, meta, program, options=()):
         return A.DirectiveStmt(self._loc(meta), "solve", str(program), tuple(options))
 
