@@ -10,6 +10,7 @@ linear programs and equal bounds. The two-goods numbers are 001 Appendix B.1.4's
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 import robustmech as rm
+from robustmech.cli import main
 from robustmech.dsl import parse
 from robustmech.errors import ModelError
 from robustmech.model.elaborate import elaborate
@@ -123,15 +125,21 @@ def test_bundled_two_goods_model_gives_the_per_good_numbers(two_goods_bundled, k
 
 
 @pytest.mark.slow
-def test_two_goods_bounds_at_k7_are_those_of_001_b14():
+def test_two_goods_bounds_at_k7_are_those_of_001_b14(capsys):
     """001 Appendix B.1.4: with two bidders, two goods, pure common values independent
     across goods (ten values each), 'the lower and upper bounds on Π* are 0.5942 and
     0.6542' (001 does not state k): LB(7) and UB(7) of models/two_goods.mech, to the
-    paper's four decimals. About 70 minutes on a loaded 2-core machine (UB(7) takes
-    most of it)."""
-    b = rm.bounds(rm.load_model(MODELS / "two_goods.mech"), 7)
-    assert round(b.lower.value, 4) == 0.5942
-    assert round(b.upper.value, 4) == 0.6542
+    paper's four decimals, from one command: `robustmech run` runs the file's directives,
+    (41) and (3-D) (the LP dual of (3), so UB(7)) with HiGHS's interior point method, each
+    certified by its weak-duality bound (about a minute in all)."""
+    assert main(["run", str(MODELS / "two_goods.mech"), "--json"]) == 0
+    rows = [json.loads(line)["result"] for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [(r["program"], r["k"]) for r in rows] == [("auction-guarantee", 7), ("auction-dual", 7)]
+    for r in rows:
+        assert r["status"] == "optimal" and r["dual_value"] == pytest.approx(r["value"], abs=1e-6)
+    lower, upper = rows
+    assert round(lower["value"], 4) == 0.5942
+    assert round(upper["value"], 4) == 0.6542
 
 
 @pytest.mark.parametrize("k", [2, 3])
