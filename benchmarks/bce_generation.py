@@ -42,19 +42,11 @@ MODES = ("all", "generate", "warm")
 
 
 def environment(n_values: int):
-    import sympy
+    """The two-bidder common-value auction of benchmarks/exact_programs.py."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from exact_programs import environment as common_value_auction
 
-    import robustmech as rm
-
-    b = rm.ModelBuilder("common_value_auction")
-    b.agents(2)
-    (v,) = b.states(["v"], [sympy.Rational(j, n_values - 1) for j in range(n_values)])
-    b.prior_uniform()
-    q, t = b.allocation("q"), b.transfer("t")
-    for i in range(2):
-        b.utility(i, v * q[i] - t[i])
-    b.designer(sum(t))
-    return b.build()
+    return common_value_auction(n_values)
 
 
 def child(spec: dict) -> dict:

@@ -518,13 +518,7 @@ class ModelBuilder(DeclarationBuilder):
             if len(values) != len(self._points):
                 raise ModelError(f"prior {j + 1} of the set has {len(values)} entries for {len(self._points)} states",
                                  location)
-            for label, p in zip(self._labels, values):
-                if p < 0:
-                    raise ModelError(f"prior {j + 1} of the set: negative probability {p} for state {label}", location)
-            total = sum(values, sympy.Integer(0))
-            exact = all(isinstance(v, sympy.Rational) for v in values)
-            if (exact and total != 1) or (not exact and abs(float(total) - 1.0) > 1e-9):
-                raise ModelError(f"prior {j + 1} of the set sums to {total} (= {float(total):.10g}), not 1", location)
+            self._check_probabilities(values, f"prior {j + 1} of the set: ", f"prior {j + 1} of the set", location)
             checked.append(tuple(values))
         m = len(checked)
         centre = tuple(sum((mu[s] for mu in checked), sympy.Integer(0)) / m for s in range(len(self._points)))
@@ -724,16 +718,20 @@ class ModelBuilder(DeclarationBuilder):
             raise ModelError(f"declare the states before the {what}", location)
         return self._state_symbols
 
-    def _set_prior(self, values: tuple, kind: str, location):
-        if self._prior is not None:
-            raise ModelError("the prior is declared twice", location)
+    def _check_probabilities(self, values, prefix: str, what: str, location) -> None:
+        """No negative entry, and a sum of 1 (exactly for rationals, to 1e-9 otherwise)."""
         for label, p in zip(self._labels, values):
             if p < 0:
-                raise ModelError(f"negative probability {p} for state {label}", location)
+                raise ModelError(f"{prefix}negative probability {p} for state {label}", location)
         total = sum(values, sympy.Integer(0))
         exact = all(isinstance(v, sympy.Rational) for v in values)
         if (exact and total != 1) or (not exact and abs(float(total) - 1.0) > 1e-9):
-            raise ModelError(f"the prior sums to {total} (= {float(total):.10g}), not 1", location)
+            raise ModelError(f"{what} sums to {total} (= {float(total):.10g}), not 1", location)
+
+    def _set_prior(self, values: tuple, kind: str, location):
+        if self._prior is not None:
+            raise ModelError("the prior is declared twice", location)
+        self._check_probabilities(values, "", "the prior", location)
         self._prior = values
         self._prior_kind = kind
         self.locations["prior"] = location
