@@ -65,7 +65,7 @@ def solve_with_lazy_rows(lp: LinearProgram, separate: Separation, options: Solve
     :class:`SolverError` when a solve is not optimal or ``max_rounds`` solves do not
     settle. ``options``: its time limit, tolerance, threads and verbosity are used; the
     method is always HiGHS's dual simplex (the warm start needs a basis)."""
-    from .highs import _highs, _highs_lp, _run
+    from .highs import _highs, _highs_lp, _inf, _run
 
     options = replace(options or SolverOptions(), solver="highs-simplex")
     h = _highs(options)
@@ -91,8 +91,8 @@ def solve_with_lazy_rows(lp: LinearProgram, separate: Separation, options: Solve
         block = separate(solution.x)
         separate_seconds = time.perf_counter() - t0
         rounds_log.append({"round": rounds, "rows": int(h.getNumRow()), "iterations": solution.iterations,
-                    "solve_seconds": solution.solve_seconds, "separate_seconds": separate_seconds,
-                    "added": 0 if block is None else block.n_rows})
+                           "solve_seconds": solution.solve_seconds, "separate_seconds": separate_seconds,
+                           "added": 0 if block is None else block.n_rows})
         log.debug("%s: round %d, %d rows, %d iterations, %.2f s solve, %.2f s separation, %d rows added", lp.name,
                   rounds, *(rounds_log[-1][k] for k in ("rows", "iterations", "solve_seconds", "separate_seconds",
                                                           "added")))
@@ -106,8 +106,6 @@ def solve_with_lazy_rows(lp: LinearProgram, separate: Separation, options: Solve
         csr.sort_indices()
         if csr.shape[1] != lp.n_cols:
             raise ValueError(f"added rows have {csr.shape[1]} columns; the program has {lp.n_cols}")
-        from .highs import _inf
-
         h.addRows(csr.shape[0], _inf(block.lower), _inf(block.upper), int(csr.nnz), csr.indptr[:-1].astype(np.int32),
                   csr.indices.astype(np.int32), csr.data.astype(float))
         blocks.append(RowBlock(csr, np.asarray(block.lower, float), np.asarray(block.upper, float)))
