@@ -46,6 +46,8 @@ CASES = [
     ("restrict_losers_two_goods.mech", 10, 1, "agent 1 values 2 allocation variables; the restriction needs one"),
     ("restrict_not_symmetric.mech", 9, 1, "restrict anonymous: no relabeling of the agents"),
     ("restrict_mixture_unknown.mech", 10, 34, "restrict mixture: no mechanism 'third_price'"),
+    ("penalty_uses_outcome.mech", 5, 19, "'q' (outcome variable, line 6) cannot be used here"),
+    ("penalty_in_set.mech", 5, 21, "syntax error: unexpected reserved word 'penalty'"),
     ("directive_option.mech", 10, 1, "`solve` takes no option 'color' (its options: k, solver, time_limit, symmetry)"),
     # the language's indices (tests/test_language_indices.py)
     ("good_index_out_of_range.mech", 9, 43,

@@ -231,7 +231,8 @@ class PriorSpec(Node):
     """``kind``: ``uniform``, ``table`` (list or table in ``expr``), ``density``
     (``expr``), ``independent`` (``marginals``, each None for uniform or an Expr),
     ``marginals`` (the same, for known marginals with unknown correlation: ambiguity),
-    ``set`` (``members``: a set of priors, ambiguity: their convex hull)."""
+    ``set`` (``members``: a set of priors, ambiguity: their convex hull), ``penalty``
+    (``expr``: c(θ), no prior, 001 Appendix B.1.6)."""
 
     kind: str
     expr: Optional[Expr] = None

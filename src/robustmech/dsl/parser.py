@@ -342,6 +342,9 @@ class _ToAST(Transformer):
     def prior_set(self, meta, *members):
         return A.PriorSpec(self._loc(meta), "set", members=tuple(members))
 
+    def prior_penalty(self, meta, expr):
+        return A.PriorSpec(self._loc(meta), "penalty", expr=expr)
+
     def prior_table(self, meta, expr):
         return A.PriorSpec(self._loc(meta), "table", expr=expr)
 

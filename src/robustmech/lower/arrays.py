@@ -75,7 +75,10 @@ class LoweredPriorSet:
     """The numbers of an ambiguous prior (:class:`~robustmech.model.environment.PriorSet`):
     a polytope 𝒫 ⊆ Δ(Θ).
 
-    ``kind == "hull"``: 𝒫 = conv(``extremes``), one listed prior per row (m, S).
+    ``kind == "hull"``: 𝒫 = conv(``extremes``), one listed prior per row (m, S); with
+    ``penalty`` (m,), Nature also pays ``penalty[j]`` per unit weight on prior j. A
+    model's ``prior penalty c`` (001 Appendix B.1.6) is the hull of the point masses
+    (𝒫 = Δ(Θ), ``extremes`` the identity) with ``penalty`` = c(θ).
     ``kind == "marginals"``: 𝒫 = {μ >= 0 : Σ_{θ: θ_c = v} μ(θ) = targets_c[v] for every
     coordinate c and value v}; ``classes[c]`` is (labels, values, targets): the index of
     each state's value of coordinate c (S,), the coordinate's values, their probabilities.
@@ -84,6 +87,7 @@ class LoweredPriorSet:
     kind: str
     extremes: np.ndarray  # (m, S) for a hull; (0, S) for marginals
     classes: tuple = ()
+    penalty: np.ndarray | None = None  # (m,): what Nature pays per unit weight on each listed prior
 
     def marginal_matrix(self) -> tuple[np.ndarray, np.ndarray]:
         """For marginals: the rows C (Σ_c |values_c|, S) and targets c with 𝒫 = {μ >= 0 : C μ = c}."""
@@ -120,6 +124,8 @@ def lower_prior_set(states) -> LoweredPriorSet | None:
     S = len(states.points)
     if ps.kind == "hull":
         return LoweredPriorSet("hull", np.array([[float(p) for p in mu] for mu in ps.priors], dtype=float))
+    if ps.kind == "penalty":
+        return LoweredPriorSet("hull", np.identity(S), penalty=np.array([float(c) for c in ps.penalty], dtype=float))
     classes = []
     for c, marginal in enumerate(ps.marginals):
         values = sorted({pt[c] for pt in states.points}, key=float)

@@ -182,6 +182,10 @@ class _BayesianElaborator:
             self._prior_set(spec, loc)
         elif spec.kind == "density":
             self._prior_density(spec, loc)
+        elif spec.kind == "penalty":
+            expr = spec.expr
+            assert expr is not None  # the parser gives a penalty its expression
+            self.b.prior_penalty(self._state_function(expr, "a penalty"), location=loc)
         elif spec.kind == "independent":
             self.b.prior_product(self._marginal_tables(spec, "an independent prior"), location=loc)
         elif spec.kind == "marginals":
@@ -212,20 +216,26 @@ class _BayesianElaborator:
                                  "{state: probability, ...}, `independent ...` or `density EXPR`", spec.loc)
 
     def _prior_density(self, spec: A.PriorSpec, loc: Location) -> None:
-        ctx = Context({}, no_outcome="`outcome` cannot be used in a prior")
         expr = spec.expr
         assert expr is not None  # the parser gives a density prior its expression
-        density = self.number(self.evaluate(expr, ctx), expr.loc, "a density")
-        values = []
-        for label, point in zip(self.state_labels, self.state_points):
-            v = density.subs(dict(zip(self.state_symbols, point))) \
-                if density.free_symbols <= set(self.state_symbols) else None
-            if v is None or not v.is_number or not v.is_real:
-                raise ModelError("a prior density may only use the state coordinates and parameters", expr.loc)
+        values = self._state_function(expr, "a prior density")
+        for label, v in zip(self.state_labels, values):
             if v < 0:
                 raise ModelError(f"negative probability: the density is {v} at state {label}", expr.loc)
-            values.append(v)
         self.b.prior(_normalise(values, expr.loc), location=loc)
+
+    def _state_function(self, expr: A.Expr, what: str) -> list:
+        """The exact real value of ``expr`` (state coordinates and parameters only) at each state."""
+        ctx = Context({}, no_outcome="`outcome` cannot be used in a prior")
+        function = self.number(self.evaluate(expr, ctx), expr.loc, what)
+        values = []
+        for point in self.state_points:
+            v = function.subs(dict(zip(self.state_symbols, point))) \
+                if function.free_symbols <= set(self.state_symbols) else None
+            if v is None or not v.is_number or not v.is_real:
+                raise ModelError(f"{what} may only use the state coordinates and parameters", expr.loc)
+            values.append(v)
+        return values
 
     def _prior_set(self, spec: A.PriorSpec, loc: Location) -> None:
         """``prior in { P1, P2, ... }``: each member is a prior in any single form, checked

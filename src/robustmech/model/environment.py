@@ -54,20 +54,26 @@ class PriorSet:
 
     ``kind`` is ``"marginals"``: every joint μ on Θ whose marginal on coordinate c is
     ``marginals[c]`` (a mapping value -> probability; 001 Appendix B.1.5, unknown
-    correlation), or ``"hull"``: the convex hull of ``priors`` (each one probability per
-    state, in state order). The environment's single prior ``StateSpace.prior`` is a
-    member of the set (the product of the marginals; the average of the listed priors).
+    correlation), ``"hull"``: the convex hull of ``priors`` (each one probability per
+    state, in state order), or ``"penalty"``: every distribution on Θ, Nature paying
+    ``penalty[s]`` for state s (001 Appendix B.1.6, variational preferences: the
+    designer's payoff is E_μ[w + c(θ)], minimised over μ as well). The environment's
+    single prior ``StateSpace.prior`` is a member of the set (the product of the
+    marginals; the average of the listed priors; the uniform prior for a penalty).
     """
 
-    kind: Literal["marginals", "hull"]
+    kind: Literal["marginals", "hull", "penalty"]
     priors: tuple[tuple[sympy.Expr, ...], ...] = ()
     marginals: tuple[tuple[tuple[sympy.Expr, sympy.Expr], ...], ...] = ()
+    penalty: tuple[sympy.Expr, ...] = ()
 
     def contains(self, points: Sequence[tuple], mu: Sequence[float], tol: float = 1e-9) -> bool:
         """Whether the distribution ``mu`` on the states ``points`` (in state order) is in the set."""
         mu_arr = np.asarray(mu, dtype=float)
         if mu_arr.min(initial=0.0) < -tol or abs(mu_arr.sum() - 1.0) > tol:
             return False
+        if self.kind == "penalty":
+            return True
         if self.kind == "marginals":
             for c, marginal in enumerate(self.marginals):
                 for value, p in marginal:
@@ -86,6 +92,8 @@ class PriorSet:
     def describe(self) -> str:
         if self.kind == "marginals":
             return "known marginals, unknown correlation (001 Appendix B.1.5)"
+        if self.kind == "penalty":
+            return "any prior, at a penalty c(θ) paid by Nature (001 Appendix B.1.6)"
         return f"the convex hull of {len(self.priors)} prior{'s' if len(self.priors) != 1 else ''}"
 
 
@@ -524,6 +532,19 @@ class ModelBuilder(DeclarationBuilder):
         centre = tuple(sum((mu[s] for mu in checked), sympy.Integer(0)) / m for s in range(len(self._points)))
         self._set_prior(centre, "hull", location)
         self._prior_set = PriorSet("hull", priors=tuple(checked))
+
+    def prior_penalty(self, penalty: Sequence[Any], location: Location | None = None) -> None:
+        """No prior: Nature chooses any distribution μ on Θ and pays ``penalty[s]`` (one
+        real number per state, in state order) in expectation, so a mechanism is judged
+        by min over μ and the information of E_μ[w + c(θ)] (001 Appendix B.1.6). The
+        single prior ``env.states.prior`` is the uniform one, a member of the set Δ(Θ)."""
+        self._need_states("prior", location)
+        values = tuple(_number(c, "a penalty", location) for c in penalty)
+        if len(values) != len(self._points):
+            raise ModelError(f"the penalty has {len(values)} entries for {len(self._points)} states", location)
+        n = len(self._points)
+        self._set_prior(tuple(sympy.Rational(1, n) for _ in range(n)), "penalty", location)
+        self._prior_set = PriorSet("penalty", penalty=values)
 
     def finite_outcomes(self, names: Sequence[str], location: Location | None = None) -> tuple[str, ...]:
         if self._outcomes is not None or self._variables:

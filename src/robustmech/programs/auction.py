@@ -113,7 +113,9 @@ def build(program: str, ql: QuasilinearEnvironment, k: int, correlation: str | N
         raise ModelError(f"correlation must be one of {', '.join(CORRELATIONS)}, got {correlation!r}")
     ambiguous = prior_set(ql.lowered)
     if ambiguous is not None:
-        declared = f"the model declares {'known marginals' if ambiguous.kind == 'marginals' else 'a set of priors'}"
+        declared = "the model declares " + ("known marginals" if ambiguous.kind == "marginals" else
+                                            "a penalty (`prior penalty`)" if ambiguous.penalty is not None else
+                                            "a set of priors")
         if penalty is not None:
             raise ModelError(f"a penalty replaces the prior, but {declared}: declare a single prior to use one")
         if correlation == "known" or (correlation == "unknown" and ambiguous.kind == "hull"):
@@ -513,7 +515,8 @@ def _read_guarantee(lp: LinearProgram, solution, inv: AuctionInverse) -> dict:
     elif inv.correlation == "hull":  # the worst listed prior: the worst of their convex hull for this λ
         hull = prior_set(ql.lowered)
         assert hull is not None  # inv.correlation says so
-        checks["certified_guarantee"] = float((hull.extremes @ certified).min())
+        offsets = 0.0 if hull.penalty is None else hull.penalty  # a model's `prior penalty` (001 B.1.6)
+        checks["certified_guarantee"] = float((hull.extremes @ certified + offsets).min())
     elif inv.penalty is not None:
         checks["certified_guarantee"] = float(virtual_profit.min())  # Π <= min over (θ, x), penalty included
     # the mechanism in the environment's own outcome coordinates

@@ -86,6 +86,9 @@ def build(low: LoweredEnvironment, info: InformationStructure) -> tuple[LinearPr
                     index=(signals, labelled("Omega", low.outcome_names, "outcome", "outcomes ω")))
     b.set_cost("m", (flat @ low.designer_coef).reshape(-1))
     b.offset = float(flat.sum(0) @ low.designer_const)
+    ambiguous = getattr(low, "prior_set", None)
+    if ambiguous is not None and ambiguous.penalty is not None:  # `prior penalty c`: the structure's μ pays E_μ c
+        b.offset += float(info.state_marginal() @ (ambiguous.extremes.T @ ambiguous.penalty))
     columns = np.arange(n_s * d).reshape(s_shape + (d,))
     for i in range(low.n_agents):
         agent = low.env.agents[i]

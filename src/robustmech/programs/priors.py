@@ -20,6 +20,10 @@ structure's state marginal is a member of the set. None silently uses one prior:
   - hull: convex weights w >= 0, Σ_j w_j = 1, Σ_x σ(x, θ) = Σ_j w_j μ_j(θ);
   - marginals: Σ_{θ: θ_c = v} Σ_x σ(x, θ) = c_c(v) for every coordinate c and value v.
 
+A penalty (``prior penalty c``, 001 Appendix B.1.6) is the hull of the point masses
+with a price: τ <= λ(θ) + c(θ) on the designer's side, so τ = min_μ E_μ[λ + c]; Nature
+pays Σ_θ c(θ) w(θ) on its side.
+
 With one prior in a hull both reduce to the single-prior program (τ <= μ·λ binds;
 w = 1), with the same value.
 """
@@ -56,8 +60,10 @@ def add_multiplier(b: ProgramBuilder, low, rows_per_state: int, theta: IndexSet,
             b.add_variables("tau", 1, lower=-np.inf, description="τ = min_j Σ_θ μ_j(θ) λ(θ): the worst listed prior "
                             "(the worst case over their convex hull)")
             b.set_cost("tau", cost_scale)
+            offsets = np.zeros(m) if ps.penalty is None else ps.penalty
             b.add_rows("prior_set", {"tau": sp.csr_matrix(np.ones((m, 1))), "lambda": -sp.csr_matrix(ps.extremes)},
-                       upper=0.0, description="τ <= Σ_θ μ_j(θ) λ(θ) for every listed prior μ_j",
+                       upper=offsets,
+                       description="τ <= Σ_θ μ_j(θ) λ(θ) (+ c_j, Nature's penalty) for every listed prior μ_j",
                        index=(labelled("P", range(1, m + 1), description="the listed priors"),))
         return {"lambda": sp.kron(sp.identity(S), ones, format="csr")}
     blocks = {}
@@ -105,6 +111,8 @@ def add_state_marginal(b: ProgramBuilder, low, block: str, mass: sp.csr_matrix, 
     priors = labelled("P", range(1, m + 1), description="the listed priors")
     b.add_variables("prior_weights", upper=1.0, index=(priors,),
                     description="w_j: the weight of listed prior j in Nature's prior Σ_j w_j μ_j")
+    if ps.penalty is not None:  # 001 Appendix B.1.6: Nature pays c_j per unit weight on prior j
+        b.set_cost("prior_weights", ps.penalty)
     b.add_rows("marginal", {block: mass, "prior_weights": -sp.csr_matrix(ps.extremes.T)}, lower=0.0, upper=0.0,
                description="the marginal of σ on Θ is Σ_j w_j μ_j, a prior of the convex hull", index=(theta,))
     b.add_rows("prior_weights_sum", {"prior_weights": sp.csr_matrix(np.ones((1, m)))}, lower=1.0, upper=1.0,
