@@ -185,6 +185,21 @@ def test_unknown_correlation_general_programs_equal_the_auction_programs(tmp_pat
         assert r.extra["dual_certified"]
 
 
+@pytest.mark.parametrize("program", ["guarantee", "auction-guarantee", "auction-dual", "potential",
+                                     "auction-potential"])
+def test_unknown_correlation_programs_are_reduced_by_the_bidder_swap(tmp_path, program):
+    """Exchangeable bidders with the same marginal: the swap maps ν_1(v) to ν_2(v) (the
+    λ(θ) = Σ_i ν_i(v_i) of 001 (41) in Appendix B.1.5), so every program is solved over
+    symmetric solutions (group of order 2, half the columns) with the full program's value."""
+    env = private_values(tmp_path, "prior marginals uniform")
+    reduced = rm.solve(env, program, 3)
+    full = rm.solve(env, program, 3, symmetry=False)
+    assert reduced.extra["symmetry"]["group_order"] == 2
+    assert reduced.extra["symmetry"]["columns"] < 0.55 * reduced.extra["symmetry"]["full_columns"]
+    assert close(reduced.value, full.value)
+    assert reduced.extra["dual_certified"]
+
+
 def test_unknown_correlation_is_below_the_joints_it_contains(tmp_path):
     """001 Appendix B.1.5: independent values (the product) and perfectly correlated values
     (the diagonal) both have the uniform marginals, so the set of joints contains them and

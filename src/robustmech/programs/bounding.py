@@ -288,42 +288,6 @@ def read(lp: LinearProgram, x: np.ndarray, inverse: Inverse) -> dict:
     return {"information": info, "gamma": lp.block(x, "gamma").reshape(grid.shape)}
 
 
-def column_permutations(lp: LinearProgram, inverse: Inverse, symmetries) -> list[np.ndarray]:
-    """How each symmetry (π, τ, φ) of the environment (lower/symmetry.py) moves the
-    columns of this program: m(ω|x) -> m(φω|πx), λ(θ) -> λ(τθ), σ(x,θ) -> σ(πx,τθ),
-    γ(x) -> γ(πx). UB-P-k's vertex rows are permuted among themselves because φ maps
-    the polyhedron, hence its vertices, onto itself."""
-    from ..lower.symmetry import profile_permutation
-
-    grid, d = inverse.grid, inverse.lowered.dim
-    perms = []
-    for sym in symmetries:
-        moved = profile_permutation(grid.shape, sym.agents)
-        tau = np.asarray(sym.states)
-        perm = np.empty(lp.n_cols, dtype=np.int64)
-        for name, block in lp.variables.items():
-            if name == "m":
-                image = (moved[:, None] * d + np.asarray(sym.outcomes)[None, :]).ravel()
-            elif name == "lambda":
-                image = tau
-            elif name == "sigma":
-                image = (tau[:, None] * grid.size + moved[None, :]).ravel()
-            elif name == "gamma":
-                image = moved
-            elif name == "aggregate":  # a(ω|Σx): the aggregate is invariant under π
-                levels = block.size // d
-                image = (np.arange(levels)[:, None] * d + np.asarray(sym.outcomes)[None, :]).ravel()
-            elif name.startswith("aggregate_"):  # e(Σx) of `restrict aggregate E`
-                image = np.arange(block.size)
-            elif name in ("tau", "prior_weights") or name.startswith("nu_"):
-                image = np.arange(block.size)  # an ambiguous prior's blocks (invariance is checked on the program)
-            else:  # pragma: no cover - every block of the bounding programs is listed
-                raise ValueError(f"no symmetry action for block {name}")
-            perm[block.slice] = block.start + image
-        perms.append(perm)
-    return perms
-
-
 # -- the programs, registered ------------------------------------------------------------
 
 

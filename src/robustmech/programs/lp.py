@@ -24,7 +24,7 @@ import scipy.sparse as sp
 # What a symmetry of the environment (a relabeling (π, τ, φ) of agents, states and
 # outcome coordinates, lower/symmetry.py) permutes. An index set of another kind (or of
 # none) is not acted on, so a program with such a column block is never reduced.
-INDEX_KINDS = ("profile", "agent", "state", "outcome")
+INDEX_KINDS = ("profile", "agent", "state", "outcome", "state class")
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +37,10 @@ class IndexSet:
     of profiles, the product of ``axes`` (each agent's values), whose members are
     tuples in C order and are only generated when asked for (X(30) has 811,801).
     ``kind`` says how a symmetry of the environment acts on the set (``INDEX_KINDS``).
+    A set of kind ``"state class"`` has, for each member, the set of state labels it
+    stands for in ``classes`` (the states with θ_c = v, for the marginal (c, v) of an
+    ambiguous prior); a symmetry maps a member to the member whose class is the image
+    of its class.
     """
 
     name: str
@@ -44,12 +48,16 @@ class IndexSet:
     axes: tuple = ()
     kind: str = ""
     description: str = ""
+    classes: tuple = ()
 
     def __post_init__(self):
         if self.kind and self.kind not in INDEX_KINDS:
             raise ValueError(f"index kind must be one of {INDEX_KINDS}, got {self.kind!r}")
         if self.labels and self.axes:
             raise ValueError("an index set has labels or axes, not both")
+        classed = self.kind == "state class"
+        if classed != bool(self.classes) or (classed and len(self.classes) != len(self.labels)):
+            raise ValueError("a set of kind 'state class' has one class of states per member, and only it has classes")
 
     @property
     def shape(self) -> tuple[int, ...]:

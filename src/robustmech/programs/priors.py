@@ -66,18 +66,22 @@ def add_multiplier(b: ProgramBuilder, low, rows_per_state: int, theta: IndexSet,
                        description="τ <= Σ_θ μ_j(θ) λ(θ) (+ c_j, Nature's penalty) for every listed prior μ_j",
                        index=(labelled("P", range(1, m + 1), description="the listed priors"),))
         return {"lambda": sp.kron(sp.identity(S), ones, format="csr")}
-    blocks = {}
+    # one block ν over every (coordinate, value): a symmetry that exchanges coordinates
+    # (bidders with the same marginal) maps ν_c(v) to ν_c'(v), so they share a block
+    states = low.env.states.labels
+    members, classes, onehots, targets = [], [], [], []
     for c, (labels, values, target) in enumerate(ps.classes):
-        name = f"nu_{c + 1}"
         coordinate = low.env.states.symbols[c].name
-        onehot = sp.csr_matrix((np.ones(S), (np.arange(S), labels)), shape=(S, len(values)))
-        b.add_variables(name, len(values), lower=-np.inf,
-                        description=f"ν_{c + 1}({coordinate}): coordinate {coordinate}'s part of λ(θ) = Σ_c ν_c(θ_c) "
-                        "(known marginals, 001 Appendix B.1.5)",
-                        index=(labelled(f"V{c + 1}", values, description=f"the values of {coordinate}"),))
-        b.set_cost(name, cost_scale * target)
-        blocks[name] = sp.kron(onehot, ones, format="csr")
-    return blocks
+        members += [(coordinate, v) for v in values]
+        classes += [tuple(states[s] for s in np.flatnonzero(labels == j)) for j in range(len(values))]
+        onehots.append(sp.csr_matrix((np.ones(S), (np.arange(S), labels)), shape=(S, len(values))))
+        targets.append(target)
+    b.add_variables("nu", len(members), lower=-np.inf,
+                    description="ν_c(v): coordinate c's part of λ(θ) = Σ_c ν_c(θ_c) (known marginals, 001 Appendix "
+                    "B.1.5)", index=(IndexSet("CV", labels=tuple(members), kind="state class", classes=tuple(classes),
+                                              description="(state coordinate, value)"),))
+    b.set_cost("nu", cost_scale * np.concatenate(targets))
+    return {"nu": sp.kron(sp.hstack(onehots, format="csr"), ones, format="csr")}
 
 
 def multiplier_values(lp: LinearProgram, x: np.ndarray, low) -> np.ndarray:
@@ -85,8 +89,11 @@ def multiplier_values(lp: LinearProgram, x: np.ndarray, low) -> np.ndarray:
     ps = prior_set(low)
     if ps is None or ps.kind == "hull":
         return lp.block(x, "lambda")
-    return sum((lp.block(x, f"nu_{c + 1}")[labels] for c, (labels, _, _) in enumerate(ps.classes)),
-               np.zeros(low.n_states))
+    nu, start, out = lp.block(x, "nu"), 0, np.zeros(low.n_states)
+    for labels, values, _ in ps.classes:
+        out += nu[start + labels]
+        start += len(values)
+    return out
 
 
 def add_state_marginal(b: ProgramBuilder, low, block: str, mass: sp.csr_matrix, theta: IndexSet,

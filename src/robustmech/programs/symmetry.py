@@ -147,9 +147,10 @@ def _relabel(labels: tuple, names: tuple, images: tuple[int, ...]) -> np.ndarray
 def index_permutation(index: IndexSet, symmetry, agents: tuple, states: tuple, outcomes: tuple) -> np.ndarray | None:
     """How a symmetry (π, τ, φ) of the environment (lower/symmetry.py) permutes the
     members of one index set, by the set's kind: profiles x -> πx, agents i -> π(i),
-    states θ -> τθ, outcomes ω -> φω. A set of no kind is left in place (the identity;
-    whether the program is then invariant is checked on the program itself). None when
-    the symmetry cannot act on the set (profiles whose agents have different values)."""
+    states θ -> τθ, outcomes ω -> φω, a class of states C -> the member whose class is
+    τC. A set of no kind is left in place (the identity; whether the program is then
+    invariant is checked on the program itself). None when the symmetry cannot act on
+    the set (profiles whose agents have different values, a class with no image)."""
     from ..lower.symmetry import profile_permutation
 
     if index.kind == "profile":
@@ -163,6 +164,11 @@ def index_permutation(index: IndexSet, symmetry, agents: tuple, states: tuple, o
         return _relabel(index.members, tuple(states), tuple(symmetry.states))
     if index.kind == "outcome":
         return _relabel(index.members, tuple(outcomes), tuple(symmetry.outcomes))
+    if index.kind == "state class":
+        image = {states[s]: states[t] for s, t in enumerate(symmetry.states)}
+        where = {frozenset(c): j for j, c in enumerate(index.classes)}
+        targets = [where.get(frozenset(image[label] for label in c)) for c in index.classes]
+        return None if any(t is None for t in targets) else np.asarray(targets, dtype=np.int64)
     return np.arange(index.size)
 
 
