@@ -169,7 +169,7 @@ def guarantee(env: Environment | LoweredEnvironment, mechanism: Mechanism, solve
     program: over symmetric equilibria where the mechanism and environment are symmetric).
 
     ``deviations``: ``"all"`` writes every obedience row; ``"warm"`` starts from the
-    deviations to adjacent actions and adds the rows the solution breaks to one HiGHS
+    deviations to adjacent and extreme actions and adds the rows the solution breaks to one HiGHS
     model, solved on from its basis, until it breaks none (:func:`bce_with_warm_rows`);
     ``"generate"`` does the same with a fresh build and solve through ``api.run`` each
     round (:func:`bce_with_row_generation`; any solver); ``"auto"`` is ``"warm"`` from
@@ -221,7 +221,8 @@ def obedience_nonzeros(low: LoweredEnvironment, mechanism: Mechanism) -> int:
 def bce_with_row_generation(low: LoweredEnvironment, mechanism: Mechanism, program: str, options: SolverOptions,
                             symmetry: bool, generate: bool):
     """The worst (best) BCE through ``api.run``; with ``generate``, by row generation:
-    solve with the deviations to adjacent actions, add every omitted obedience row the
+    solve with the deviations to adjacent and extreme actions
+    (:func:`bce.starting_deviations`), add every omitted obedience row the
     solution breaks (more than 1e-9 of the payoffs' scale), and solve again, until none
     is broken. The last program is a relaxation whose optimum satisfies every row of the
     full one, hence is its optimum; its duals, zero on the rows left out, are a dual
@@ -231,7 +232,7 @@ def bce_with_row_generation(low: LoweredEnvironment, mechanism: Mechanism, progr
         return api.run(low, program, {"mechanism": mechanism}, options, symmetry=symmetry), 1
     U, _ = bce.payoff_arrays(low, mechanism)
     tol = 1e-9 * max(1.0, float(np.abs(U).max(initial=0.0)))
-    masks = list(bce.adjacent_deviations(mechanism))
+    masks = list(bce.starting_deviations(mechanism))
     same_actions = len(set(mechanism.shape)) == 1
     for rounds in range(1, MAX_GENERATION_ROUNDS + 1):
         if same_actions:  # the same rows for every agent keep a symmetric program symmetric
@@ -263,7 +264,8 @@ def bce_with_warm_rows(low: LoweredEnvironment, mechanism: Mechanism, program: s
                        max_rounds: int = 200, reach: float | None = WARM_REACH) -> tuple[api.Solved, int]:
     """The worst (best) BCE by row generation on one HiGHS model
     (:func:`robustmech.solve.lazy.solve_with_lazy_rows`): the program with the
-    deviations to adjacent actions is built once; each round adds, for every agent and
+    deviations to adjacent and extreme actions (:func:`bce.starting_deviations`) is
+    built once; each round adds, for every agent and
     recommendation, the ``per_recommendation`` omitted deviations that gain most at the
     current solution (built only for those pairs) and the dual simplex method goes on
     from its basis. With two exchangeable agents (:func:`bce.agent_swap_orbits`) the
@@ -284,7 +286,7 @@ def bce_with_warm_rows(low: LoweredEnvironment, mechanism: Mechanism, program: s
     U, W = bce.payoff_arrays(low, mechanism)
     tol = 1e-9 * max(1.0, float(np.abs(U).max(initial=0.0)))
     P = bce.agent_swap_orbits(U, W) if symmetry else None
-    masks = [m.copy() for m in bce.adjacent_deviations(mechanism)]
+    masks = [m.copy() for m in bce.starting_deviations(mechanism)]
     if P is not None:
         masks = [masks[0] | masks[1]] * 2
     first, _ = bce.build(low, mechanism, sense, tuple(masks))
