@@ -103,8 +103,9 @@ class ProportionalAuction:
         self.grid_size = int(grid_size)
         self.v_lo = float(self.H.lower)
         self.v_hi = float(self.H.upper)
-        # aggregate signals where ŵ jumps: X_k = G_N^{-1}(H(v_k)) for every atom below the top
-        self.value_jumps = tuple(float(erlang_quantile(self.N, self.H.cdf(v))) for v in self.H.atoms()[:-1])
+        # aggregate signals where ŵ jumps: X_k = G_N^{-1}(α_k) for every level α_k where H^{-1}
+        # jumps (H at an atom below the top; H on a gap of the support)
+        self.value_jumps = tuple(float(erlang_quantile(self.N, level)) for level in self.H.quantile_jumps())
         self.x_max = float(erlang_quantile(self.N, 1 - 1e-15))
 
     # -- the fully revealing objects -----------------------------------------------
@@ -191,6 +192,8 @@ class ProportionalAuction:
 
         def equations(p):
             aa, bb = p
+            if not bb > aa:  # a trial point of the solver past the diagonal (no chord there)
+                return [1.0, 1.0]
             s = self._chord(aa, bb)
             return [self._tangency(aa, s), self._tangency(bb, s)]
 
