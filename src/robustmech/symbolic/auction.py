@@ -199,7 +199,9 @@ class ProportionalAuction:
 
         try:
             solution, info, status, _ = optimize.fsolve(equations, [a, b], full_output=True, xtol=1e-13)
-            step = float(xs[1] - xs[0]) * 4
+            # four steps of the even grid (xs[1] - xs[0] is a step of the geometric points
+            # near 0, about 1e-6, which refused every polished interval away from 0)
+            step = 4 * self.x_max / (self.grid_size - 1)
             if status == 1 and abs(solution[0] - a) < step and abs(solution[1] - b) < step:
                 a, b = float(solution[0]), float(solution[1])
         except (ValueError, RuntimeWarning):
