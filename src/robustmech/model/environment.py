@@ -263,6 +263,9 @@ def describe(env: Environment) -> str:
         lines.append(f"    {label:<16} ({', '.join(str(c) for c in point)})  prior {p}")
     if env.states.prior_set is not None:
         lines.append(f"  ambiguous prior: {env.states.prior_set.describe()} (the prior above is one member)")
+    if env.states.continuous is not None:
+        lines.append(f"  continuous prior: {env.states.continuous} (the prior above integrates it over each point's "
+                     "cell)")
     if env.outcomes.is_finite:
         lines.append(f"  outcomes: {', '.join(env.outcomes.names)}")
     else:
