@@ -309,3 +309,14 @@ def test_lp_bracket_on_the_discretised_uniform(capsys):
     says the bracket is of the discretised model."""
     code, out = closed_form(capsys, MODELS / "common_value_uniform.mech", "--k", "2")
     assert code == 0 and out["discretised_prior"] is True and out["lower"] <= out["upper"]
+
+
+def test_density_model_gives_the_hull_value(tmp_path, capsys):
+    """A common-value auction with `prior continuous density 2*v on [0, 1]` (H(v) = v², H^{-1}(u) = √u,
+    ∫_0^α H^{-1} = (2/3) α^{3/2}) is recognised as 002's; Π̄ (3) against the concave hull of Γ̂∘E^{-1}."""
+    path = tmp_path / "density.mech"
+    path.write_text((MODELS / "common_value_uniform.mech").read_text()
+                    .replace("prior continuous uniform(0, 1)", "prior continuous density 2*v on [0, 1]"))
+    code, out = closed_form(capsys, path)
+    assert code == 0 and out["family"] == "common_value_continuous"
+    assert out["value"] == pytest.approx(hull_guarantee(lambda a: 2 / 3 * a**1.5, 0.0), abs=1e-9)

@@ -336,6 +336,16 @@ class SymbolicDistribution(ValueDistribution):
                 low = mid
         return high
 
+    def partial_expectation(self, alpha):
+        """∫_0^α H^{-1}(u) du = α x - ∫_lower^x H(v) dv with x = H^{-1}(α) (the layer-cake
+        identity; one quantile and one integral of H, not an integral of quantiles)."""
+        alpha = min(max(alpha, 0.0), 1.0)
+        if alpha <= 0:
+            return 0.0
+        x = self.quantile(alpha)
+        below = integrate.quad(self.cdf, float(self.lower), x, limit=200, epsabs=1e-14, epsrel=1e-13)[0]
+        return alpha * x - below
+
     def density_expression(self) -> sympy.Expr:
         return sympy.diff(self.cdf_expression, self.symbol)
 
