@@ -279,7 +279,7 @@ class _BayesianElaborator:
                 raise ModelError("the ends of the support must be numbers (parameters, not state coordinates)",
                                  dist.support.loc)
             return [make_piece("density", weight, density, symbol, a, b, dist.expr.loc)], \
-                f"density {density} on [{a}, {b}]"
+                f"density {density} on [{a}, {'inf' if b == sympy.oo else b}]"
         if dist.kind == "named" and dist.name == "exponential":
             if len(dist.args) != 1:
                 raise ModelError(f"exponential(rate) takes one number, got {len(dist.args)}", dist.loc)
