@@ -58,6 +58,18 @@ CASES = [
     ("unknown_agent_index.mech", 9, 30, "unknown name 'byer'; did you mean 'buyer'?"),
     ("scalar_allocation_two_agents.mech", 6, 1,
      "`allocate q` without an index is for a model with one agent; this one has 2 agents"),
+    # continuous priors (tests/test_continuous_priors.py)
+    ("continuous_support.mech", 5, 18,
+     "the support [0, 1] of the prior does not cover the state grid: the state v = 3/2 lies outside it"),
+    ("continuous_negative_density.mech", 5, 26, "negative density: 2*v - 1/2 = -0.5 at v = 0"),
+    ("continuous_not_integrable.mech", 5, 26,
+     "the density integrates to infinity over [0, 1]: it must integrate to a positive finite number"),
+    ("continuous_two_coordinates.mech", 5, 7,
+     "a continuous prior is for a state with one coordinate; this state has 2 (v[1], v[2])"),
+    ("continuous_unknown_distribution.mech", 5, 18,
+     "unknown distribution 'normal' (a continuous prior is uniform(a, b), exponential(rate), density EXPR on "
+     "[a, b] or mixture {w: D, ...})"),
+    ("continuous_mixture_weights.mech", 5, 18, "the weights of the mixture sum to 3/4, not 1"),
 ]
 
 

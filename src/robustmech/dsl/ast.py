@@ -227,17 +227,35 @@ class StateStmt(Statement):
 
 
 @dataclass(frozen=True)
+class ContinuousDist(Node):
+    """A distribution of ``prior continuous``: ``kind`` ``uniform`` (``args``: lower,
+    upper), ``density`` (``expr`` on the interval ``support``), ``named`` (``name``
+    with ``args``: ``exponential(1)``; the name is checked by the elaborator) or
+    ``mixture`` (``name`` as written, ``parts``: (weight, distribution) pairs)."""
+
+    kind: str
+    name: str = ""
+    args: tuple[Expr, ...] = ()
+    expr: Optional[Expr] = None
+    support: Optional[Expr] = None
+    parts: tuple[tuple[Expr, "ContinuousDist"], ...] = ()
+    name_loc: Location = field(default_factory=Location)
+
+
+@dataclass(frozen=True)
 class PriorSpec(Node):
     """``kind``: ``uniform``, ``table`` (list or table in ``expr``), ``density``
     (``expr``), ``independent`` (``marginals``, each None for uniform or an Expr),
     ``marginals`` (the same, for known marginals with unknown correlation: ambiguity),
     ``set`` (``members``: a set of priors, ambiguity: their convex hull), ``penalty``
-    (``expr``: c(θ), no prior, 001 Appendix B.1.6)."""
+    (``expr``: c(θ), no prior, 001 Appendix B.1.6), ``continuous`` (``dist``: a
+    distribution discretised onto the state grid)."""
 
     kind: str
     expr: Optional[Expr] = None
     marginals: tuple[Optional[Expr], ...] = ()
     members: tuple["PriorSpec", ...] = ()
+    dist: Optional[ContinuousDist] = None
 
 
 @dataclass(frozen=True)

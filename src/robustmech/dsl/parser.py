@@ -345,6 +345,30 @@ class _ToAST(Transformer):
     def prior_penalty(self, meta, expr):
         return A.PriorSpec(self._loc(meta), "penalty", expr=expr)
 
+    def prior_continuous(self, meta, dist):
+        return A.PriorSpec(self._loc(meta), "continuous", dist=dist)
+
+    def dist_uniform(self, meta, lower, upper):
+        return A.ContinuousDist(self._loc(meta), "uniform", "uniform", args=(lower, upper),
+                                name_loc=self._loc(meta))
+
+    def dist_density(self, meta, expr, support):
+        return A.ContinuousDist(self._loc(meta), "density", "density", expr=expr, support=support,
+                                name_loc=self._loc(meta))
+
+    def dist_named(self, meta, name, args=None):
+        if isinstance(args, A.Generator):
+            raise ModelError(f"{name}(...) takes numbers, not a comprehension", args.loc)
+        return A.ContinuousDist(self._loc(meta), "named", str(name), args=tuple(args or ()),
+                                name_loc=_tok_loc(self.filename, name))
+
+    def dist_mixture(self, meta, name, *parts):
+        return A.ContinuousDist(self._loc(meta), "mixture", str(name), parts=tuple(parts),
+                                name_loc=_tok_loc(self.filename, name))
+
+    def dist_part(self, meta, weight, dist):
+        return (weight, dist)
+
     def prior_table(self, meta, expr):
         return A.PriorSpec(self._loc(meta), "table", expr=expr)
 

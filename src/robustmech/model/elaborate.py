@@ -29,6 +29,7 @@ import sympy
 
 from ..dsl import ast as A
 from ..errors import Location, ModelError, UnsupportedError
+from .continuous import ContinuousPrior, Piece, discretise, make_piece
 from .data import DataLoader
 from .declared_objects import DeclaredObjects
 from .environment import Environment, ModelBuilder, is_affine
@@ -186,6 +187,8 @@ class _BayesianElaborator:
             expr = spec.expr
             assert expr is not None  # the parser gives a penalty its expression
             self.b.prior_penalty(self._state_function(expr, "a penalty"), location=loc)
+        elif spec.kind == "continuous":
+            self._prior_continuous(spec, loc)
         elif spec.kind == "independent":
             self.b.prior_product(self._marginal_tables(spec, "an independent prior"), location=loc)
         elif spec.kind == "marginals":
@@ -236,6 +239,85 @@ class _BayesianElaborator:
                 raise ModelError(f"{what} may only use the state coordinates and parameters", expr.loc)
             values.append(v)
         return values
+
+    def _prior_continuous(self, spec: A.PriorSpec, loc: Location) -> None:
+        """``prior continuous D``: the distribution D of the state's one coordinate,
+        discretised onto the state grid by integrating it over each point's cell
+        (robustmech.model.continuous)."""
+        dist = spec.dist
+        assert dist is not None  # the parser gives a continuous prior its distribution
+        if len(self.state_symbols) != 1:
+            names = ", ".join(sym.name for sym in self.state_symbols)
+            raise ModelError(f"a continuous prior is for a state with one coordinate; this state has "
+                             f"{len(self.state_symbols)} ({names}): give a table, `independent` marginals or "
+                             f"`density EXPR`", spec.loc)
+        symbol = self.state_symbols[0]
+        pieces, text = self._dist_pieces(dist, sympy.Integer(1), symbol)
+        prior = ContinuousPrior(symbol, tuple(pieces), text, location=loc,
+                                quadrature=any(p.antiderivative is None for p in pieces))
+        masses = discretise(prior, [point[0] for point in self.state_points], dist.loc)
+        self.b.prior_continuous(prior, _normalise(masses, dist.loc), location=loc)
+
+    def _dist_number(self, expr: A.Expr, what: str) -> sympy.Expr:
+        value = self.number(self.evaluate(expr), expr.loc, what)
+        if value.free_symbols or not (value.is_real or value in (sympy.oo, -sympy.oo)):
+            raise ModelError(f"{what} must be a number (parameters, not state coordinates)", expr.loc)
+        return value
+
+    def _dist_pieces(self, dist: A.ContinuousDist, weight, symbol) -> tuple[list[Piece], str]:
+        """The pieces of ``dist`` (each weighted by ``weight`` times its own weight) and
+        the distribution as text."""
+        if dist.kind == "uniform":
+            a, b = (self._dist_number(e, "an end of the interval") for e in dist.args)
+            if a == -sympy.oo or b == sympy.oo:
+                raise ModelError(f"uniform({a}, {b}): a uniform distribution needs a bounded interval", dist.loc)
+            return [make_piece("uniform", weight, sympy.Integer(1), symbol, a, b, dist.loc, (a, b))], \
+                f"uniform({a}, {b})"
+        if dist.kind == "density":
+            assert dist.expr is not None and dist.support is not None  # the parser sets both
+            ctx = Context({}, no_outcome="`outcome` cannot be used in a prior")
+            density = self.number(self.evaluate(dist.expr, ctx), dist.expr.loc, "a density")
+            if density.free_symbols - {symbol}:
+                raise ModelError(f"a density may only use the state coordinate {symbol} and parameters",
+                                 dist.expr.loc)
+            support = self.evaluate(dist.support)
+            if not isinstance(support, Family) or len(support.entries) != 2:
+                raise ModelError("the support of a density is an interval, written `on [lower, upper]`",
+                                 dist.support.loc)
+            a, b = (self.number(e, dist.support.loc, "an end of the support") for e in support.entries)
+            if a.free_symbols or b.free_symbols:
+                raise ModelError("the ends of the support must be numbers (parameters, not state coordinates)",
+                                 dist.support.loc)
+            return [make_piece("density", weight, density, symbol, a, b, dist.expr.loc)], \
+                f"density {density} on [{a}, {'inf' if b == sympy.oo else b}]"
+        if dist.kind == "named" and dist.name == "exponential":
+            if len(dist.args) != 1:
+                raise ModelError(f"exponential(rate) takes one number, got {len(dist.args)}", dist.loc)
+            rate = self._dist_number(dist.args[0], "the rate of an exponential distribution")
+            if not bool(rate > 0) or rate == sympy.oo:
+                raise ModelError(f"the rate of an exponential distribution must be positive and finite, got {rate}",
+                                 dist.args[0].loc)
+            return [make_piece("exponential", weight, rate * sympy.exp(-rate * symbol), symbol, sympy.Integer(0),
+                               sympy.oo, dist.loc, (rate,))], f"exponential({rate})"
+        if dist.kind == "mixture" and dist.name == "mixture":
+            weights = [self._probability(self._dist_number(w, "a weight"), w.loc) for w, _ in dist.parts]
+            total = sum(weights, sympy.Integer(0))
+            if total != 1:
+                raise ModelError(f"the weights of the mixture sum to {total}, not 1", dist.loc)
+            pieces, texts = [], []
+            for w, (_, part) in zip(weights, dist.parts):
+                if part.kind == "mixture":
+                    raise ModelError("a mixture's parts are single distributions (write the mixture out flat)",
+                                     part.loc)
+                more, text = self._dist_pieces(part, weight * w, symbol)
+                pieces += more
+                texts.append(f"{w}: {text}")
+            return pieces, "mixture {" + ", ".join(texts) + "}"
+        known = ("uniform", "exponential", "density", "mixture")
+        close = difflib.get_close_matches(dist.name, known, n=1, cutoff=0.75)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ModelError(f"unknown distribution '{dist.name}'{hint} (a continuous prior is uniform(a, b), "
+                         f"exponential(rate), density EXPR on [a, b] or mixture {{w: D, ...}})", dist.name_loc)
 
     def _prior_set(self, spec: A.PriorSpec, loc: Location) -> None:
         """``prior in { P1, P2, ... }``: each member is a prior in any single form, checked

@@ -112,6 +112,9 @@ class StateSpace:
     labels: tuple[str, ...]
     prior: tuple[sympy.Expr, ...]
     prior_set: PriorSet | None = None
+    #: the distribution of ``prior continuous ...`` that ``prior`` discretises
+    #: (:class:`robustmech.model.continuous.ContinuousPrior`, with its location), else None
+    continuous: Any = None
 
     def __len__(self) -> int:
         return len(self.points)
@@ -268,6 +271,9 @@ def describe(env: Environment) -> str:
         lines.append(f"    {label:<16} ({', '.join(str(c) for c in point)})  prior {p}")
     if env.states.prior_set is not None:
         lines.append(f"  ambiguous prior: {env.states.prior_set.describe()} (the prior above is one member)")
+    if env.states.continuous is not None:
+        lines.append(f"  continuous prior: {env.states.continuous} (the prior above integrates it over each point's "
+                     "cell)")
     if env.outcomes.is_finite:
         lines.append(f"  outcomes: {', '.join(env.outcomes.names)}")
     else:
@@ -377,6 +383,7 @@ class ModelBuilder(DeclarationBuilder):
         self._prior: tuple[sympy.Expr, ...] | None = None
         self._prior_kind: str | None = None
         self._prior_set: PriorSet | None = None
+        self._continuous: Any = None
         self._outcomes: OutcomeSpace | None = None
         self._variables: list[sympy.Symbol] = []
         self._lower: list[sympy.Expr | None] = []
@@ -453,6 +460,17 @@ class ModelBuilder(DeclarationBuilder):
             if len(values) != len(self._points):
                 raise ModelError(f"the prior has {len(values)} entries for {len(self._points)} states", location)
         self._set_prior(tuple(values), "table", location)
+
+    def prior_continuous(self, distribution: Any, masses: Sequence[Any], location: Location | None = None) -> None:
+        """The discretisation ``masses`` (one per state, in state order) of the continuous
+        distribution ``distribution`` (a :class:`robustmech.model.continuous.ContinuousPrior`),
+        which the environment keeps as ``states.continuous``."""
+        self._need_states("prior", location)
+        values = [_number(p, "a prior probability", location) for p in masses]
+        if len(values) != len(self._points):
+            raise ModelError(f"the prior has {len(values)} entries for {len(self._points)} states", location)
+        self._set_prior(tuple(values), "continuous", location)
+        self._continuous = distribution
 
     def prior_uniform(self, location: Location | None = None) -> None:
         self._need_states("prior", location)
@@ -703,7 +721,7 @@ class ModelBuilder(DeclarationBuilder):
         else:
             outcomes = self._outcomes
         states = StateSpace(self._state_symbols, tuple(self._points), tuple(self._labels), self._prior,
-                            self._prior_set)
+                            self._prior_set, self._continuous)
         utilities = []
         for i, agent in enumerate(self._agents):
             if i not in self._utilities:

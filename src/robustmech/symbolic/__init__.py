@@ -2,8 +2,18 @@
 against each other and against the numbers (``robustmech verify``)."""
 
 from .auction import GradedInterval, ProportionalAuction, must_sell_uniform_guarantee, must_sell_uniform_transfer
-from .closed_forms import ClosedForm, closed_form, common_value_binary_guarantee
-from .distributions import Discrete, SymbolicDistribution, Uniform, ValueDistribution, binary, from_cdf
+from .closed_forms import ClosedForm, closed_form, closed_form_of, common_value_binary_guarantee
+from .continuous import distribution_of
+from .distributions import (
+    Discrete,
+    Exponential,
+    SymbolicDistribution,
+    Uniform,
+    UniformMixture,
+    ValueDistribution,
+    binary,
+    from_cdf,
+)
 from .erlang import erlang_cdf, erlang_cdf_expr, erlang_density, erlang_density_expr, erlang_quantile
 from .public_good import BilateralTradeSolution, PublicGoodSolution, bilateral_trade_solution, public_good_solution
 from .virtual_values import (
@@ -16,8 +26,9 @@ from .virtual_values import (
 
 __all__ = [
     "GradedInterval", "ProportionalAuction", "must_sell_uniform_guarantee", "must_sell_uniform_transfer",
-    "ClosedForm", "closed_form", "common_value_binary_guarantee",
-    "Discrete", "SymbolicDistribution", "Uniform", "ValueDistribution", "binary", "from_cdf",
+    "ClosedForm", "closed_form", "closed_form_of", "common_value_binary_guarantee", "distribution_of",
+    "Discrete", "Exponential", "SymbolicDistribution", "Uniform", "UniformMixture", "ValueDistribution", "binary",
+    "from_cdf",
     "erlang_cdf", "erlang_cdf_expr", "erlang_density", "erlang_density_expr", "erlang_quantile",
     "BilateralTradeSolution", "PublicGoodSolution", "bilateral_trade_solution", "public_good_solution",
     "censored_geometric", "discrete_inverse_hazard_rate", "discrete_virtual_values", "myerson_virtual_value",

@@ -103,8 +103,9 @@ class ProportionalAuction:
         self.grid_size = int(grid_size)
         self.v_lo = float(self.H.lower)
         self.v_hi = float(self.H.upper)
-        # aggregate signals where ŵ jumps: X_k = G_N^{-1}(H(v_k)) for every atom below the top
-        self.value_jumps = tuple(float(erlang_quantile(self.N, self.H.cdf(v))) for v in self.H.atoms()[:-1])
+        # aggregate signals where ŵ jumps: X_k = G_N^{-1}(α_k) for every level α_k where H^{-1}
+        # jumps (H at an atom below the top; H on a gap of the support)
+        self.value_jumps = tuple(float(erlang_quantile(self.N, level)) for level in self.H.quantile_jumps())
         self.x_max = float(erlang_quantile(self.N, 1 - 1e-15))
 
     # -- the fully revealing objects -----------------------------------------------
@@ -191,12 +192,16 @@ class ProportionalAuction:
 
         def equations(p):
             aa, bb = p
+            if not bb > aa:  # a trial point of the solver past the diagonal (no chord there)
+                return [1.0, 1.0]
             s = self._chord(aa, bb)
             return [self._tangency(aa, s), self._tangency(bb, s)]
 
         try:
             solution, info, status, _ = optimize.fsolve(equations, [a, b], full_output=True, xtol=1e-13)
-            step = float(xs[1] - xs[0]) * 4
+            # four steps of the even grid (xs[1] - xs[0] is a step of the geometric points
+            # near 0, about 1e-6, which refused every polished interval away from 0)
+            step = 4 * self.x_max / (self.grid_size - 1)
             if status == 1 and abs(solution[0] - a) < step and abs(solution[1] - b) < step:
                 a, b = float(solution[0]), float(solution[1])
         except (ValueError, RuntimeWarning):

@@ -53,6 +53,11 @@ class ValueDistribution:
         """Values with positive probability (where H jumps), sorted."""
         return ()
 
+    def quantile_jumps(self) -> tuple[float, ...]:
+        """The levels α in (0, 1) where H^{-1} jumps: H at each atom below the top, and
+        H on each gap of the support (where H is flat)."""
+        return tuple(self.cdf(v) for v in self.atoms()[:-1])
+
     def exact_mean(self) -> sympy.Expr:
         return sympy.nsimplify(self.mean())
 
@@ -158,6 +163,116 @@ class Discrete(ValueDistribution):
         return sum(sympy.nsimplify(v) * sympy.nsimplify(p) for v, p in zip(self.values, self.probabilities))
 
 
+@dataclass(frozen=True)
+class Exponential(ValueDistribution):
+    """v exponential with ``rate``: H(v) = 1 - exp(-rate v) on [0, ∞). Its support is
+    unbounded, which 002 Section 2.1 excludes (002 footnote 36 takes a limit of the
+    bounded formulas); the proportional auction of 002 is not built for it here."""
+
+    rate: float = 1.0
+
+    def __post_init__(self):
+        if not (self.rate > 0 and np.isfinite(self.rate)):
+            raise ParameterError(f"an exponential value needs a positive finite rate, got {self.rate}")
+
+    @property
+    def lower(self) -> float:
+        return 0.0
+
+    @property
+    def upper(self) -> float:
+        return float("inf")
+
+    @property
+    def name(self) -> str:
+        return f"exponential({self.rate:g})"
+
+    def cdf(self, v):
+        return 0.0 if v <= 0 else float(-np.expm1(-self.rate * v))
+
+    def quantile(self, alpha):
+        alpha = min(max(alpha, 0.0), 1.0)
+        return float("inf") if alpha == 1 else float(-np.log1p(-alpha) / self.rate)
+
+    def partial_expectation(self, alpha):
+        """∫_0^α -log(1-u)/rate du = (α + (1-α) log(1-α))/rate."""
+        alpha = min(max(alpha, 0.0), 1.0)
+        tail = 0.0 if alpha == 1 else (1 - alpha) * np.log1p(-alpha)
+        return float((alpha + tail) / self.rate)
+
+    def exact_mean(self):
+        return 1 / sympy.nsimplify(self.rate)
+
+
+@dataclass(frozen=True)
+class UniformMixture(ValueDistribution):
+    """A mixture of uniforms: ``parts`` are (weight, lower, upper), weights summing to 1
+    (002 Figure 3: uniform on [0, 0.95] ∪ [3.95, 4] is ((0.95, 0, 0.95), (0.05, 3.95, 4))).
+    H is piecewise linear between the parts' ends, so H, H^{-1} and ∫_0^α H^{-1} are exact."""
+
+    parts: tuple
+    _knots: tuple = field(init=False, repr=False, compare=False)
+    _levels: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        parts = tuple((float(w), float(a), float(b)) for w, a, b in self.parts)
+        if not parts or any(w < 0 or not b > a for w, a, b in parts) or abs(sum(w for w, _, _ in parts) - 1) > 1e-12:
+            raise ParameterError(f"a mixture of uniforms needs weights >= 0 summing to 1 and intervals with "
+                                 f"lower < upper, got {self.parts}")
+        object.__setattr__(self, "parts", parts)
+        knots = sorted({e for _, a, b in parts for e in (a, b)})
+        levels = [sum(w * min(max((x - a) / (b - a), 0.0), 1.0) for w, a, b in parts) for x in knots]
+        levels[-1] = 1.0
+        object.__setattr__(self, "_knots", tuple(knots))
+        object.__setattr__(self, "_levels", tuple(levels))
+
+    @property
+    def lower(self):
+        return self._knots[0]
+
+    @property
+    def upper(self):
+        return self._knots[-1]
+
+    @property
+    def name(self) -> str:
+        return "mixture{" + ", ".join(f"{w:g}: uniform[{a:g}, {b:g}]" for w, a, b in self.parts) + "}"
+
+    def cdf(self, v):
+        return float(np.interp(v, self._knots, self._levels))
+
+    def quantile(self, alpha):
+        """min{x : H(x) >= α}: on the first segment whose top level reaches α and rises."""
+        if alpha <= 0:
+            return self.lower
+        xs, hs = self._knots, self._levels
+        for k in range(len(xs) - 1):
+            if hs[k + 1] >= alpha and hs[k + 1] > hs[k]:
+                if alpha <= hs[k]:
+                    return xs[k]
+                return xs[k] + (xs[k + 1] - xs[k]) * (alpha - hs[k]) / (hs[k + 1] - hs[k])
+        return self.upper
+
+    def partial_expectation(self, alpha):
+        """∫_0^α H^{-1}: on a rising segment H^{-1} is linear in the level."""
+        alpha = min(max(alpha, 0.0), 1.0)
+        xs, hs = self._knots, self._levels
+        total = 0.0
+        for k in range(len(xs) - 1):
+            lo, hi = hs[k], min(hs[k + 1], alpha)
+            if hi > lo:
+                top = xs[k] + (xs[k + 1] - xs[k]) * (hi - lo) / (hs[k + 1] - hs[k])
+                total += (hi - lo) * (xs[k] + top) / 2
+        return total
+
+    def quantile_jumps(self):
+        xs, hs = self._knots, self._levels
+        return tuple(sorted({hs[k] for k in range(len(xs) - 1) if hs[k] == hs[k + 1] and 0 < hs[k] < 1}))
+
+    def exact_mean(self):
+        return sum(sympy.nsimplify(w) * (sympy.nsimplify(a) + sympy.nsimplify(b)) / 2 for w, a, b in self.parts)
+
+
 def binary(p, low: float = 0.0, high: float = 1.0) -> Discrete:
     """The binary value of 003 Section 3.5: v = high with probability p, low otherwise."""
     p = float(p)
@@ -220,6 +335,16 @@ class SymbolicDistribution(ValueDistribution):
             else:
                 low = mid
         return high
+
+    def partial_expectation(self, alpha):
+        """∫_0^α H^{-1}(u) du = α x - ∫_lower^x H(v) dv with x = H^{-1}(α) (the layer-cake
+        identity; one quantile and one integral of H, not an integral of quantiles)."""
+        alpha = min(max(alpha, 0.0), 1.0)
+        if alpha <= 0:
+            return 0.0
+        x = self.quantile(alpha)
+        below = integrate.quad(self.cdf, float(self.lower), x, limit=200, epsabs=1e-14, epsrel=1e-13)[0]
+        return alpha * x - below
 
     def density_expression(self) -> sympy.Expr:
         return sympy.diff(self.cdf_expression, self.symbol)
