@@ -460,7 +460,7 @@ def test_production_cost_above_every_value_gives_zero():
 
 
 def test_bad_options_are_one_line_errors():
-    """House rule (DESIGN.md): bad options are one-line ModelErrors, never tracebacks; k >= 2
+    """House rule: bad options are one-line ModelErrors, never tracebacks; k >= 2
     because ρ of 001 Section 3.1 puts all mass on the top point at k = 1."""
     env = rm.validate(common_value(2, (0, 1)))
     with pytest.raises(rm.ModelError, match="correlation"):

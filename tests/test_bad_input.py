@@ -1,4 +1,4 @@
-"""Bad input found by mutating the bundled models (issue 13): each gets one line on
+"""Bad input found by mutating the bundled models: each gets one line on
 stderr naming file:line:col where there is a place to name, and exit 2; no traceback,
 no hang, no memory eaten.
 

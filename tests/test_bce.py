@@ -1,4 +1,4 @@
-"""The BCE program: exact guarantees of given finite mechanisms (issue 3).
+"""The BCE program: exact guarantees of given finite mechanisms.
 
 Sources: the guarantee G(M) of (2) in 003 is the minimum of the designer's objective
 over Bayes correlated equilibria (Bergemann and Morris; 003 (5)-(6)); the first-price

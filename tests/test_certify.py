@@ -1,4 +1,4 @@
-"""The certificate chain of Theorem 1 of 004, by exact evaluation (issue 3).
+"""The certificate chain of Theorem 1 of 004, by exact evaluation.
 
 LB(k) <= G(M_LB) <= P(I_UB) <= UB(k): LB(k) is a lower bound on the guarantee of the
 LB-G-k mechanism (weak duality with the local multipliers, 003 (17) / 004 (9)); G(M) <=

@@ -1,4 +1,4 @@
-"""``robustmech verify`` and ``robustmech closed-form`` (issue 5)."""
+"""``robustmech verify`` and ``robustmech closed-form``."""
 
 from __future__ import annotations
 

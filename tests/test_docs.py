@@ -1,5 +1,5 @@
-"""The documentation site builds (issue 8: "docs/ builds with a standard tool ... The
-build runs in CI") and the CLI reference is generated from the live parser."""
+"""The documentation site builds with a standard tool (mkdocs, strictly, as in CI), and
+the CLI reference is generated from the live parser."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figures (issue 8): the panels exist, and the arrays they draw are the solution's.
+"""Figures: the panels exist, and the arrays they draw are the solution's.
 
 Sources: 004 Section 4.2 and Figure 1 (public good, N = 2, θ̄ = 3: six panels; total
 expenditure and agent 1's share are proportional, x_1/Σx, below the aggregate where E
@@ -199,7 +199,7 @@ def test_cli_closed_form_overlay_is_equation_15_of_004(saved, tmp_path, monkeypa
 
 
 def test_cli_plot_writes_png_pdf_svg_and_never_overwrites(saved, tmp_path, capsys):
-    # issue 8: the format follows the extension; nothing is overwritten without --force
+    # the format follows the extension; nothing is overwritten without --force
     lb, ub = saved
     heads = {".png": b"\x89PNG", ".pdf": b"%PDF", ".svg": b"<?xml"}
     for ext, head in heads.items():
@@ -217,7 +217,7 @@ def test_cli_plot_writes_png_pdf_svg_and_never_overwrites(saved, tmp_path, capsy
 
 
 def test_cli_show_reads_back_a_saved_result(saved, capsys):
-    # issue 8: a saved result keeps the model source, parameters, program, k, solver, versions, timings
+    # a saved result keeps the model source, parameters, program, k, solver, versions, timings
     lb, _ = saved
     assert main(["show", lb]) == 0
     text = capsys.readouterr().out

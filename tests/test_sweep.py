@@ -1,4 +1,4 @@
-"""Sweeps (issue 8): a grid of solves into a tidy table that resumes after an
+"""Sweeps: a grid of solves into a tidy table that resumes after an
 interruption and agrees across backends.
 
 Sources: the issue's requirements (resume without redoing finished rows; identical
@@ -167,7 +167,7 @@ def test_failed_rows_are_recorded_not_fatal(tmp_path):
 
 
 def test_saved_row_solutions_feed_the_public_good_figure(factory, tmp_path):
-    # issue 8: a sweep folder holding both LB and UB solutions is a RESULT for `plot`
+    # a sweep folder holding both LB and UB solutions is a RESULT for `plot`
     from robustmech.results import plots
 
     out = tmp_path / "s"
