@@ -176,13 +176,21 @@ def guarantee(env: Environment | LoweredEnvironment, mechanism: Mechanism, solve
     ``GENERATE_FROM_NONZEROS`` obedience nonzeros when HiGHS may be used (``solver``
     ``auto``, ``highs`` or ``highs-simplex``), ``"generate"`` there for other solvers,
     ``"all"`` below. Every way, the answer is checked against every deviation and
-    certified by a weak-duality bound on the full program."""
+    certified by a weak-duality bound on the full program. With a baseline signal
+    (:mod:`robustmech.programs.baseline`) the BCE conditions on it and every row is
+    written (``"auto"`` is ``"all"``; ``"warm"`` and ``"generate"`` are refused)."""
     low = _lowered(env)
     if not isinstance(mechanism, Mechanism):
         raise ModelError(f"expected a Mechanism, got {type(mechanism).__name__}")
     if deviations not in ("auto", "all", "generate", "warm"):
         raise ModelError(f"deviations must be auto, all, generate or warm, got {deviations!r}")
     options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose)
+    if low.baseline is not None:  # the row generation works on the rows without a baseline signal
+        if deviations in ("warm", "generate"):
+            raise ModelError(f"deviations={deviations!r}: the obedience rows are generated only without a baseline "
+                             "signal; with one, every row is written (deviations='all' or 'auto')",
+                             low.env.location("baseline"))
+        deviations = "all"
     if deviations == "auto":
         large = obedience_nonzeros(low, mechanism) >= GENERATE_FROM_NONZEROS
         deviations = ("warm" if solver in WARM_SOLVERS else "generate") if large else "all"
