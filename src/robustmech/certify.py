@@ -95,6 +95,8 @@ class GuaranteeResult:
                  "actions): "
                  f"{self.value:.6f}  [{self.status}, {_dual_text(self.dual_value)}]",
                  f"  best BCE: {self.best_value:.6f}"]
+        if self.worst.baseline is not None:
+            lines.append("  over the BCE with the baseline signal (every information structure refines it)")
         for a, s in zip(self.agents, self.secure_actions):
             shown = ", ".join(str(_label(x)) for x in s[:8]) + (", ..." if len(s) > 8 else "")
             lines.append(f"  agent {a}: {len(s)} participation-secure action(s)" + (f": {shown}" if len(s) else ""))
