@@ -74,10 +74,12 @@ def signal_profiles(low, name: str = "S") -> IndexSet:
 
 def pair_profiles(low, inner: tuple[tuple, ...], name: str, description: str) -> IndexSet:
     """Profiles of pairs (s_i, z_i): each agent's axis lists its baseline signals (slow)
-    times its own values ``inner[i]`` (fast), labelled by the pair."""
+    times its own values ``inner[i]`` (fast), labelled by the pair as text, ``"(s, z)"``
+    (one entry per agent, so that a profile is a flat tuple, as Pyomo's sets want)."""
     b = baseline_of(low)
     assert b is not None
-    axes = tuple(tuple((s, z) for s in np.asarray(sig).tolist() for z in own) for sig, own in zip(b.signals, inner))
+    axes = tuple(tuple(pair_label(s, z) for s in np.asarray(sig).tolist() for z in own)
+                 for sig, own in zip(b.signals, inner))
     return IndexSet(name, axes=axes, kind="profile", description=description)
 
 
