@@ -238,3 +238,43 @@ def test_programs_that_cannot_use_the_baseline_refuse_it(tmp_path):
     with pytest.raises(ModelError, match="deviations='warm': the obedience rows are generated only without"):
         guarantee(auction, first_price_auction(auction, bids=4), deviations="warm")
     assert rm.bounds(auction, k=1).upper.program == "potential"  # the general family
+
+
+# --------------------------------------------------------------------------- a public baseline
+
+
+def _public_signal_models(tmp_path):
+    """models/common_value_public_signal.mech (v uniform on {0, 1/3, 2/3, 1}, both bidders
+    told whether v >= 1/2), and the same model without the baseline under the two
+    conditional priors μ(·|s = 0) = (1/2, 1/2, 0, 0) and μ(·|s = 1) = (0, 0, 1/2, 1/2)."""
+    text = (MODELS / "common_value_public_signal.mech").read_text()
+    assert "baseline knows [v >= 0.5]" in text and "prior uniform" in text
+    env = with_lines(tmp_path, text, name="public.mech")
+    plain = text.replace("baseline knows [v >= 0.5]", "")
+    low = with_lines(tmp_path, plain.replace("prior uniform", "prior [0.5, 0.5, 0, 0]"), name="low.mech")
+    high = with_lines(tmp_path, plain.replace("prior uniform", "prior [0, 0, 0.5, 0.5]"), name="high.mech")
+    return env, low, high
+
+
+def test_a_public_baseline_splits_ub_p_k(tmp_path):
+    """With a public baseline signal s (the same for every agent), the pair profiles with
+    s_1 ≠ s_2 carry no mass (their virtual objective is 0), ∇̃+ couples x_i only within
+    s_i, and each block s = (s, s) is UB-P-k (10) without a baseline for the marginal
+    π(s, ·) = P(s) μ(·|s); (10) is homogeneous in μ, so UB(k) = Σ_s P(s) UB_{μ(·|s)}(k),
+    with P(s) = 1/2 here, computed by the program without a baseline."""
+    env, low, high = _public_signal_models(tmp_path)
+    for k in (1, 2):
+        split = 0.5 * rm.solve(low, "potential", k=k).value + 0.5 * rm.solve(high, "potential", k=k).value
+        assert abs(rm.solve(env, "potential", k=k).value - split) < 1e-9
+
+
+def test_a_public_baseline_splits_the_bce(tmp_path):
+    """Likewise a BCE with a public baseline is, given s, a BCE under μ(·|s) (obedience
+    given (s_i, a_i) is obedience given a_i within the block s): the worst and best BCE
+    of the first-price auction (11 bids) are the P(s)-averages of those under the
+    conditional priors, computed without a baseline."""
+    env, low, high = _public_signal_models(tmp_path)
+    g = guarantee(env, first_price_auction(env, bids=11))
+    parts = [guarantee(m, first_price_auction(m, bids=11)) for m in (low, high)]
+    assert abs(g.value - 0.5 * (parts[0].value + parts[1].value)) < 1e-9
+    assert abs(g.best_value - 0.5 * (parts[0].best_value + parts[1].best_value)) < 1e-9
