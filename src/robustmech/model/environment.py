@@ -271,6 +271,9 @@ def describe(env: Environment) -> str:
         lines.append(f"  outcome variables: {', '.join(env.outcomes.names)}")
         for c in env.outcomes.constraints:
             lines.append(f"    {c.text}")
+    if env.baseline is not None:
+        counts = " x ".join(str(len(s)) for s in env.baseline.signals)
+        lines.append(f"  baseline signal: {counts} signals (every information structure refines it)")
     return "\n".join(lines)
 
 

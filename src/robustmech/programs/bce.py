@@ -209,12 +209,15 @@ def build_with_baseline(low: LoweredEnvironment, mechanism: Mechanism, sense: st
                     description="p(s, a, θ): the joint distribution of baseline signals, recommended actions and "
                     "states", index=(pairs, states))
     b.set_cost("sigma", Wc.reshape(-1))
+    keep = sp.diags(live.astype(float), format="csr")
     for i in range(n):
         agent = low.env.agents[i]
         base = all_deviations(own[i]) if deviations is None else np.asarray(deviations[i], dtype=bool)
         mask = bl.within_signals(base & ~np.eye(own[i], dtype=bool), sizes[i])
         members = [(pairs.axes[i][r], labels[i][d % own[i]]) for r, d in zip(*np.nonzero(mask))]
-        b.add_rows(f"obedience[{agent}]", {"sigma": obedience_matrix(Uc[i], i, mask)}, upper=0.0,
+        rows = obedience_matrix(Uc[i], i, mask) @ keep  # no coefficient on a column fixed at 0
+        rows.eliminate_zeros()
+        b.add_rows(f"obedience[{agent}]", {"sigma": rows.tocsr()}, upper=0.0,
                    description=f"agent {agent} obeys every recommendation, given its baseline signal, against "
                    "every deviation", index=(labelled(f"D{i + 1}", members, description=f"((baseline signal, "
                                              f"recommendation), deviation) of agent {agent}"),))
