@@ -112,7 +112,7 @@ def test_an_uninformative_baseline_leaves_the_bce_unchanged(tmp_path):
 
 def test_complete_information_public_good(tmp_path):
     """A baseline revealing θ to both agents in the public good (N = 2, vbar = 3):
-    `baseline knows theta[1]`, since θ_1 ∈ {0, 3} identifies the state (3, 0) or (0, 3).
+    `baseline knows theta` (each agent's signal is the whole state).
 
     Welfare is at most vbar - 1 = 2 pointwise, and with complete information the
     mechanism "provide the good, paid by the agent who reports the high value when the
@@ -134,7 +134,8 @@ def test_complete_information_public_good(tmp_path):
       + (1 - p) none with p(0) = 2/3, p(1) = 1: at x_1 = 0, 2p(0) + 2·p(0) = 8/3; at
       x_1 = 1, 2 + 2(1 - 2/3) = 8/3 (u_2 = 0 on both outcomes); the mirror likewise.
     """
-    env = public_good(tmp_path, "baseline knows theta[1]")
+    env = public_good(tmp_path, "baseline knows theta")
+    assert [list(s) for s in env.baseline.signals] == [["(0, 3)", "(3, 0)"]] * 2
     assert abs(rm.solve(env, "potential", k=1).value - 8 / 3) < 1e-9
     for k in (2, 3):
         ub = rm.solve(env, "potential", k=k)
@@ -173,7 +174,7 @@ def test_first_price_auction_with_complete_information(tmp_path):
 # --------------------------------------------------------------------------- the certificate chain
 
 
-@pytest.mark.parametrize("line", ["baseline knows theta[1]", "baseline knows [i == 1] * theta[1]"])
+@pytest.mark.parametrize("line", ["baseline knows theta", "baseline knows [i == 1] * theta[1]"])
 def test_the_certificate_chain_holds_with_a_baseline(tmp_path, line):
     """LB(k) <= G(M_LB) <= P(I_UB) <= UB(k) (Theorem 1 of 004) with a baseline: the UB
     structure has signals (s_i, x_i) and refines the baseline, its potential comes from
@@ -182,7 +183,7 @@ def test_the_certificate_chain_holds_with_a_baseline(tmp_path, line):
     env = public_good(tmp_path, line)
     chain = certify(env, 2).check()
     assert chain.information_potential <= chain.upper + 1e-9
-    if line == "baseline knows theta[1]":
+    if line == "baseline knows theta":
         assert abs(chain.information_potential - 2) < 1e-9
     info = rm.solve(env, "potential", k=2).information
     sizes = [len(s) for s in env.baseline.signals]
@@ -228,7 +229,7 @@ def test_programs_that_cannot_use_the_baseline_refuse_it(tmp_path):
     """(12) and 001's potential programs bound the min potential over every structure,
     which is no bound with a baseline; row generation is for programs without one; LB-G-k
     ignores it and says so (its value is still a lower bound)."""
-    env = public_good(tmp_path, "baseline knows theta[1]")
+    env = public_good(tmp_path, "baseline knows theta")
     with pytest.raises(ModelError, match="the program 'dual' does not take the baseline signal into account"):
         rm.solve(env, "dual", k=1)
     assert "ignored" in rm.solve(env, "guarantee", k=1).extra["baseline"]
