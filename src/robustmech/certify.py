@@ -493,7 +493,12 @@ def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e
                           f" to certify (status {lb.status}, {ub.status})")
     g = guarantee(low, lb.mechanism, solver=bce_solver, time_limit=time_limit, verbose=verbose, best=False,
                   symmetry=symmetry)
-    p = potential(low, ub.information, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)
+    information = ub.information
+    if low.baseline is not None:
+        # signals (s_i, x_i): most pairs carry no probability (a baseline signal s_i and the
+        # x_i Nature leaves unused); the potential is that of the structure without them
+        information = without_unused_signals(information)
+    p = potential(low, information, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)
     details = {
         "mechanism_participation_secure": g.participation_secure,
         "seconds_by_step": {"lower": round(lb.build_seconds + lb.solve_seconds, 6),
@@ -506,6 +511,22 @@ def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e
                        tolerance=tolerance, model=low.env.name,
                        params={k_: _plain(v) for k_, v in low.env.params.items()},
                        details=details, seconds=time.perf_counter() - start)
+
+
+def without_unused_signals(info: InformationStructure, tol: float = 0.0) -> InformationStructure:
+    """The structure with every signal of probability at most ``tol`` removed. Its potential
+    is the same: such a signal carries no interim constraint, and as a report it is worth no
+    more than a signal kept, since the designer may give it the outcomes of one (a
+    deviation to it is then a deviation already ruled out)."""
+    joint = info.joint
+    keep = []
+    for i in range(info.n_agents):
+        mass = np.moveaxis(joint, i, 0).reshape(joint.shape[i], -1).sum(1)
+        kept = np.flatnonzero(mass > tol)
+        keep.append(kept if len(kept) else np.arange(1))
+    pruned = joint[np.ix_(*keep, np.arange(joint.shape[-1]))]
+    return InformationStructure(tuple(np.asarray(s)[k] for s, k in zip(info.signals, keep)), info.state_labels,
+                                pruned, name=info.name, metadata=dict(info.metadata, pruned_from=joint.shape[:-1]))
 
 
 def _dual_text(value: float) -> str:
