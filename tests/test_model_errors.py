@@ -70,6 +70,15 @@ CASES = [
      "unknown distribution 'normal' (a continuous prior is uniform(a, b), exponential(rate), density EXPR on "
      "[a, b] or mixture {w: D, ...})"),
     ("continuous_mixture_weights.mech", 5, 18, "the weights of the mixture sum to 3/4, not 1"),
+    # the baseline signal (docs/language.md, "baseline")
+    ("baseline_unknown.mech", 10, 10, "baseline: no information structure 'revealin'; did you mean 'revealing'? "
+     "declare it with `information revealin { ... }` or `information revealin from \"file\"`"),
+    ("baseline_not_information.mech", 10, 10, "baseline names an information structure; 'p' is a parameter"),
+    ("baseline_twice.mech", 10, 1, "the baseline signal is declared twice (first at line 9)"),
+    ("baseline_not_prior.mech", 9, 1,
+     "information tilted: its marginal on the states is not the prior (state 0 has probability 0.25, the prior 0.5)"),
+    ("baseline_ambiguous.mech", 9, 1, "a baseline signal with an ambiguous prior (prior marginals, prior in {...}, "
+     "prior penalty) is not supported: declare a single prior"),
 ]
 
 
@@ -93,6 +102,15 @@ def test_bad_model_reports_file_line_column(capsys, name, line, column, words):
     code, err = run_cli(capsys, ["solve", path])
     assert code == 2
     assert_one_line_error(err, f"{path}:{line}:{column}", words)
+
+
+def test_baseline_in_a_prior_free_model(capsys):
+    """`baseline` in a model of 000 (robustmech refine), at the statement."""
+    path = str(BAD / "baseline_prior_free.mech")
+    code, err = run_cli(capsys, ["refine", path, "--criterion", "bayes"])
+    assert code == 2
+    assert_one_line_error(err, f"{path}:11:1", "a prior-free model has no prior and no information structures, so "
+                          "no baseline signal: the agents know the type profile (000)")
 
 
 @pytest.mark.parametrize("value", ["2.5", "abc", "[1, 2]"])

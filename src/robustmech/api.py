@@ -223,12 +223,15 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
     programs (41) and (3) of 001, transfers solved out, for quasilinear environments), or
     ``"auto"`` (the auction programs when the environment is recognised as quasilinear and
     the model restricts no mechanisms; with ``restrict`` statements, the general family,
-    whose LB-G-k takes them: UB-P-k still bounds the restricted max guarantee from above)."""
+    whose LB-G-k takes them: UB-P-k still bounds the restricted max guarantee from above;
+    with a ``baseline`` signal, the general family, whose UB-P-k refines it)."""
     low = env if isinstance(env, LoweredEnvironment) else validate(env)
     if family not in FAMILIES:
         raise ModelError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
     if family == "auto":
-        family = "auction" if is_quasilinear(low) and not low.env.restrictions else "general"
+        # 001's potential (3) knows no baseline signal: a model with one takes the general family
+        family = ("auction" if is_quasilinear(low) and not low.env.restrictions and low.baseline is None
+                  else "general")
     lower, upper = bounding_pair(family)
     run_options = dict(solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry, progress=progress,
                        options=options)

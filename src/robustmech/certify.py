@@ -95,6 +95,8 @@ class GuaranteeResult:
                  "actions): "
                  f"{self.value:.6f}  [{self.status}, {_dual_text(self.dual_value)}]",
                  f"  best BCE: {self.best_value:.6f}"]
+        if self.worst.baseline is not None:
+            lines.append("  over the BCE with the baseline signal (every information structure refines it)")
         for a, s in zip(self.agents, self.secure_actions):
             shown = ", ".join(str(_label(x)) for x in s[:8]) + (", ..." if len(s) > 8 else "")
             lines.append(f"  agent {a}: {len(s)} participation-secure action(s)" + (f": {shown}" if len(s) else ""))
@@ -176,13 +178,21 @@ def guarantee(env: Environment | LoweredEnvironment, mechanism: Mechanism, solve
     ``GENERATE_FROM_NONZEROS`` obedience nonzeros when HiGHS may be used (``solver``
     ``auto``, ``highs`` or ``highs-simplex``), ``"generate"`` there for other solvers,
     ``"all"`` below. Every way, the answer is checked against every deviation and
-    certified by a weak-duality bound on the full program."""
+    certified by a weak-duality bound on the full program. With a baseline signal
+    (:mod:`robustmech.programs.baseline`) the BCE conditions on it and every row is
+    written (``"auto"`` is ``"all"``; ``"warm"`` and ``"generate"`` are refused)."""
     low = _lowered(env)
     if not isinstance(mechanism, Mechanism):
         raise ModelError(f"expected a Mechanism, got {type(mechanism).__name__}")
     if deviations not in ("auto", "all", "generate", "warm"):
         raise ModelError(f"deviations must be auto, all, generate or warm, got {deviations!r}")
     options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose)
+    if low.baseline is not None:  # the row generation works on the rows without a baseline signal
+        if deviations in ("warm", "generate"):
+            raise ModelError(f"deviations={deviations!r}: the obedience rows are generated only without a baseline "
+                             "signal; with one, every row is written (deviations='all' or 'auto')",
+                             low.env.location("baseline"))
+        deviations = "all"
     if deviations == "auto":
         large = obedience_nonzeros(low, mechanism) >= GENERATE_FROM_NONZEROS
         deviations = ("warm" if solver in WARM_SOLVERS else "generate") if large else "all"
@@ -485,7 +495,12 @@ def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e
                           f" to certify (status {lb.status}, {ub.status})")
     g = guarantee(low, lb.mechanism, solver=bce_solver, time_limit=time_limit, verbose=verbose, best=False,
                   symmetry=symmetry)
-    p = potential(low, ub.information, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)
+    information = ub.information
+    if low.baseline is not None:
+        # signals (s_i, x_i): most pairs carry no probability (a baseline signal s_i and the
+        # x_i Nature leaves unused); the potential is that of the structure without them
+        information = without_unused_signals(information)
+    p = potential(low, information, solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry)
     details = {
         "mechanism_participation_secure": g.participation_secure,
         "seconds_by_step": {"lower": round(lb.build_seconds + lb.solve_seconds, 6),
@@ -498,6 +513,22 @@ def certify(env: Environment | LoweredEnvironment, k: int, tolerance: float = 1e
                        tolerance=tolerance, model=low.env.name,
                        params={k_: _plain(v) for k_, v in low.env.params.items()},
                        details=details, seconds=time.perf_counter() - start)
+
+
+def without_unused_signals(info: InformationStructure, tol: float = 0.0) -> InformationStructure:
+    """The structure with every signal of probability at most ``tol`` removed. Its potential
+    is the same: such a signal carries no interim constraint, and as a report it is worth no
+    more than a signal kept, since the designer may give it the outcomes of one (a
+    deviation to it is then a deviation already ruled out)."""
+    joint = info.joint
+    keep = []
+    for i in range(info.n_agents):
+        mass = np.moveaxis(joint, i, 0).reshape(joint.shape[i], -1).sum(1)
+        kept = np.flatnonzero(mass > tol)
+        keep.append(kept if len(kept) else np.arange(1))
+    pruned = joint[np.ix_(*keep, np.arange(joint.shape[-1]))]
+    return InformationStructure(tuple(np.asarray(s)[k] for s, k in zip(info.signals, keep)), info.state_labels,
+                                pruned, name=info.name, metadata=dict(info.metadata, pruned_from=joint.shape[:-1]))
 
 
 def _dual_text(value: float) -> str:

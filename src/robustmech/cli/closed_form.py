@@ -30,6 +30,9 @@ def run_closed_form(args: argparse.Namespace) -> None:
     if env.states.prior_set is not None:
         raise ModelError(f"{env.location('prior')}: closed-form: the closed forms are for a single prior, and this "
                          f"model's prior is ambiguous ({env.states.prior_set.describe()})")
+    if env.baseline is not None:
+        raise ModelError(f"{env.location('baseline')}: closed-form: the closed forms are for Nature's unrestricted "
+                         "choice of information, and this model declares a baseline signal")
     form = closed_form_of(env)
     out = {"model": env.name, "family": form.model, "params": form.params, "value": form.value, "formula": form.formula,
            "source": form.source, **form.extra}

@@ -394,6 +394,17 @@ class InformationStmt(Statement):
 
 
 @dataclass(frozen=True)
+class BaselineStmt(Statement):
+    """``baseline NAME`` (a declared information structure, ``name``) or ``baseline
+    knows EXPR`` (``knows``: the signal EXPR(i, θ) of each agent i in each state θ): the
+    information every information structure refines. ``name_loc`` is the name's place."""
+
+    name: Optional[str]
+    knows: Optional[Expr] = None
+    name_loc: Location = field(default_factory=Location)
+
+
+@dataclass(frozen=True)
 class RestrictStmt(Statement):
     """``restrict KIND`` or ``restrict KIND WORD NAME, NAME, ...`` (``restrict mixture
     of first, second``): a restriction on the mechanism class of the guarantee programs.

@@ -26,7 +26,7 @@ GRAMMAR_PATH = pathlib.Path(__file__).with_name("grammar.lark")
 STATEMENT_WORDS = (
     "model", "param", "agents", "state", "prior", "outcome", "allocate", "transfer", "variable",
     "constraint", "let", "utility", "designer", "solve", "bounds", "evaluate", "mechanism", "information",
-    "restrict", "types", "ic", "participation",
+    "baseline", "restrict", "types", "ic", "participation",
 )
 
 #: how named terminals are described in error messages
@@ -472,6 +472,12 @@ class _ToAST(Transformer):
 
     def info_joint(self, meta, expr):
         return expr
+
+    def baseline_named(self, meta, name):
+        return A.BaselineStmt(self._loc(meta), str(name), None, _tok_loc(self.filename, name))
+
+    def baseline_knows(self, meta, expr):
+        return A.BaselineStmt(self._loc(meta), None, expr)
 
     def restrict_stmt(self, meta, kind, *words):
         return A.RestrictStmt(self._loc(meta), str(kind), tuple(str(w) for w in words), _tok_loc(self.filename, kind),

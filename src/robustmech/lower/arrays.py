@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import sympy
@@ -155,6 +156,9 @@ class LoweredEnvironment:
     # an ambiguous prior (None: the single prior ``prior``); every program that depends on
     # the prior honours it or refuses it (robustmech.programs.priors)
     prior_set: LoweredPriorSet | None = None
+    # the baseline signal that every information structure refines (None: none);
+    # robustmech.programs.baseline
+    baseline: Any = None
 
     @property
     def n_agents(self) -> int:
@@ -251,6 +255,7 @@ def lower_environment(env: Environment, check: bool = True) -> LoweredEnvironmen
         finite=env.outcomes.is_finite,
         outcome_names=tuple(env.outcomes.names),
         prior_set=lower_prior_set(env.states),
+        baseline=env.baseline,
     )
     if check:
         check_participation_secure_exists(low)

@@ -79,6 +79,10 @@ class Grid:
         k[f(x + 1/k) - f(x)] elsewhere. It is minus the transpose of ∇-_i (Lemma 2)."""
         return self._lift(_adjoint_upward_1d(self.k), agent)
 
+    def adjoint_upward_one_agent(self) -> sp.csr_matrix:
+        """∇̃+ of eq. (7) on one agent's K points (the factor that :meth:`adjoint_upward` lifts)."""
+        return _adjoint_upward_1d(self.k)
+
     def at_zero(self, agent: int) -> sp.csr_matrix:
         """Selects the profiles (0, x_-i): a |X_-i|×|X| 0/1 matrix."""
         K = self.points_per_agent

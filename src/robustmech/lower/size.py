@@ -12,6 +12,7 @@ factor of two of the bundled models' programs), not exact counts.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping, TypeGuard
@@ -89,6 +90,9 @@ def estimate(low, program: str, k: int) -> SizeEstimate:
         columns, rows = x * d + s, x * (s + 2 + n)
         nonzeros = x * (s * d * (n + 1) + d + 1)
     elif program == "potential":
+        baseline = getattr(low, "baseline", None)
+        if baseline is not None:  # signals (s_i, x_i): the pair profiles (robustmech.programs.baseline)
+            x *= int(math.prod(len(sig) for sig in baseline.signals))
         v = 1  # the outcome space's generators, where enumerating them is not itself the problem
         if x <= MAX_PROFILES_FOR_GENERATORS and d <= 20:
             gens = low.polytope.generators

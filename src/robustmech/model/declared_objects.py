@@ -11,6 +11,7 @@ joint distribution, whose marginal on the states must be the prior.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Sequence
 
@@ -115,6 +116,67 @@ class DeclaredObjects:
         info = InformationStructure(tuple(np.asarray(x) for x in signals), labels, joint, name=s.name,
                                     metadata={"file": s.path} if s.path else {})
         b.information(s.name, info, location=s.loc)
+
+    # ------------------------------------------------------------------ the baseline signal
+
+    def baseline(self, s: A.BaselineStmt) -> None:
+        """``baseline NAME`` (an information structure declared in the model) or ``baseline
+        knows EXPR``: the deterministic signal s_i = EXPR(i, θ) of each agent i, EXPR
+        evaluated with the agents' index bound to i at every state (signals are numbers)."""
+        common, b = self.common, self.common.builder
+        if b._prior_set is not None:
+            raise ModelError("a baseline signal with an ambiguous prior (prior marginals, prior in {...}, "
+                             "prior penalty) is not supported: declare a single prior", s.loc)
+        if s.name is not None:
+            if s.name not in b._informations:
+                binding = common.scope.get(s.name)
+                if binding is not None and binding.kind != "information structure":
+                    raise ModelError(f"baseline names an information structure; '{s.name}' is a {binding.kind}",
+                                     s.name_loc)
+                known = sorted(b._informations)
+                close = difflib.get_close_matches(s.name, known, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise ModelError(f"baseline: no information structure '{s.name}'; {hint}declare it with "
+                                 f"`information {s.name} {{ ... }}` or `information {s.name} from \"file\"`",
+                                 s.name_loc)
+            info = b._informations[s.name]
+            b.baseline(info, location=s.loc)
+            return
+        b.baseline(self._baseline_knows(s), location=s.loc)
+
+    def _baseline_knows(self, s: A.BaselineStmt) -> InformationStructure:
+        """The structure of ``baseline knows EXPR``: agent i's signal at θ is EXPR(i, θ), a
+        number or a list of numbers (``baseline knows theta``: the whole state); π(s, θ) is
+        μ(θ) at s = (EXPR(1, θ), ..., EXPR(N, θ)). Signals are listed in increasing order
+        and labelled by their value (a list by its point label, ``(3, 0)``)."""
+        common, b = self.common, self.common.builder
+        assert s.knows is not None
+        n = len(common.agent_numbers)
+        symbols = b._state_symbols or ()
+        values: list[list[tuple]] = []  # values[i][θ]: agent i's signal in state θ (exact)
+        for pos in range(n):
+            ctx = Context({common.agent_var: sympy.Integer(common.agent_numbers[pos])} if common.agent_var else {})
+            value = common.evaluate(s.knows, ctx)
+            parts = value.entries if isinstance(value, Family) else (value,)
+            exprs = [common.number(v, s.knows.loc, "a baseline signal") for v in parts]
+            row = []
+            for point, label in zip(self.state_points, self.state_labels):
+                signal = tuple(sympy.sympify(e).subs(dict(zip(symbols, point))) for e in exprs)
+                if not all(c.is_number and c.is_real for c in signal):
+                    raise ModelError(f"baseline knows: the signal of agent {b._agents[pos]} in state {label} is "
+                                     f"{point_label(signal)}, not a number (write an expression of the state and "
+                                     "the agents' index)", s.knows.loc)
+                row.append(signal)
+            values.append(row)
+        signals = [sorted(set(row), key=lambda v: tuple(float(c) for c in v)) for row in values]
+        shape = tuple(len(x) for x in signals) + (len(self.state_points),)
+        joint = np.zeros(shape)
+        prior = [float(p) for p in (b._prior or ())]
+        for t, p in enumerate(prior):
+            joint[tuple(signals[pos].index(values[pos][t]) for pos in range(n)) + (t,)] = p
+        labels = tuple(np.array([float(v[0]) for v in sig]) if all(len(v) == 1 for v in sig)
+                       else np.array([point_label(v) for v in sig]) for sig in signals)
+        return InformationStructure(labels, self.state_labels, joint, name="baseline", metadata={"knows": True})
 
     def _information_from_file(self, s: A.InformationStmt, n: int):
         _, arrays = self._data_file(s, "information_arrays")

@@ -128,6 +128,9 @@ class _BayesianElaborator:
             elif isinstance(s, A.InformationStmt):
                 common.guard(objects.information, s)
         for s in stmts:
+            if isinstance(s, A.BaselineStmt):  # after the information structures it may name
+                common.guard(objects.baseline, s)
+        for s in stmts:
             if isinstance(s, A.RestrictStmt):
                 common.guard(self._restrict, s)
         self._check_mixture_alone([s for s in stmts if isinstance(s, A.RestrictStmt)])

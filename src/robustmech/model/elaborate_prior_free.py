@@ -140,6 +140,9 @@ class _PriorFreeElaborator:
             if isinstance(s, (A.MechanismStmt, A.InformationStmt)):
                 raise ModelError("mechanisms and information structures from files are not part of prior-free models; "
                                  "robustmech refine computes the mechanism", s.loc)
+            if isinstance(s, A.BaselineStmt):
+                raise ModelError("a prior-free model has no prior and no information structures, so no baseline "
+                                 "signal: the agents know the type profile (000)", s.loc)
             if isinstance(s, A.RestrictStmt):
                 raise ModelError("`restrict` restricts the guarantee programs of Bayesian models; a prior-free model's "
                                  "refinements (000) take no restrictions", s.loc)

@@ -218,6 +218,11 @@ class Environment:
     # robustmech.programs.restrictions): {"kind": "anonymous"} or {"kind": "mixture",
     # "mechanisms": ("first", "second")}, in file order; their places are ("restrict", j)
     restrictions: tuple = field(default=(), compare=False, repr=False)
+    # the baseline signal (`baseline NAME`, `baseline knows EXPR`): an information structure
+    # (robustmech.model.objects.InformationStructure) that every information structure
+    # refines (Bergemann-Morris BCE; 003 Section 5.1); None: Nature's choice is unrestricted.
+    # Its place is the key "baseline"
+    baseline: Any = field(default=None, compare=False, repr=False)
     # where each declaration was written: keys "agents", "states", "prior", "outcomes",
     # "designer", ("utility", i), ("param", name), ("variable", name), ("constraint", j)
     locations: Mapping[Any, Location | None] = field(default_factory=dict, compare=False, repr=False)
@@ -280,6 +285,9 @@ def describe(env: Environment) -> str:
         lines.append(f"  outcome variables: {', '.join(env.outcomes.names)}")
         for c in env.outcomes.constraints:
             lines.append(f"    {c.text}")
+    if env.baseline is not None:
+        counts = " x ".join(str(len(s)) for s in env.baseline.signals)
+        lines.append(f"  baseline signal: {counts} signals (every information structure refines it)")
     return "\n".join(lines)
 
 
@@ -394,6 +402,7 @@ class ModelBuilder(DeclarationBuilder):
         self._designer: Any = None
         self._mechanisms: dict[str, Any] = {}
         self._informations: dict[str, Any] = {}
+        self._baseline: Any = None
         self._directives: list[dict] = []
         self._restrictions: list[dict] = []
         self.locations: dict[Any, Location | None] = {}
@@ -677,6 +686,34 @@ class ModelBuilder(DeclarationBuilder):
         self._informations[name] = information
         self.locations[("information", name)] = location
 
+    def baseline(self, information: Any, location: Location | None = None) -> None:
+        """Declare the baseline signal: an :class:`~robustmech.model.objects.InformationStructure`
+        over the model's agents and states, with the prior as its state marginal, that every
+        information structure refines (each agent observes at least its baseline signal)."""
+        if self._baseline is not None:
+            where = self.locations.get("baseline")
+            raise ModelError("the baseline signal is declared twice" + (f" (first at line {where.line})"
+                                                                        if where and where.line else ""), location)
+        if self._prior_set is not None:
+            raise ModelError("a baseline signal with an ambiguous prior (prior marginals, prior in {...}, "
+                             "prior penalty) is not supported: declare a single prior", location)
+        if self._prior is None or self._agents is None:
+            raise ModelError("declare the agents, states and prior before the baseline signal", location)
+        joint = np.asarray(information.joint, dtype=float)
+        if information.n_agents != len(self._agents) or joint.shape[-1] != len(self._prior):
+            raise ModelError(f"the baseline signal has {information.n_agents} signal sets and {joint.shape[-1]} "
+                             f"states; the model has {len(self._agents)} agents and {len(self._prior)} states",
+                             location)
+        prior = np.array([float(p) for p in self._prior])
+        marginal = joint.reshape(-1, joint.shape[-1]).sum(0)
+        if np.abs(marginal - prior).max() > 1e-9:
+            worst = int(np.abs(marginal - prior).argmax())
+            raise ModelError(f"the baseline signal's marginal on the states is not the prior (state "
+                             f"{self._labels[worst]} has probability {marginal[worst]:.6g}, the prior "
+                             f"{prior[worst]:.6g})", location)
+        self._baseline = information
+        self.locations["baseline"] = location
+
     def directive(self, program: str, location: Location | None = None, **options: Any) -> None:
         """Record which program to run with which options (``solve guarantee k=6``)."""
         self._directives.append({"program": program, **options})
@@ -746,6 +783,7 @@ class ModelBuilder(DeclarationBuilder):
             information_structures=dict(self._informations),
             directives=tuple(self._directives),
             restrictions=tuple(self._restrictions),
+            baseline=self._baseline,
             locations=dict(self.locations),
         )
         return env

@@ -623,6 +623,11 @@ class _AuctionProgram(Program):
             refuse(lowered, self.name, f"{self.title} of 001",
                    "its mechanisms have transfers solved out; use the program 'guarantee' (LB-G-k), or "
                    "`bounds --family general`")
+        if self.name in ("auction-potential", "auction-dual"):  # a lower bound ignoring the baseline stays one
+            from .baseline import refuse as refuse_baseline
+
+            refuse_baseline(lowered, self.name, f"{self.title} of 001 bounds the min potential over every "
+                            "information structure; use 'potential' (UB-P-k), or `bounds --family general`")
         return build(self.name, recognise(lowered), opts["k"], correlation=opts["correlation"], penalty=opts["penalty"])
 
     def read(self, lp: LinearProgram, solution, inverse: AuctionInverse) -> ReadBack:
@@ -631,6 +636,10 @@ class _AuctionProgram(Program):
         if "lam" in arrays:
             arrays["lambda"] = arrays.pop("lam")
         extra = {"equation": lp.metadata.get("equation"), "correlation": inverse.correlation}
+        from .baseline import IGNORED_BY_LOWER_BOUND, baseline_of
+
+        if baseline_of(inverse.ql.lowered) is not None:
+            extra["baseline"] = IGNORED_BY_LOWER_BOUND
         extra.update(objects.get("checks", {}))
         extra.update({f"decomposition_{key}": value for key, value in objects.get("decomposition", {}).items()})
         return ReadBack(mechanism=objects.get("mechanism"), information=objects.get("information"), arrays=arrays,

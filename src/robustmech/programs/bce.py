@@ -10,6 +10,19 @@ equilibria (003 Section 3.1, the Lagrangian (5)-(6); 004 Section 3.1.2):
                                                   ∀ i, recommended a_i, deviation a'_i ≠ a_i
                Σ_a σ(a, θ) = μ(θ)  ∀ θ,   σ >= 0.
 
+With a baseline signal B = (S, π) (:mod:`robustmech.programs.baseline`; Bergemann and
+Morris's BCE of a basic game with information, 003 Section 5.1), the agents know at
+least s_i, so the decision rule conditions on it: p(s, a, θ) >= 0 with
+Σ_a p(s, a, θ) = π(s, θ), and obedience holds given each agent's (s_i, a_i):
+
+    Σ_{s_-i, a_-i, θ} p(s_i, s_-i, a_i, a_-i, θ) [u_i(m(a'_i, a_-i), θ) - u_i(m(a), θ)] <= 0
+                                                  ∀ i, s_i, a_i, a'_i ≠ a_i.
+
+It is written as the program above for the pairs c_i = (s_i, a_i), on which the payoffs
+do not depend on s_i, with the deviations that keep s_i only (kron(I_{S_i}, ·) of each
+agent's deviation mask) and the marginal rows on (s, θ) in place of those on θ. An
+uninformative baseline (one signal per agent) gives the program above.
+
 With an ambiguous prior (a set 𝒫, :mod:`robustmech.programs.priors`) the state
 marginal is any μ ∈ 𝒫, chosen with σ: the worst BCE is then the guarantee
 min_{μ ∈ 𝒫} G_μ(M), the best BCE the best case over 𝒫.
@@ -36,7 +49,8 @@ import scipy.sparse as sp
 
 from ..errors import ModelError
 from ..lower.arrays import LoweredEnvironment
-from ..model.objects import Mechanism
+from ..model.objects import InformationStructure, Mechanism
+from . import baseline as bl
 from .base import REQUIRED, Program, ReadBack, register
 from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled
 from .priors import add_state_marginal
@@ -50,6 +64,9 @@ class Inverse:
     lowered: LoweredEnvironment
     utilities: np.ndarray  # U[i, a_1, ..., a_N, θ] = u_i(m(a), θ)
     designer: np.ndarray  # W[a_1, ..., a_N, θ] = w(m(a), θ)
+    # with a baseline signal: its |S_i| per agent, and U over the pairs (s_i, a_i), U[i, c_1, ..., c_N, θ]
+    signal_sizes: tuple[int, ...] | None = None
+    pair_utilities: np.ndarray | None = None
 
 
 @dataclass
@@ -57,6 +74,9 @@ class CorrelatedEquilibrium:
     """A Bayes correlated equilibrium σ ∈ Δ(A × Θ) of a mechanism, read back from the LP.
 
     ``joint[a_1, ..., a_N, θ]``; ``value`` is the designer's expected objective under it.
+    With a baseline signal, ``signal_joint[s_1, ..., s_N, a_1, ..., a_N, θ]`` is the
+    decision rule with the baseline signals (``joint`` its sum over them) and
+    ``baseline`` the baseline structure.
     """
 
     mechanism: Mechanism
@@ -64,6 +84,8 @@ class CorrelatedEquilibrium:
     joint: np.ndarray
     value: float
     sense: str  # "min" (the worst BCE: the guarantee) or "max" (the best BCE)
+    signal_joint: np.ndarray | None = None
+    baseline: InformationStructure | None = None
 
     def action_distribution(self) -> np.ndarray:
         """The distribution of recommended action profiles, Σ_θ σ(a, θ)."""
@@ -134,6 +156,8 @@ def build(low: LoweredEnvironment, mechanism: Mechanism, sense: str = "min",
     with some rows left out is a relaxation; :func:`violated_deviations` says which
     omitted rows its solution breaks (see ``certify.guarantee``'s row generation)."""
     start = time.perf_counter()
+    if bl.baseline_of(low) is not None:
+        return build_with_baseline(low, mechanism, sense, deviations)
     U, W = payoff_arrays(low, mechanism)
     shape = mechanism.shape
     n_a, n_s = int(np.prod(shape)), low.n_states
@@ -157,6 +181,68 @@ def build(low: LoweredEnvironment, mechanism: Mechanism, sense: str = "min",
     meta = {"program": "bce", "sense": sense, "source": "Bergemann-Morris; 003 (5)-(6)"}
     lp = b.build(time.perf_counter() - start, meta)
     return lp, Inverse(mechanism, low, U, W)
+
+
+def build_with_baseline(low: LoweredEnvironment, mechanism: Mechanism, sense: str = "min",
+                        deviations: tuple[np.ndarray, ...] | None = None) -> tuple[LinearProgram, Inverse]:
+    """The BCE program with the model's baseline signal (module docstring): p(s, a, θ)
+    over the pairs c_i = (s_i, a_i), stored pair-profile-major, column ``c * |Θ| + θ``;
+    the obedience rows of each agent within each of its baseline signals, the marginal
+    rows Σ_a p(s, a, θ) = π(s, θ); columns with π(s, θ) = 0 are fixed at 0."""
+    start = time.perf_counter()
+    U, W = payoff_arrays(low, mechanism)
+    sizes = bl.signal_sizes(low)
+    own = tuple(mechanism.shape)
+    n = low.n_agents
+    Uc = np.stack([bl.extend(U[i], sizes) for i in range(n)])  # U[i, c, θ]
+    Wc = bl.extend(W, sizes)
+    pair_shape = Uc.shape[1:-1]
+    n_c, n_s = int(np.prod(pair_shape)), low.n_states
+    pi = bl.joint(low)  # (|S|, |Θ|)
+    signal = bl.signal_of_pairs(sizes, own)  # pair profile -> its baseline signal profile
+    live = (pi[signal] > 0).reshape(-1)  # (c, θ), profile-major
+    b = ProgramBuilder(f"BCE-{sense}({mechanism.name}, baseline)", sense)
+    labels = tuple(tuple(np.asarray(a).tolist()) for a in mechanism.actions)
+    pairs = bl.pair_profiles(low, labels, "C", "profiles of (baseline signal, recommended action) pairs (s_i, a_i)")
+    states = labelled("Theta", low.env.states.labels, "state", "states θ")
+    b.add_variables("sigma", upper=np.where(live, np.inf, 0.0),
+                    description="p(s, a, θ): the joint distribution of baseline signals, recommended actions and "
+                    "states", index=(pairs, states))
+    b.set_cost("sigma", Wc.reshape(-1))
+    keep = sp.diags(live.astype(float), format="csr")
+    for i in range(n):
+        agent = low.env.agents[i]
+        base = all_deviations(own[i]) if deviations is None else np.asarray(deviations[i], dtype=bool)
+        mask = bl.within_signals(base & ~np.eye(own[i], dtype=bool), sizes[i])
+        members = [(pairs.axes[i][r], labels[i][d % own[i]]) for r, d in zip(*np.nonzero(mask))]
+        rows = obedience_matrix(Uc[i], i, mask) @ keep  # no coefficient on a column fixed at 0
+        rows.eliminate_zeros()
+        b.add_rows(f"obedience[{agent}]", {"sigma": rows.tocsr()}, upper=0.0,
+                   description=f"agent {agent} obeys every recommendation, given its baseline signal, against "
+                   "every deviation", index=(labelled(f"D{i + 1}", members, description=f"((baseline signal, "
+                                             f"recommendation), deviation) of agent {agent}"),))
+    rows = (signal[:, None] * n_s + np.arange(n_s)[None, :]).reshape(-1)
+    mass = sp.csr_matrix((np.ones(n_c * n_s), (rows, np.arange(n_c * n_s))), shape=(pi.size, n_c * n_s))
+    b.add_rows("marginal", {"sigma": mass}, lower=pi.reshape(-1), upper=pi.reshape(-1),
+               description="the marginal of p on (baseline signals, states) is the baseline π(s, θ)",
+               index=(bl.signal_profiles(low), states))
+    meta = {"program": "bce", "sense": sense, "source": "Bergemann-Morris (2016); 003 (5)-(6), Section 5.1",
+            "baseline": True}
+    lp = b.build(time.perf_counter() - start, meta)
+    return lp, Inverse(mechanism, low, U, W, sizes, Uc)
+
+
+def baseline_gains(inverse: Inverse, signal_joint: np.ndarray) -> list[np.ndarray]:
+    """For each agent the gains of its deviations that keep its baseline signal, over the
+    pairs: |S_i||A_i| × |S_i||A_i|, -inf off the diagonal blocks (no such deviation)."""
+    assert inverse.pair_utilities is not None and inverse.signal_sizes is not None
+    Uc, sizes = inverse.pair_utilities, inverse.signal_sizes
+    gains = deviation_gains(Uc, signal_joint.reshape(Uc.shape[1:]))
+    out = []
+    for i, g in enumerate(gains):
+        block = bl.within_signals(np.ones((inverse.mechanism.shape[i],) * 2, dtype=bool), sizes[i])
+        out.append(np.where(block, g, -np.inf))
+    return out
 
 
 def all_deviations(n: int) -> np.ndarray:
@@ -312,8 +398,19 @@ def obedience_rows(U_i: np.ndarray, agent: int, rec: np.ndarray, dev: np.ndarray
 def read(lp: LinearProgram, x: np.ndarray, inverse: Inverse, value: float) -> CorrelatedEquilibrium:
     """The BCE σ(a, θ) from a primal solution."""
     shape = inverse.mechanism.shape + (inverse.lowered.n_states,)
+    labels = inverse.lowered.env.states.labels
+    if inverse.signal_sizes is not None:
+        sizes, own = inverse.signal_sizes, inverse.mechanism.shape
+        n = len(sizes)
+        full = np.clip(lp.block(x, "sigma"), 0.0, None).reshape(tuple(v for s, a in zip(sizes, own) for v in (s, a))
+                                                                 + (inverse.lowered.n_states,))
+        order = tuple(2 * j for j in range(n)) + tuple(2 * j + 1 for j in range(n)) + (2 * n,)
+        signal_joint = full.transpose(order)  # (s_1, ..., s_N, a_1, ..., a_N, θ)
+        joint = signal_joint.reshape((-1,) + shape).sum(0)
+        return CorrelatedEquilibrium(inverse.mechanism, labels, joint, float(value), lp.sense,
+                                     signal_joint=signal_joint, baseline=bl.baseline_of(inverse.lowered))
     joint = np.clip(lp.block(x, "sigma").reshape(shape), 0.0, None)
-    return CorrelatedEquilibrium(inverse.mechanism, inverse.lowered.env.states.labels, joint, float(value), lp.sense)
+    return CorrelatedEquilibrium(inverse.mechanism, labels, joint, float(value), lp.sense)
 
 
 def max_obedience_violation(U: np.ndarray, joint: np.ndarray) -> float:
@@ -335,6 +432,11 @@ class _CorrelatedEquilibriumProgram(Program):
 
     def read(self, lp: LinearProgram, solution, inverse: Inverse) -> ReadBack:
         equilibrium = read(lp, solution.x, inverse, solution.objective)
+        if inverse.signal_sizes is not None:  # obedience given the baseline signal, on the pairs (s_i, a_i)
+            full = np.clip(lp.block(solution.x, "sigma"), 0.0, None)
+            worst = max(float(g.max()) for g in baseline_gains(inverse, full))
+            return ReadBack(mechanism=inverse.mechanism, equilibrium=equilibrium,
+                            extra={"max_obedience_violation": worst, "baseline": "used"})
         return ReadBack(mechanism=inverse.mechanism, equilibrium=equilibrium,
                         extra={"max_obedience_violation": max_obedience_violation(inverse.utilities,
                                                                                   equilibrium.joint)})

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,6 +31,7 @@ from ..errors import UnsupportedError
 from ..lower.arrays import LoweredEnvironment
 from ..lower.grid import Grid
 from ..model.objects import InformationStructure, Mechanism
+from . import baseline as bl
 from . import restrictions
 from .base import REQUIRED, Program, ReadBack, register
 from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled, profiles
@@ -178,6 +180,8 @@ def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, 
     objective) and no participation-security rows."""
     restrictions.refuse(low, "dual", "the relaxed dual (12) of 004",
                         "its value bounds the unrestricted max guarantee; use the program 'guarantee' (LB-G-k)")
+    bl.refuse(low, "dual", "(12) is the LP dual of UB-P-k without the baseline, which bounds the min potential "
+              "over every information structure, not over those refining the baseline; use 'potential'")
     start = time.perf_counter()
     grid = Grid(low.n_agents, k)
     b = ProgramBuilder(f"dual-{k}", "max")
@@ -206,21 +210,63 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
     informational virtual objective must not increase along any ray (≤ 0) or
     lineality direction (= 0); otherwise the designer's maximum is +∞. With free
     transfers this forces the censored geometric signal marginal of 001 Section 3.1.
+
+    With a baseline signal B = (S, π) (:mod:`robustmech.programs.baseline`), the minimum
+    is over the structures that refine B, and the program is the same derivation as 004
+    Section 3.1.3 done within each baseline signal. Agent i's signal is (s_i, x_i), x_i ∈
+    X_i(k), and σ(θ, s, x) >= 0 with Σ_x σ(θ, s, x) = π(s, θ): each such structure refines
+    B, so restricting Nature to them can only raise the min potential (the first step of
+    004, here over the structures refining B). For one of them, the designer's problem
+    (interim IC and IR over the signals (s_i, x_i), by the revelation principle) is relaxed
+    by dropping every IR constraint except at (s_i, 0) and every IC constraint except
+    (s_i, x_i) mimicking (s_i, x_i - 1/k): misreports of the baseline signal s_i are among
+    those dropped, which only relaxes it. What is left is (5) of 004 for each s_i,
+    Σ_{θ, s_-i, x_-i} σ(θ, s, x) u_i(∇-_i m(·|s, x), θ) >= 0 with ∇-_i acting on x_i at fixed
+    s (block diagonal over s_i), and adding these with the multipliers of ∇-_i to the
+    objective gives the Lagrangian (6) over (s, x), an upper bound on the relaxed problem
+    for every σ. Lemma 2's summation by parts Σ_{x_i} f ∇-_i g = -Σ_{x_i} g ∇̃+_i f holds
+    at each fixed (s, x_-i), so (6) is Σ_{s,x,ω} m(ω|s, x) Σ_θ [w σ - Σ_i u_i ∇̃+_i σ](θ, s, x),
+    the informational virtual objective (8) at each (s, x), with ∇̃+_i = kron(I_{S_i},
+    ∇̃+_i of (7)); the designer's maximum over m is its maximum over ω at each (s, x), and
+    the program is (10) over (s, x) with the marginal rows on (θ, s) in place of those on
+    θ. Its value bounds the min potential over the structures refining B from above, its
+    solution is such a structure, and with one baseline signal per agent it is (10).
+    (LB-G-k (9) is not changed: it bounds the max guarantee over all structures from
+    below, and the max guarantee over those refining B is at least that.)
     """
     start = time.perf_counter()
     grid = Grid(low.n_agents, k)
     gens = low.polytope.generators
     if len(gens.vertices) == 0:
         raise UnsupportedError("the outcome polyhedron has no vertex; UB-P-k needs a pointed outcome space")
-    n_x, n_s = grid.size, low.n_states
-    b = ProgramBuilder(f"UB-P-{k}", "min")
+    n_s = low.n_states
     sets = index_sets(grid, low)
-    b.add_variables("sigma", description="σ(x, θ): the information structure on X(k) (stored θ-major)",
-                    index=(sets["Theta"], sets["X"]))
+    baseline = bl.baseline_of(low)
+    if baseline is None:
+        n_x = grid.size
+        b = ProgramBuilder(f"UB-P-{k}", "min")
+        b.add_variables("sigma", description="σ(x, θ): the information structure on X(k) (stored θ-major)",
+                        index=(sets["Theta"], sets["X"]))
+        adj = [grid.adjoint_upward(i) for i in range(low.n_agents)]
+    else:
+        # signals (s_i, x_i): profiles of pairs, each agent's x_i within its baseline signal s_i
+        sizes, inner = bl.signal_sizes(low), (grid.points_per_agent,) * low.n_agents
+        values = tuple(float(v) for v in grid.values)
+        sets["X"] = bl.pair_profiles(low, (values,) * low.n_agents, "X",
+                                     "signal profiles (s, x): baseline signals s and x ∈ X(k)")
+        n_x = sets["X"].size
+        pi = bl.joint(low)  # (|S|, |Θ|)
+        signal = bl.signal_of_pairs(sizes, inner)  # pair profile -> its baseline signal profile
+        live = (pi[signal].T > 0).reshape(-1)  # θ-major
+        b = ProgramBuilder(f"UB-P-{k} (baseline)", "min")
+        b.add_variables("sigma", upper=np.where(live, np.inf, 0.0),
+                        description="σ(θ, s, x): the information structure refining the baseline, signals (s_i, x_i) "
+                        "(stored θ-major)", index=(sets["Theta"], sets["X"]))
+        one = grid.adjoint_upward_one_agent()
+        adj = [bl.lift(one, i, sizes, inner) for i in range(low.n_agents)]
     b.add_variables("gamma", lower=-np.inf, description="γ(x): the highest informational virtual objective at x",
                     index=(sets["X"],))
     b.set_cost("gamma", 1.0)
-    adj = [grid.adjoint_upward(i) for i in range(low.n_agents)]
     eye = sp.identity(n_x, format="csr")
 
     def virtual(direction: np.ndarray, with_constants: bool) -> sp.csr_matrix:
@@ -251,8 +297,19 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
                    description="the informational virtual objective is flat in free directions (transfers)",
                    index=(_generator_set("L", gens.lineality, low, "lineality directions of the outcome space"),
                           sets["X"]))
-    add_state_marginal(b, low, "sigma", sp.kron(sp.identity(n_s), np.ones((1, n_x)), format="csr"), sets["Theta"])
     meta = {"program": "potential", "k": k, "equation": "(10) of 004", "vertices": gens.vertices.tolist()}
+    if baseline is None:
+        add_state_marginal(b, low, "sigma", sp.kron(sp.identity(n_s), np.ones((1, n_x)), format="csr"),
+                           sets["Theta"])
+    else:
+        n_sig = pi.shape[0]
+        rows = (np.arange(n_s)[:, None] * n_sig + signal[None, :]).reshape(-1)  # (θ, pair) -> (θ, s)
+        mass = sp.csr_matrix((np.ones(n_s * n_x), (rows, np.arange(n_s * n_x))), shape=(n_s * n_sig, n_s * n_x))
+        target = pi.T.reshape(-1)
+        b.add_rows("marginal", {"sigma": mass}, lower=target, upper=target,
+                   description="Σ_x σ(θ, s, x) = π(s, θ): every structure refines the baseline signal",
+                   index=(sets["Theta"], bl.signal_profiles(low)))
+        meta["baseline"] = True
     return b.build(time.perf_counter() - start, meta), Inverse("potential", grid, low)
 
 
@@ -282,10 +339,21 @@ def read(lp: LinearProgram, x: np.ndarray, inverse: Inverse) -> dict:
                          metadata={"k": grid.k, "program": inverse.program})
         return {"mechanism": mech, "lambda": multiplier_values(lp, x, low)}
     sigma = lp.block(x, "sigma")  # (S, |X|)
-    joint = np.moveaxis(sigma.reshape((low.n_states,) + grid.shape), 0, -1)
-    info = InformationStructure(axes, low.env.states.labels, np.clip(joint, 0.0, None), name=lp.name,
-                                metadata={"k": grid.k, "program": inverse.program})
-    return {"information": info, "gamma": lp.block(x, "gamma").reshape(grid.shape)}
+    baseline = bl.baseline_of(low)
+    if baseline is None:
+        joint = np.moveaxis(sigma.reshape((low.n_states,) + grid.shape), 0, -1)
+        info = InformationStructure(axes, low.env.states.labels, np.clip(joint, 0.0, None), name=lp.name,
+                                    metadata={"k": grid.k, "program": inverse.program})
+        return {"information": info, "gamma": lp.block(x, "gamma").reshape(grid.shape)}
+    # signals (s_i, x_i), agent i's axis its baseline signals (slow) times X_i(k) (fast)
+    shape = tuple(len(s) * grid.points_per_agent for s in baseline.signals)
+    joint = np.moveaxis(sigma.reshape((low.n_states,) + shape), 0, -1)
+    parts = tuple([(s, float(v)) for s in np.asarray(sig).tolist() for v in grid.values] for sig in baseline.signals)
+    labels = tuple(np.array([bl.pair_label(s, v) for s, v in part]) for part in parts)
+    info = InformationStructure(labels, low.env.states.labels, np.clip(joint, 0.0, None), name=lp.name,
+                                metadata={"k": grid.k, "program": inverse.program, "baseline": True,
+                                          "signal_parts": parts})
+    return {"information": info, "gamma": lp.block(x, "gamma").reshape(shape)}
 
 
 # -- the programs, registered ------------------------------------------------------------
@@ -302,7 +370,9 @@ class _BoundingProgram(Program):
     def read(self, lp: LinearProgram, solution, inverse: Inverse) -> ReadBack:
         objects = read(lp, solution.x, inverse)
         arrays = {name: objects[name] for name in ("lambda", "gamma") if name in objects}
-        extra = {}
+        extra: dict[str, Any] = {}
+        if bl.baseline_of(inverse.lowered) is not None:
+            extra["baseline"] = bl.IGNORED_BY_LOWER_BOUND if inverse.program == "guarantee" else "used"
         if inverse.program == "guarantee" and restrictions.restrictions(inverse.lowered):
             # each restriction checked on the mechanism read back (an error beyond the tolerance)
             extra["restrictions"] = restrictions.check_mechanism(objects["mechanism"], inverse.lowered,

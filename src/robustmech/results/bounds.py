@@ -83,6 +83,8 @@ class ProgramResult:
         if restricted:  # `restrict` statements, each checked on the mechanism read back
             shown = (f"{name} (violation {gap:.1e})" for name, gap in restricted.items())
             head += "\n  restricted to " + ", ".join(shown)
+        if self.extra.get("baseline"):  # the model's baseline signal: used, or ignored (and why that is valid)
+            head += f"\n  baseline signal: {self.extra['baseline']}"
         return head + (f"\n  dual value {s['dual_value']:.6f} (gap {s['duality_gap']:.1e}); "
                        f"build {s['build_seconds']:.2f} s, solve {s['solve_seconds']:.2f} s")
 
@@ -146,8 +148,12 @@ class Bounds:
     def __str__(self) -> str:
         s = self.summary()
         warn = "" if self.consistent else "  VIOLATES Theorem 1 of 004 (LB > UB)"
-        return (warn.join(["", ""]) + f"{s['model']} k={s['k']}: LB {s['lower']:.6f} <= value <= UB {s['upper']:.6f}"
+        text = (warn.join(["", ""]) + f"{s['model']} k={s['k']}: LB {s['lower']:.6f} <= value <= UB {s['upper']:.6f}"
                 f"  (gap {s['gap']:.6f})" + warn)
+        if self.lower.extra.get("baseline"):  # a model with a baseline signal: say what each bound does with it
+            text += (f"\n  baseline signal: UB {self.upper.extra.get('baseline', 'ignored')}; "
+                     "LB ignores it (a valid, looser lower bound)")
+        return text
 
 
 def _jsonable(v: Any):
