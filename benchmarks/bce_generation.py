@@ -19,13 +19,15 @@ s`` and ``solve s`` are those the result reports: for ``generate``, its last rou
 for the cores, CPU time is the fairer comparison. Timing is measured here, never
 asserted in a test.
 
-Measured on the shared 2-core machine (load 5-8 from other engineers' tests; wall / CPU
-seconds for the worst and the best BCE together): 11 values, 40 bids: all 24 / 6.9,
-generate 208 / 54, warm 16 / 5.8; 60 bids: warm 69 / 19 (the cold loop took 265 s and
-every row 296 s, worst and best together, on an earlier run); 21 values, 150 bids: warm,
-worst BCE alone 293 s wall, 50 rounds, 4,197 of 22,350 rows of agent 1 added, value and
-dual bound 0.1542226451; its best BCE had not settled after 36 rounds and 34 minutes (50-170 s a
-round by then).
+Measured on the shared 2-core machine, generation starting from the deviations to the
+adjacent actions and to the first and last bid (``bce.starting_deviations``; wall / CPU
+seconds, worst and best BCE together): 11 values, 21 bids: all 0.55 / 1.4, generate
+0.89 / 1.6, warm 0.35 / 1.1; 40 bids: all 5.1 / 5.7, generate 25 / 27, warm 0.90 / 2.1
+(load 2.7). 21 values, 150 bids, warm, each BCE alone (load 3-5): the worst 276 s wall /
+102 s CPU, 50 rounds, 4,254 rows added, value and dual bound 0.1542226451; the best 26 s
+/ 20 s, 13 rounds, 6,318 rows, 0.5 = E[v]. From the adjacent deviations alone the best
+BCE at 11 values and 60 bids took 50 rounds (16 s CPU, against 9 rounds and 1.4 s), and
+at 21 values and 150 bids it had not settled after 36 rounds and 34 minutes.
 """
 
 from __future__ import annotations
