@@ -200,6 +200,22 @@ def test_unknown_correlation_programs_are_reduced_by_the_bidder_swap(tmp_path, p
     assert reduced.extra["dual_certified"]
 
 
+def test_the_unknown_correlation_option_is_reduced_where_the_classes_tell_the_bidders_apart(tmp_path):
+    """The Python option correlation="unknown" (λ(θ) = Σ_i λ_i(V_i(θ))) on independent
+    private values: the swap maps λ_1(v) to λ_2(v), and the program is reduced with the
+    full program's value. With a common value V_1 = V_2, the classes {θ : V_i(θ) = v} of
+    the two bidders coincide, the image of a member is ambiguous, and the reduction
+    declines (the value is the full program's)."""
+    pv = private_values(tmp_path, "prior independent uniform")
+    cv = model(tmp_path, "cv", (MODELS / "common_value_auction.mech").read_text().replace("param nvalues = 10",
+                                                                                         "param nvalues = 3"))
+    for env, reduced in ((pv, True), (cv, False)):
+        with_symmetry = rm.solve(env, "auction-guarantee", 3, correlation="unknown")
+        full = rm.solve(env, "auction-guarantee", 3, correlation="unknown", symmetry=False)
+        assert close(with_symmetry.value, full.value)
+        assert (with_symmetry.extra["symmetry"].get("group_order") == 2) is reduced
+
+
 def test_unknown_correlation_is_below_the_joints_it_contains(tmp_path):
     """001 Appendix B.1.5: independent values (the product) and perfectly correlated values
     (the diagonal) both have the uniform marginals, so the set of joints contains them and

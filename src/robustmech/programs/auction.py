@@ -191,17 +191,21 @@ def _multiplier_part(inv: AuctionInverse, b: ProgramBuilder, n_rows_per_state: i
                                 "λ(θ): the lowest virtual profit in state θ")
         return blocks, np.zeros(S * n_rows_per_state)
     if inv.correlation == "unknown":
-        blocks = {}
+        # one block over every (agent, value): exchanging bidders with the same marginal
+        # maps λ_i(v) to λ_j(v), so they share a block (a "state class" index set)
+        states = ql.lowered.env.states.labels
+        members, classes, onehots = [], [], []
         for i, (labels, vals) in enumerate(inv.classes):
-            onehot = sp.csr_matrix((np.ones(S), (np.arange(S), labels)), shape=(S, len(vals)))
-            name = f"lambda_{i + 1}"
-            b.add_variables(name, len(vals), lower=-np.inf,
-                            description=f"λ_{i + 1}(v_{i + 1}): agent {i + 1}'s part of the multiplier (001 B.1.5)",
-                            index=(labelled(f"V{i + 1}", [tuple(float(x) for x in v) for v in vals],
-                                            description=f"agent {i + 1}'s distinct values"),))
-            b.set_cost(name, onehot.T @ ql.prior)
-            blocks[name] = sp.kron(onehot, ones, format="csr")
-        return blocks, np.zeros(S * n_rows_per_state)
+            members += [(i + 1, tuple(float(x) for x in v)) for v in vals]
+            classes += [tuple(states[s] for s in np.flatnonzero(labels == j)) for j in range(len(vals))]
+            onehots.append(sp.csr_matrix((np.ones(S), (np.arange(S), labels)), shape=(S, len(vals))))
+        onehot = sp.hstack(onehots, format="csr")
+        b.add_variables("lambda_values", len(members), lower=-np.inf,
+                        description="λ_i(v_i): agent i's part of the multiplier λ(θ) = Σ_i λ_i(V_i(θ)) (001 B.1.5)",
+                        index=(IndexSet("IV", labels=tuple(members), kind="state class", classes=tuple(classes),
+                                        description="(agent, one of its distinct values)"),))
+        b.set_cost("lambda_values", onehot.T @ ql.prior)
+        return {"lambda_values": sp.kron(onehot, ones, format="csr")}, np.zeros(S * n_rows_per_state)
     b.add_variables("lambda", lower=-np.inf, description="λ(θ): the lowest virtual profit in state θ",
                     index=(index_sets(inv)["Theta"],), symbol="lam")
     b.set_cost("lambda", ql.prior)
@@ -449,7 +453,11 @@ def _multiplier_values(lp: LinearProgram, x: np.ndarray, inv: AuctionInverse) ->
     if inv.correlation in ("marginals", "hull"):
         return multiplier_values(lp, x, inv.ql.lowered)
     if inv.correlation == "unknown":
-        return sum(lp.block(x, f"lambda_{i + 1}")[labels] for i, (labels, _) in enumerate(inv.classes))
+        values, start, total = lp.block(x, "lambda_values"), 0, np.zeros(S)
+        for labels, vals in inv.classes:
+            total += values[start + labels]
+            start += len(vals)
+        return total
     return lp.block(x, "lambda")
 
 

@@ -167,8 +167,12 @@ def index_permutation(index: IndexSet, symmetry, agents: tuple, states: tuple, o
     if index.kind == "state class":
         image = {states[s]: states[t] for s, t in enumerate(symmetry.states)}
         where = {frozenset(c): j for j, c in enumerate(index.classes)}
+        if len(where) != len(index.classes):
+            return None  # two members stand for the same states: their images are ambiguous
         targets = [where.get(frozenset(image[label] for label in c)) for c in index.classes]
-        return None if any(t is None for t in targets) else np.asarray(targets, dtype=np.int64)
+        if any(t is None for t in targets):
+            return None
+        return np.asarray(targets, dtype=np.int64)  # a bijection: distinct classes have distinct images
     return np.arange(index.size)
 
 
