@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from .. import bench
 from ..errors import ParameterError, SolverError
@@ -31,8 +32,10 @@ def run(args: argparse.Namespace) -> None:
     if not args.json:
         print(f"# {bench.machine()}; solver {args.solver}")
         print(bench.HEADER, flush=True)
+    # each row as its case ends: on stdout for the table, on stderr (a log) with --json
+    out = sys.stderr if args.json else sys.stdout
     rows = bench.run_suite(args.suite, models, args.solver, args.check, args.timeout,
-                           progress=None if args.json else (lambda row: print(bench.format_row(row), flush=True)))
+                           progress=lambda row: print(bench.format_row(row), file=out, flush=True))
     if args.json:
         emit_json({"machine": bench.machine(), "solver": args.solver, "rows": rows})
     bad = [r for r in rows if r.get("matches_reference") is False]
