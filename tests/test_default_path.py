@@ -4,6 +4,8 @@ weak-duality certificate, and progress lines in the program's own terms."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -219,3 +221,25 @@ def test_one_buyer_bounds_bracket_the_independent_revenue(k):
         assert result.lower.extra["dual_certified"] and result.upper.extra["dual_certified"]
         assert result.lower.value <= revenue_high + 1e-9
         assert result.upper.value >= revenue_low - 1e-9
+
+
+def test_a_certified_interior_mechanism_is_kept_where_a_vertex_would_be_a_simplex_solve(public_good):
+    """LB-G-10 (symmetric, 15,353 columns, so Clarabel): its optimal mechanisms are
+    lotteries, nearly every entry of Clarabel's point is off its bounds, and a vertex
+    would cost a simplex solve of the whole program (20 s against 1 s). The default path
+    keeps the interior point, says why, and its value is HiGHS's interior point method's
+    (an independent solver) with a dual bound certifying it; UB-P-10, whose structure
+    sits mostly at zero, is still made a vertex (the test above)."""
+    from robustmech.solve.vertex import worth_purifying
+
+    result = rm.solve(public_good, "guarantee", 10)
+    assert result.solver == "clarabel" and "vertex" not in result.extra
+    assert result.extra["interior_solution"] and "certified by its duals" in result.extra["interior_kept"]
+    assert result.extra["dual_certified"]
+    reference = rm.solve(public_good, "guarantee", 10, solver="highs-ipm")
+    assert result.value == pytest.approx(reference.value, abs=1e-8)
+    # an uncertified point is always purified
+    lp, _ = bounding.build("guarantee", public_good, 4)
+    point = solve(lp, SolverOptions(solver="clarabel"))
+    assert worth_purifying(lp, point) == ""  # small: fewer than 2,000 columns off their bounds
+    assert worth_purifying(lp, replace(point, dual_objective=float("inf"))) == ""

@@ -148,6 +148,8 @@ def solve_built(lp: LinearProgram, solver: SolverOptions,
         # an interior point of the optimal face, not a vertex: entries a vertex would leave
         # at zero are ~1e-10 here (a mechanism's or structure's support is blurred)
         certificate["interior_solution"] = True
+        if solution.interior_kept:
+            certificate["interior_kept"] = solution.interior_kept
     return solution, certificate, reduce_seconds
 
 

@@ -75,6 +75,7 @@ class LPSolution:
     iterations: int = 0
     recovery: str = ""  # set when a numerical failure was recovered from (see _recover)
     vertex: str = ""  # how an interior point was made a vertex (robustmech.solve.vertex), when it was
+    interior_kept: str = ""  # why the default path kept a certified interior point (robustmech.solve.vertex)
 
     @property
     def optimal(self) -> bool:
@@ -237,9 +238,10 @@ def solve(lp: LinearProgram, options: SolverOptions | None = None, *, raise_on_f
     if solution.status == "error" and _recovers(chosen, options):
         solution = _recover(lp, own, solution)
     if solution.optimal and not solution.recovery and _purifies(chosen, options):
-        from .vertex import vertex
+        from .vertex import vertex, worth_purifying
 
-        solution = vertex(lp, solution, own)
+        keep = "" if options.vertex else worth_purifying(lp, solution)
+        solution = replace(solution, interior_kept=keep) if keep else vertex(lp, solution, own)
     if raise_on_failure and not solution.optimal:
         raise diagnose(lp, solution, options)
     return solution
