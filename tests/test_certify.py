@@ -52,7 +52,9 @@ SAME_PROGRAMS_AS = {"two_goods": "two_goods_common_values"}
 # the largest k a model's chain runs at: unknown correlation's chain (100 states) took
 # 161 s at k = 5 on a loaded two-core machine (over 16 minutes before its known-marginals
 # programs got the symmetry reduction)
-MAX_K = {"unknown_correlation_auction": 5}
+# programs got the symmetry reduction); the public-signal model's chain at k = 6 ran past
+# 20 minutes (the direct program of the UB structure, 74 signals per agent; k = 2..5: 5 s)
+MAX_K = {"unknown_correlation_auction": 5, "common_value_public_signal": 5}
 
 
 @pytest.fixture(scope="module")
