@@ -54,7 +54,7 @@ from ..lower.quasilinear import QuasilinearEnvironment
 from ..model.objects import InformationStructure, Mechanism
 from .base import REQUIRED, Program, ReadBack, register
 from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled, profiles
-from .priors import add_multiplier, add_state_marginal, multiplier_values, prior_set
+from .priors import add_multiplier, add_state_marginal, class_index, class_sum, multiplier_values, prior_set
 
 PROGRAMS = ("auction-guarantee", "auction-guarantee-transfers", "auction-potential", "auction-dual")
 LOWER, UPPER = "auction-guarantee", "auction-potential"
@@ -193,17 +193,12 @@ def _multiplier_part(inv: AuctionInverse, b: ProgramBuilder, n_rows_per_state: i
     if inv.correlation == "unknown":
         # one block over every (agent, value): exchanging bidders with the same marginal
         # maps λ_i(v) to λ_j(v), so they share a block (a "state class" index set)
-        states = ql.lowered.env.states.labels
-        members, classes, onehots = [], [], []
-        for i, (labels, vals) in enumerate(inv.classes):
-            members += [(i + 1, tuple(float(x) for x in v)) for v in vals]
-            classes += [tuple(states[s] for s in np.flatnonzero(labels == j)) for j in range(len(vals))]
-            onehots.append(sp.csr_matrix((np.ones(S), (np.arange(S), labels)), shape=(S, len(vals))))
-        onehot = sp.hstack(onehots, format="csr")
-        b.add_variables("lambda_values", len(members), lower=-np.inf,
+        index, onehot = class_index("IV", [(i + 1, labels, [tuple(float(x) for x in v) for v in vals])
+                                           for i, (labels, vals) in enumerate(inv.classes)],
+                                    ql.lowered.env.states.labels, "(agent, one of its distinct values)")
+        b.add_variables("lambda_values", len(index), lower=-np.inf,
                         description="λ_i(v_i): agent i's part of the multiplier λ(θ) = Σ_i λ_i(V_i(θ)) (001 B.1.5)",
-                        index=(IndexSet("IV", labels=tuple(members), kind="state class", classes=tuple(classes),
-                                        description="(agent, one of its distinct values)"),))
+                        index=(index,))
         b.set_cost("lambda_values", onehot.T @ ql.prior)
         return {"lambda_values": sp.kron(onehot, ones, format="csr")}, np.zeros(S * n_rows_per_state)
     b.add_variables("lambda", lower=-np.inf, description="λ(θ): the lowest virtual profit in state θ",
@@ -453,11 +448,7 @@ def _multiplier_values(lp: LinearProgram, x: np.ndarray, inv: AuctionInverse) ->
     if inv.correlation in ("marginals", "hull"):
         return multiplier_values(lp, x, inv.ql.lowered)
     if inv.correlation == "unknown":
-        values, start, total = lp.block(x, "lambda_values"), 0, np.zeros(S)
-        for labels, vals in inv.classes:
-            total += values[start + labels]
-            start += len(vals)
-        return total
+        return class_sum(lp.block(x, "lambda_values"), inv.classes)
     return lp.block(x, "lambda")
 
 

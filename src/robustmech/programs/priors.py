@@ -68,20 +68,39 @@ def add_multiplier(b: ProgramBuilder, low, rows_per_state: int, theta: IndexSet,
         return {"lambda": sp.kron(sp.identity(S), ones, format="csr")}
     # one block ν over every (coordinate, value): a symmetry that exchanges coordinates
     # (bidders with the same marginal) maps ν_c(v) to ν_c'(v), so they share a block
-    states = low.env.states.labels
-    members, classes, onehots, targets = [], [], [], []
-    for c, (labels, values, target) in enumerate(ps.classes):
-        coordinate = low.env.states.symbols[c].name
-        members += [(coordinate, v) for v in values]
+    symbols = low.env.states.symbols
+    index, onehot = class_index("CV", [(symbols[c].name, labels, values) for c, (labels, values, _) in
+                                       enumerate(ps.classes)], low.env.states.labels, "(state coordinate, value)")
+    b.add_variables("nu", len(index), lower=-np.inf,
+                    description="ν_c(v): coordinate c's part of λ(θ) = Σ_c ν_c(θ_c) (known marginals, 001 Appendix "
+                    "B.1.5)", index=(index,))
+    b.set_cost("nu", cost_scale * np.concatenate([target for _, _, target in ps.classes]))
+    return {"nu": sp.kron(onehot, ones, format="csr")}
+
+
+def class_index(name: str, groups, states: tuple, description: str) -> tuple[IndexSet, sp.csr_matrix]:
+    """An index set of kind "state class" over the (owner, value) pairs of ``groups`` (each
+    (owner, labels, values): ``labels[s]`` the index in ``values`` of state s's value for
+    that owner), and the 0/1 matrix (states × members) of the class each state is in, per
+    owner: λ(θ) = Σ_owner λ_owner(value(θ)) is that matrix times the block."""
+    members, classes, onehots = [], [], []
+    S = len(states)
+    for owner, labels, values in groups:
+        members += [(owner, v) for v in values]
         classes += [tuple(states[s] for s in np.flatnonzero(labels == j)) for j in range(len(values))]
         onehots.append(sp.csr_matrix((np.ones(S), (np.arange(S), labels)), shape=(S, len(values))))
-        targets.append(target)
-    b.add_variables("nu", len(members), lower=-np.inf,
-                    description="ν_c(v): coordinate c's part of λ(θ) = Σ_c ν_c(θ_c) (known marginals, 001 Appendix "
-                    "B.1.5)", index=(IndexSet("CV", labels=tuple(members), kind="state class", classes=tuple(classes),
-                                              description="(state coordinate, value)"),))
-    b.set_cost("nu", cost_scale * np.concatenate(targets))
-    return {"nu": sp.kron(sp.hstack(onehots, format="csr"), ones, format="csr")}
+    index = IndexSet(name, labels=tuple(members), kind="state class", classes=tuple(classes), description=description)
+    return index, sp.hstack(onehots, format="csr")
+
+
+def class_sum(values: np.ndarray, groups) -> np.ndarray:
+    """λ(θ) = Σ_owner λ_owner(value(θ)) from a block laid out by :func:`class_index`;
+    ``groups``: each owner's (labels, values), in the same order."""
+    total, start = np.zeros(len(groups[0][0])), 0
+    for labels, owner_values in groups:
+        total += values[start + labels]
+        start += len(owner_values)
+    return total
 
 
 def multiplier_values(lp: LinearProgram, x: np.ndarray, low) -> np.ndarray:
@@ -89,11 +108,7 @@ def multiplier_values(lp: LinearProgram, x: np.ndarray, low) -> np.ndarray:
     ps = prior_set(low)
     if ps is None or ps.kind == "hull":
         return lp.block(x, "lambda")
-    nu, start, out = lp.block(x, "nu"), 0, np.zeros(low.n_states)
-    for labels, values, _ in ps.classes:
-        out += nu[start + labels]
-        start += len(values)
-    return out
+    return class_sum(lp.block(x, "nu"), [(labels, values) for labels, values, _ in ps.classes])
 
 
 def add_state_marginal(b: ProgramBuilder, low, block: str, mass: sp.csr_matrix, theta: IndexSet,
