@@ -392,6 +392,60 @@ def test_auto_solver_picks_clarabel_for_large_programs_only(public_good_lowered)
     assert rm.solve(public_good_lowered, "guarantee", 4).solver == "highs"
 
 
+def test_auto_solver_picks_pdlp_on_the_grids_of_three_agents(monkeypatch):
+    """From AUTO_INTERIOR_COLUMNS columns, ``auto`` chooses HiGHS's first-order method
+    PDLP for a program over the grid of three or more agents (``grid_dimension`` in its
+    metadata) and Clarabel for two. PDLP's point is purified like Clarabel's
+    (:mod:`robustmech.solve.vertex`). The N = 3 public good with vbar = 4 at k = 3, with
+    the threshold lowered so that it counts as large: the values equal HiGHS's simplex
+    method on the full program (no symmetry reduction), and they bracket the closed-form
+    max guarantee λ of (15)-(17) of 004 (Theorem 1)."""
+    from robustmech.solve import AUTO_INTERIOR_COLUMNS, core, method_for
+    from robustmech.symbolic.public_good import public_good_solution
+
+    three = rm.validate(public_good(3, 4))
+    lp3, _ = bounding.build("guarantee", three, 5)
+    assert lp3.metadata["grid_dimension"] == 3 and lp3.n_cols >= AUTO_INTERIOR_COLUMNS
+    assert method_for(lp3, "auto") == "highs-pdlp"
+    two = rm.validate(public_good(2, 3))
+    lp2, _ = bounding.build("guarantee", two, 10)
+    assert lp2.metadata["grid_dimension"] == 2 and method_for(lp2, "auto") == "clarabel"
+
+    monkeypatch.setattr(core, "AUTO_INTERIOR_COLUMNS", 1)
+    lam = public_good_solution(3, 4).guarantee
+    values = {}
+    for program in ("guarantee", "potential"):
+        auto = rm.solve(three, program, 3)
+        full = rm.solve(three, program, 3, solver="highs-simplex", symmetry=False)
+        assert auto.solver == "highs-pdlp" and auto.extra["dual_certified"]
+        assert auto.value == pytest.approx(full.value, abs=1e-6)
+        assert abs(auto.value - auto.dual_value) <= 1e-6
+        values[program] = auto.value
+        assert "vertex" in auto.extra  # below VERTEX_SMALL free columns a vertex is cheap
+    assert values["guarantee"] <= lam <= values["potential"]
+
+
+@pytest.mark.slow
+def test_pdlp_on_the_three_agent_public_good_agrees_with_clarabel():
+    """The default path on the N = 3 public good (vbar = 4) at k = 5, where ``auto``
+    chooses PDLP: LB-G-5 keeps PDLP's certified point (most of its 12,403 columns are
+    interior lotteries) and UB-P-5 is purified into a vertex; both equal Clarabel's
+    interior point method on the same programs (an independent algorithm) to PDLP's
+    relative tolerance 1e-7, and bracket λ = 1.840179 of (15)-(17) of 004."""
+    from robustmech.symbolic.public_good import public_good_solution
+
+    three = rm.validate(public_good(3, 4))
+    lam = public_good_solution(3, 4).guarantee
+    lb, ub = rm.solve(three, "guarantee", 5), rm.solve(three, "potential", 5)
+    assert lb.solver == ub.solver == "highs-pdlp"
+    assert "interior_kept" in lb.extra and "vertex" in ub.extra
+    for auto, program in ((lb, "guarantee"), (ub, "potential")):
+        reference = rm.solve(three, program, 5, solver="clarabel")
+        assert auto.extra["dual_certified"] and reference.extra["dual_certified"]
+        assert auto.value == pytest.approx(reference.value, rel=2e-7)
+    assert lb.value <= lam <= ub.value
+
+
 def test_symmetric_reduction_drops_exactly_the_duplicate_rows():
     """Rows the symmetry group maps onto each other become identical after the orbit
     reduction and are dropped; rows that differ in one coefficient or one bound stay."""

@@ -30,7 +30,8 @@ from .programs.lp import LinearProgram
 from .programs.reductions import Chain, Reduction, symmetry_reduction
 from .programs.symmetry import max_violation
 from .results.bounds import Bounds, ProgramResult
-from .solve import LPSolution, SolverOptions, dual_objective
+from .solve import LPSolution, SolverOptions, dual_objective, solver_names
+from .solve import backend as solver_backend
 from .solve import solve as solve_lp
 
 
@@ -144,9 +145,10 @@ def solve_built(lp: LinearProgram, solver: SolverOptions,
     if solution.vertex:
         # the default path's interior point, purified into a vertex (robustmech.solve.vertex)
         certificate["vertex"] = solution.vertex
-    elif solution.solver == "clarabel":
-        # an interior point of the optimal face, not a vertex: entries a vertex would leave
-        # at zero are ~1e-10 here (a mechanism's or structure's support is blurred)
+    elif solution.solver in solver_names() and solver_backend(solution.solver).interior:
+        # a point of the optimal face from an interior point or first-order method, not a
+        # vertex: entries a vertex would leave at zero are small, not zero (a mechanism's
+        # or structure's support is blurred)
         certificate["interior_solution"] = True
         if solution.interior_kept:
             certificate["interior_kept"] = solution.interior_kept

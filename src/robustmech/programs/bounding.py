@@ -140,7 +140,7 @@ def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
     _polytope_rows(b, grid, low)
     sets = index_sets(grid, low)
     restricted = restrictions.add_rows(b, grid, low, sets["X"], sets["Omega"])  # `restrict` statements
-    meta = {"program": "guarantee", "k": k, "equation": "(9) of 004"}
+    meta = {"program": "guarantee", "k": k, "equation": "(9) of 004", "grid_dimension": grid.n_agents}
     if restricted:
         meta["restrictions"] = restricted
     return b.build(time.perf_counter() - start, meta), Inverse("guarantee", grid, low)
@@ -193,8 +193,8 @@ def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, 
                description="λ(θ) <= modified strategic virtual objective (11) at every (θ, x)",
                index=(index_sets(grid, low)["Theta"], index_sets(grid, low)["X"]))
     _polytope_rows(b, grid, low)
-    return b.build(time.perf_counter() - start,
-                   {"program": "dual", "k": k, "equation": "(12) of 004"}), Inverse("dual", grid, low)
+    meta = {"program": "dual", "k": k, "equation": "(12) of 004", "grid_dimension": grid.n_agents}
+    return b.build(time.perf_counter() - start, meta), Inverse("dual", grid, low)
 
 
 def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
@@ -297,7 +297,8 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
                    description="the informational virtual objective is flat in free directions (transfers)",
                    index=(_generator_set("L", gens.lineality, low, "lineality directions of the outcome space"),
                           sets["X"]))
-    meta = {"program": "potential", "k": k, "equation": "(10) of 004", "vertices": gens.vertices.tolist()}
+    meta = {"program": "potential", "k": k, "equation": "(10) of 004", "vertices": gens.vertices.tolist(),
+            "grid_dimension": grid.n_agents}
     if baseline is None:
         add_state_marginal(b, low, "sigma", sp.kron(sp.identity(n_s), np.ones((1, n_x)), format="csr"),
                            sets["Theta"])

@@ -152,7 +152,13 @@ class ConstraintFamily:
 
 @dataclass
 class LinearProgram:
-    """min or max c·x + offset  s.t.  row_lower <= A x <= row_upper, col_lower <= x <= col_upper."""
+    """min or max c·x + offset  s.t.  row_lower <= A x <= row_upper, col_lower <= x <= col_upper.
+
+    ``metadata`` carries what the program says of itself (its equation, k, ...); the
+    solver layer reads one key of it, ``grid_dimension``: the number of agents whose
+    grid X(k) = X_1(k) × ... × X_N(k) indexes the rows and columns, which decides how a
+    direct factorization fills in (:func:`robustmech.solve.method_for`).
+    """
 
     name: str
     sense: str  # "min" | "max"

@@ -52,6 +52,9 @@ class HighsBackend(Backend):
         self.name = name
         self.method = METHODS[name]
         self.description = DESCRIPTIONS[name]
+        # PDLP stops at a point of the optimal face, not a vertex (no crossover): `auto`
+        # purifies it like Clarabel's (robustmech.solve.vertex)
+        self.interior = self.method == "pdlp"
 
     def available(self) -> bool:
         try:
