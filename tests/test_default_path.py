@@ -243,3 +243,40 @@ def test_a_certified_interior_mechanism_is_kept_where_a_vertex_would_be_a_simple
     point = solve(lp, SolverOptions(solver="clarabel"))
     assert worth_purifying(lp, point) == ""  # small: fewer than 2,000 columns off their bounds
     assert worth_purifying(lp, replace(point, dual_objective=float("inf"))) == ""
+
+
+def test_an_uncertified_mostly_interior_point_is_solved_again_with_crossover():
+    """001's common-value guarantee (41) (N = 2, ten values, k = 7, full program): its
+    optimal allocations are lotteries, so nearly every bounded column of Clarabel's point
+    is off its bounds and the restricted simplex solve of a vertex would be the whole
+    program. When such a point is not certified by its duals (here made so by hand), the
+    vertex step solves the program again by HiGHS's interior point method with crossover:
+    a basic solution with a dual bound, whose value is Clarabel's (an independent
+    algorithm) and 001 Appendix B.1.1's 0.2564."""
+    from robustmech.programs.base import program
+    from robustmech.solve.vertex import _mostly_free, vertex
+
+    low = rm.validate(rm.load_model(MODELS / "common_value_auction.mech", params={"N": 2, "nvalues": 10}))
+    lp, _ = program("auction-guarantee").build(low, k=7)
+    point = solve(lp, SolverOptions(solver="clarabel"))
+    assert _mostly_free(lp, point.x)[0]
+    purified = vertex(lp, replace(point, dual_objective=float("inf")), SolverOptions())
+    assert "crossover" in purified.vertex
+    assert abs(purified.objective - purified.dual_objective) <= 1e-8
+    assert purified.objective == pytest.approx(point.objective, abs=1e-8)
+    assert round(purified.objective, 4) == 0.2564
+
+
+@pytest.mark.slow
+def test_the_common_value_guarantee_at_10_is_certified_by_crossover_on_the_default_path():
+    """At k = 10 (15,362 symmetric columns) ``auto`` chooses Clarabel, whose duals leave
+    reduced costs of about 3e-9 on the free columns Ξ(x) and so certify nothing; the
+    default path solves the program again with crossover (6 s, where the restricted
+    simplex solve took 225 s) and the answer is certified and equals HiGHS's interior
+    point method on the full program (no symmetry reduction)."""
+    low = rm.validate(rm.load_model(MODELS / "common_value_auction.mech", params={"N": 2, "nvalues": 10}))
+    result = rm.solve(low, "auction-guarantee", 10)
+    assert result.solver == "clarabel" and "crossover" in result.extra["vertex"]
+    assert result.extra["dual_certified"]
+    reference = rm.solve(low, "auction-guarantee", 10, solver="highs-ipm", symmetry=False)
+    assert result.value == pytest.approx(reference.value, abs=1e-8)
