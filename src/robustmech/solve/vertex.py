@@ -123,7 +123,7 @@ def vertex(lp: LinearProgram, interior: LPSolution, options: SolverOptions) -> L
         crossed = _crossover(lp, interior, options, remaining)
         if crossed is not None:
             return crossed
-        if remaining is not None:
+        if options.time_limit:
             remaining = options.time_limit - (interior.solve_seconds + time.perf_counter() - start)
             if remaining <= 1.0:
                 return interior
