@@ -420,6 +420,10 @@ def test_auto_solver_picks_pdlp_on_the_grids_of_three_agents(monkeypatch):
         assert auto.solver == "highs-pdlp" and auto.extra["dual_certified"]
         assert auto.value == pytest.approx(full.value, abs=1e-6)
         assert abs(auto.value - auto.dual_value) <= 1e-6
+        # PDLP's own point, before any vertex step, already has the simplex method's value
+        raw = rm.solve(three, program, 3, solver="highs-pdlp")
+        assert "vertex" not in raw.extra and raw.extra["dual_certified"]
+        assert raw.value == pytest.approx(full.value, rel=1e-6)
         values[program] = auto.value
         assert "vertex" in auto.extra  # below VERTEX_SMALL free columns a vertex is cheap
     assert values["guarantee"] <= lam <= values["potential"]
@@ -525,3 +529,25 @@ def test_rays_rows_of_ub_p_k_for_a_one_sided_unbounded_outcome():
         assert "rays" not in bounding.build("potential", rm.validate(_one_sided_transfers(cap)), k)[0].families
         assert capped.value <= result.value + 1e-9
     assert capped.value == pytest.approx(result.value, abs=1e-8)
+
+
+def test_a_permutation_that_moves_a_bounded_row_onto_a_free_one_is_not_a_symmetry():
+    """Rows 1e7·x0 >= 0 and 1e7·x1 (no bounds), with free columns: swapping x0 and x1
+    maps the first row's coefficients onto the second's, but not its bound, so the
+    program is not invariant. The row keys hold the bounds only to their rounding step
+    (1e-6 of the largest key, here 1e7), so the bounds are compared exactly; the same
+    program with both rows bounded is invariant, and the rows swap."""
+    import scipy.sparse as sp
+
+    from robustmech.programs.lp import LinearProgram
+    from robustmech.programs.symmetry import row_permutation
+
+    def program(upper_of_second: float) -> LinearProgram:
+        inf = np.inf
+        return LinearProgram("two", "min", np.zeros(2), sp.csr_matrix(np.diag([1e7, 1e7])),
+                             np.array([0.0, -inf if upper_of_second == inf else 0.0]), np.array([inf, inf]),
+                             np.full(2, -inf), np.full(2, inf), {}, {})
+
+    swap = np.array([1, 0])
+    assert row_permutation(program(np.inf), swap) is None
+    assert row_permutation(program(0.0), swap).tolist() == [1, 0]

@@ -129,12 +129,14 @@ def symmetry_reduction(lp: LinearProgram, symmetries, agents: tuple, states: tup
     group the kept ones generate."""
     permutations: list[np.ndarray] = []
     row_permutations: list[np.ndarray] = []
-    refused = 0
+    kept = []
+    refused = skipped = 0
     orbit = np.arange(lp.n_cols)
     for sym in symmetries:
         perm = column_permutation(lp, sym, agents, states, outcomes)
         if perm is not None and permutations and np.array_equal(orbit[perm], orbit):
-            continue  # within the orbits of the group generated so far
+            skipped += 1  # within the orbits of the group generated so far
+            continue
         rows = None
         if perm is not None and not np.array_equal(perm, np.arange(lp.n_cols)):
             rows = row_permutation(lp, perm)
@@ -143,28 +145,32 @@ def symmetry_reduction(lp: LinearProgram, symmetries, agents: tuple, states: tup
             continue
         permutations.append(perm)
         row_permutations.append(rows)
+        kept.append(sym)
         orbit = orbit_matrix(lp.n_cols, permutations).indices  # each column's orbit label
     if not permutations:
         why = "the program is not invariant under them" if symmetries else "the environment has none"
         return None, {"used": False, "detected": len(symmetries), "reason": why}
-    reduction = SymmetryReduction(permutations, row_permutations, group_order(permutations))
-    return reduction, {"detected": len(symmetries), "refused": refused}
+    reduction = SymmetryReduction(permutations, row_permutations, group_order(kept))
+    return reduction, {"detected": len(symmetries), "refused": refused, "skipped": skipped}
 
 
-def group_order(generators: list[np.ndarray], limit: int = 100_000) -> int:
-    """The order of the group of permutations the ``generators`` generate (the closure
-    under composition; at most ``limit`` elements are listed)."""
-    identity = np.arange(len(generators[0]))
-    seen = {identity.tobytes()}
-    frontier = [identity]
-    while frontier and len(seen) < limit:
+def group_order(generators) -> int:
+    """The order of the group of environment symmetries (π, τ, φ) that ``generators``
+    generate: the closure under composition, componentwise on the small permutation
+    tuples of agents, states and outcome coordinates (never on the program's columns)."""
+    def compose(g, h):  # g after h
+        return tuple(tuple(gp[i] for i in hp) for gp, hp in zip(g, h))
+
+    gens = [(tuple(s.agents), tuple(s.states), tuple(s.outcomes)) for s in generators]
+    identity = tuple(tuple(range(len(p))) for p in gens[0])
+    seen, frontier = {identity}, [identity]
+    while frontier:
         grown = []
         for element in frontier:
-            for g in generators:
-                product = g[element]
-                key = product.tobytes()
-                if key not in seen:
-                    seen.add(key)
+            for g in gens:
+                product = compose(g, element)
+                if product not in seen:
+                    seen.add(product)
                     grown.append(product)
         frontier = grown
     return len(seen)

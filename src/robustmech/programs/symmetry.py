@@ -235,6 +235,11 @@ def row_permutation(lp: LinearProgram, perm: np.ndarray, rtol: float = 1e-9) -> 
     order_a, order_b = np.argsort(ra @ mix, kind="stable"), np.argsort(rb @ mix, kind="stable")
     if not np.array_equal(ra[order_a], rb[order_b]):
         return None  # a near-tie between different rows can only end here: safe (no reduction)
+    # the keys hold the bounds only to their rounding step: compare them exactly (a row
+    # 1e7·x0 >= 0 and a free one 1e7·x1 would otherwise pass as images of each other)
+    if not (np.array_equal(lp.row_lower[order_a], lp.row_lower[order_b])
+            and np.array_equal(lp.row_upper[order_a], lp.row_upper[order_b])):
+        return None
     diff = A[order_a] - moved[order_b]
     if diff.nnz and abs(diff).max() > rtol * max(1.0, abs(A).max()):
         return None

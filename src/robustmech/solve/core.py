@@ -4,7 +4,7 @@ failed solves and the public :func:`solve`.
 
 A backend is one module with a :class:`Backend` subclass and one ``register(...)`` line
 in ``robustmech/solve/__init__.py``; this module imports no backend. The backends met
-here by name (``highs``, ``highs-simplex``, ``highs-ipm``, ``clarabel``) are looked up in
+here by name (``highs``, ``highs-simplex``, ``highs-ipm``, ``highs-pdlp``, ``clarabel``) are looked up in
 the registry when they are needed.
 
 Every solution carries its status, the primal objective, the dual objective computed
@@ -27,7 +27,7 @@ from ..programs.lp import LinearProgram
 
 log = logging.getLogger(__name__)
 
-# From this many columns the default solver is Clarabel: on the public good's symmetric
+# From this many columns the default solver is Clarabel (or PDLP, below): on the public good's symmetric
 # LB-G-10 (15,353 columns) Clarabel took 0.7 s against HiGHS's 8.7 s (simplex) and 10 s
 # (IPM); below a few thousand columns HiGHS's simplex is as fast and returns a vertex.
 AUTO_INTERIOR_COLUMNS = 10_000

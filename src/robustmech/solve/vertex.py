@@ -1,19 +1,22 @@
 """A vertex from an interior point: the default path's answer must not depend on which
-point of the optimal face an interior point method stopped at.
+point of the optimal face an interior point method (or a first-order method, PDLP)
+stopped at.
 
 Clarabel converges to (near) the analytic centre of the optimal face, where every entry
 that some optimal solution makes positive is positive, and the rest are ~1e-10 to 1e-14
 instead of 0 (the public good's UB-P-10: all 10,201 entries of ρ positive, 496 above
-1e-9). :func:`vertex` purifies it: the columns the interior point leaves at a bound
-(within ``SUPPORT_THRESHOLD`` of it, relative to the point's scale) are fixed there,
+1e-9); PDLP stops at some point of the face, at its tolerances. :func:`vertex`
+purifies it: the columns the interior point leaves at a bound (within
+``SUPPORT_THRESHOLD`` of it, relative to the point's scale) are fixed there,
 and HiGHS's simplex method solves what is left. A basic solution of that restricted
 program is a basic solution of the full one (the fixed columns are nonbasic at their
 bound), so a vertex; where the support was read right it is optimal for the full
 program too, which a dual bound on the *full* program must show:
 
-0. an uncertified point with most of its bounded columns off their bounds (see 3 and
-   below) is solved again by HiGHS's interior point method with crossover, which ends at
-   a basic solution; only if that fails do the steps below follow;
+0. an uncertified interior point (not PDLP's) with most of its bounded columns off
+   their bounds, for which the restricted program would be most of the program, is
+   solved again by HiGHS's interior point method with crossover, which ends at a basic
+   solution; only if that fails do the steps below follow;
 
 1. the restricted solve's own row duals, when :func:`~robustmech.solve.dual_objective`
    on the full program certifies them (a basic primal-dual pair);
@@ -53,6 +56,8 @@ SUPPORT_THRESHOLD = 1e-7
 # the vertex's value may differ from the interior point's by this (relative) and still
 # be taken for the same optimum; a larger difference means the support was misread
 VALUE_TOLERANCE = 1e-6
+# the backends whose points are a first-order method's (no factorization)
+FIRST_ORDER = ("highs-pdlp",)
 # a dual bound certifies a value within this (relative to max(1, |value|))
 CERTIFY_TOLERANCE = 1e-7
 # the default path keeps a certified interior point when more than this share of the
@@ -109,25 +114,30 @@ def vertex(lp: LinearProgram, interior: LPSolution, options: SolverOptions) -> L
     from .highs import _highs, _highs_lp, _inf, _run
 
     start = time.perf_counter()
-    remaining = None
-    if options.time_limit:
-        remaining = options.time_limit - interior.solve_seconds
-        if remaining <= 1.0:
-            return interior
-    simplex = SolverOptions(solver="highs-simplex", time_limit=remaining, tolerance=max(options.tolerance, 1e-9),
-                            threads=options.threads, verbose=options.verbose, progress=options.progress,
-                            progress_after=max(0.0, options.progress_after - interior.solve_seconds))
-    if not _certified(interior.objective, interior.dual_objective) and _mostly_free(lp, interior.x)[0]:
+    # one deadline for every stage (the interior point's own solve counts against it)
+    deadline = start + options.time_limit - interior.solve_seconds if options.time_limit else None
+
+    def left() -> float | None:
+        return None if deadline is None else deadline - time.perf_counter()
+
+    def out_of_time() -> bool:
+        return deadline is not None and deadline - time.perf_counter() <= 1.0
+
+    if out_of_time():
+        return interior
+    if (not _certified(interior.objective, interior.dual_objective) and interior.solver not in FIRST_ORDER
+            and _mostly_free(lp, interior.x)[0]):
         # the restricted program would be most of the program, and the simplex method on
-        # it is slow where an interior point method with crossover is not
-        crossed = _crossover(lp, interior, options, remaining)
+        # it is slow where an interior point method with crossover is not (after a
+        # first-order method, chosen where a factorization fills in, it is not tried)
+        crossed = _crossover(lp, interior, options, left())
         if crossed is not None:
             return crossed
-        if options.time_limit:
-            remaining = options.time_limit - (interior.solve_seconds + time.perf_counter() - start)
-            if remaining <= 1.0:
-                return interior
-            simplex = replace(simplex, time_limit=remaining)
+        if out_of_time():
+            return interior
+    simplex = SolverOptions(solver="highs-simplex", time_limit=left(), tolerance=max(options.tolerance, 1e-9),
+                            threads=options.threads, verbose=options.verbose, progress=options.progress,
+                            progress_after=max(0.0, options.progress_after - interior.solve_seconds))
     lower, upper = at_bounds(lp, interior.x)
     fixed = np.flatnonzero(lower | upper).astype(np.int32)
     h = _highs(simplex)
@@ -148,8 +158,8 @@ def vertex(lp: LinearProgram, interior: LPSolution, options: SolverOptions) -> L
     # the simplex method on the full program from the restricted basis
     if len(fixed):
         h.changeColsBounds(len(fixed), fixed, _inf(lp.col_lower[fixed]), _inf(lp.col_upper[fixed]))
-    if remaining is not None:
-        h.setOptionValue("time_limit", max(1.0, remaining - (time.perf_counter() - start)))
+    if deadline is not None:
+        h.setOptionValue("time_limit", max(1.0, deadline - time.perf_counter()))
     full = _run(h, lp, simplex)
     if full.optimal and _certified(full.objective, full.dual_objective):
         return _done(full, interior, start, how + "; then the full program from that basis (a basic optimal solution)")
