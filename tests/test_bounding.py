@@ -542,12 +542,12 @@ def test_a_permutation_that_moves_a_bounded_row_onto_a_free_one_is_not_a_symmetr
     from robustmech.programs.lp import LinearProgram
     from robustmech.programs.symmetry import row_permutation
 
-    def program(upper_of_second: float) -> LinearProgram:
+    def program(second_bounded: bool) -> LinearProgram:
         inf = np.inf
         return LinearProgram("two", "min", np.zeros(2), sp.csr_matrix(np.diag([1e7, 1e7])),
-                             np.array([0.0, -inf if upper_of_second == inf else 0.0]), np.array([inf, inf]),
+                             np.array([0.0, 0.0 if second_bounded else -inf]), np.array([inf, inf]),
                              np.full(2, -inf), np.full(2, inf), {}, {})
 
     swap = np.array([1, 0])
-    assert row_permutation(program(np.inf), swap) is None
-    assert row_permutation(program(0.0), swap).tolist() == [1, 0]
+    assert row_permutation(program(second_bounded=False), swap) is None
+    assert row_permutation(program(second_bounded=True), swap).tolist() == [1, 0]

@@ -87,9 +87,7 @@ def row_groups(A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> tuple[
     A = A.tocsr(copy=True)
     A.sum_duplicates()
     A.sort_indices()
-    project = np.random.default_rng(0).standard_normal((A.shape[1], 2))
-    lo_inf, hi_inf = ~np.isfinite(lower), ~np.isfinite(upper)
-    key = np.column_stack([A @ project, np.where(lo_inf, 0.0, lower), np.where(hi_inf, 0.0, upper), lo_inf, hi_inf])
+    key = _row_keys(A, lower, upper, np.random.default_rng(0).standard_normal((A.shape[1], 2)))
     # one number per row (a random combination): np.unique of a vector, not of rows,
     # takes a tenth of the time; identical rows give bit-identical numbers, and a
     # coincidence between different rows is caught by the comparison below
