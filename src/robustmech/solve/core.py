@@ -156,6 +156,7 @@ class Backend(ABC):
     install_hint: str = ""  # how to install what `available()` looks for
     recovery: Recovery = "none"
     interior: bool = False  # its optimal points are interior points, not vertices (no crossover)
+    first_order: bool = False  # it only multiplies by the matrix (no factorization)
 
     def available(self) -> bool:
         """Whether what this backend needs is installed."""

@@ -54,7 +54,7 @@ class HighsBackend(Backend):
         self.description = DESCRIPTIONS[name]
         # PDLP stops at a point of the optimal face, not a vertex (no crossover): `auto`
         # purifies it like Clarabel's (robustmech.solve.vertex)
-        self.interior = self.method == "pdlp"
+        self.interior = self.first_order = self.method == "pdlp"
 
     def available(self) -> bool:
         try:

@@ -49,15 +49,13 @@ from dataclasses import replace
 import numpy as np
 
 from ..programs.lp import LinearProgram
-from .core import LPSolution, SolverOptions
+from .core import LPSolution, SolverOptions, backend, solver_names
 
 # an entry within this of a bound (relative to max(1, the largest |x|)) is at the bound
 SUPPORT_THRESHOLD = 1e-7
 # the vertex's value may differ from the interior point's by this (relative) and still
 # be taken for the same optimum; a larger difference means the support was misread
 VALUE_TOLERANCE = 1e-6
-# the backends whose points are a first-order method's (no factorization)
-FIRST_ORDER = ("highs-pdlp",)
 # a dual bound certifies a value within this (relative to max(1, |value|))
 CERTIFY_TOLERANCE = 1e-7
 # the default path keeps a certified interior point when more than this share of the
@@ -125,8 +123,9 @@ def vertex(lp: LinearProgram, interior: LPSolution, options: SolverOptions) -> L
 
     if out_of_time():
         return interior
-    if (not _certified(interior.objective, interior.dual_objective) and interior.solver not in FIRST_ORDER
-            and _mostly_free(lp, interior.x)[0]):
+    first_order = interior.solver in solver_names() and backend(interior.solver).first_order
+    uncertified = not _certified(interior.objective, interior.dual_objective)
+    if uncertified and not first_order and _mostly_free(lp, interior.x)[0]:
         # the restricted program would be most of the program, and the simplex method on
         # it is slow where an interior point method with crossover is not (after a
         # first-order method, chosen where a factorization fills in, it is not tried)
@@ -135,9 +134,7 @@ def vertex(lp: LinearProgram, interior: LPSolution, options: SolverOptions) -> L
             return crossed
         if out_of_time():
             return interior
-    simplex = SolverOptions(solver="highs-simplex", time_limit=left(), tolerance=max(options.tolerance, 1e-9),
-                            threads=options.threads, verbose=options.verbose, progress=options.progress,
-                            progress_after=max(0.0, options.progress_after - interior.solve_seconds))
+    simplex = _stage("highs-simplex", options, interior, left())
     lower, upper = at_bounds(lp, interior.x)
     fixed = np.flatnonzero(lower | upper).astype(np.int32)
     h = _highs(simplex)
@@ -176,13 +173,9 @@ def _crossover(lp: LinearProgram, interior: LPSolution, options: SolverOptions,
     """The program solved again by HiGHS's interior point method with crossover (a basic
     solution), for an uncertified point of a program that the restricted simplex solve
     would not make smaller; None when it fails."""
-    from .highs import HighsBackend
-
     start = time.perf_counter()
-    ipm = SolverOptions(solver="highs-ipm", time_limit=remaining, tolerance=max(options.tolerance, 1e-9),
-                        threads=options.threads, verbose=options.verbose, progress=options.progress,
-                        progress_after=max(0.0, options.progress_after - interior.solve_seconds))
-    crossed = HighsBackend("highs-ipm").solve(lp, ipm)
+    ipm = _stage("highs-ipm", options, interior, remaining)
+    crossed = backend(ipm.solver).solve(lp, ipm)
     if not crossed.optimal:
         return None
     how = ("vertex: the interior point's duals do not certify it and most of its columns are off their bounds, so "
@@ -190,6 +183,14 @@ def _crossover(lp: LinearProgram, interior: LPSolution, options: SolverOptions,
     if not _certified(crossed.objective, crossed.dual_objective):
         how += "; no dual bound certifies it either (HiGHS's optimum at its tolerances)"
     return _done(crossed, interior, start, how)
+
+
+def _stage(solver: str, options: SolverOptions, interior: LPSolution, time_limit: float | None) -> SolverOptions:
+    """The options of one HiGHS stage after the interior point: the caller's threads,
+    verbosity and progress, a tolerance no looser than 1e-9, and the time left."""
+    return SolverOptions(solver=solver, time_limit=time_limit, tolerance=max(options.tolerance, 1e-9),
+                         threads=options.threads, verbose=options.verbose, progress=options.progress,
+                         progress_after=max(0.0, options.progress_after - interior.solve_seconds))
 
 
 def _done(solution: LPSolution, interior: LPSolution, start: float, how: str) -> LPSolution:
