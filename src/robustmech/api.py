@@ -166,6 +166,7 @@ def solve(
     symmetry: bool = True,
     progress=None,
     options: Mapping[str, Any] | None = None,
+    threads: int | None = None,
     **program_options: Any,
 ) -> ProgramResult:
     """Build and solve one program of the registry (``robustmech.programs.base.names()``):
@@ -173,7 +174,8 @@ def solve(
     relaxed dual (12)), 001's ``auction-guarantee`` ((41)), ``auction-guarantee-transfers``
     ((4)), ``auction-potential`` ((3)), ``auction-dual`` ((3-D)) (options
     ``correlation``, ``penalty``), ``bce-worst`` / ``bce-best`` (option ``mechanism``),
-    ``direct`` (option ``information``).
+    ``direct`` (option ``information``). ``threads``: the solver's thread count (its
+    own default when None).
 
     With ``symmetry`` (the default), symmetries of the environment are detected
     (:func:`robustmech.lower.symmetry.find_symmetries`); where the program is invariant
@@ -188,7 +190,8 @@ def solve(
     given = {**dict(options or {}), **program_options}
     if k is not None:
         given["k"] = k
-    solver_options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose, progress=progress)
+    solver_options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose, progress=progress,
+                                   threads=threads)
     solved = run(low, program, given, solver_options, symmetry=symmetry, export=export)
     return result_of(low, solved, given.get("k"))
 
@@ -220,7 +223,7 @@ def result_of(low: LoweredEnvironment, solved: Solved, k: int | None = None) -> 
 
 def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", time_limit: float | None = None,
            verbose: bool = False, symmetry: bool = True, progress=None, family: str = "auto",
-           options: Mapping[str, Any] | None = None) -> Bounds:
+           options: Mapping[str, Any] | None = None, concurrent: bool | None = None) -> Bounds:
     """LB(k) and UB(k): Theorem 1 of 004 says LB(k) <= max guarantee <= min potential <= UB(k).
 
     ``family``: ``"general"`` (LB-G-k and UB-P-k of 004), ``"auction"`` (the restricted
@@ -228,7 +231,14 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
     ``"auto"`` (the auction programs when the environment is recognised as quasilinear and
     the model restricts no mechanisms; with ``restrict`` statements, the general family,
     whose LB-G-k takes them: UB-P-k still bounds the restricted max guarantee from above;
-    with a ``baseline`` signal, the general family, whose UB-P-k refines it)."""
+    with a ``baseline`` signal, the general family, whose UB-P-k refines it).
+
+    ``concurrent``: solve the two programs at once, each in a process of its own
+    (:mod:`robustmech.parallel`) and on half the cores. None (the default) does so when
+    the machine has two cores or more, the larger program has at least
+    ``CONCURRENT_FROM_NONZEROS`` nonzeros, both fit in memory together, and this process
+    is not itself a worker of a multiprocessing pool. Each result's times are its own
+    process's."""
     low = env if isinstance(env, LoweredEnvironment) else validate(env)
     if family not in FAMILIES:
         raise ModelError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
@@ -237,9 +247,48 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
         family = ("auction" if is_quasilinear(low) and not low.env.restrictions and low.baseline is None
                   else "general")
     lower, upper = bounding_pair(family)
-    run_options = dict(solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry, progress=progress,
-                       options=options)
-    return Bounds(solve(low, lower.name, k, **run_options), solve(low, upper.name, k, **run_options))
+    start = time.perf_counter()
+    run_options: dict[str, Any] = dict(solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry,
+                                       options=dict(options) if options else None)
+    if concurrent is None:
+        concurrent = _worth_concurrent(low, (lower.name, upper.name), k, options)
+    if concurrent:
+        from .parallel import Job, picklable, run_jobs
+
+        if picklable(low, run_options):
+            threads = max(1, (os.cpu_count() or 2) // 2)
+            jobs = [Job(low, name, k, {**run_options, "threads": threads}, f"{tag}: ")
+                    for name, tag in ((lower.name, "LB"), (upper.name, "UB"))]
+            lb, ub = run_jobs(jobs, progress)
+            return Bounds(lb, ub, time.perf_counter() - start, concurrent=True)
+        if progress is not None:
+            progress("the environment cannot be sent to another process (it holds Python functions): "
+                     "the two programs are solved one after the other")
+    lb = solve(low, lower.name, k, progress=progress, **run_options)
+    ub = solve(low, upper.name, k, progress=progress, **run_options)
+    return Bounds(lb, ub, time.perf_counter() - start)
+
+
+#: the size (nonzeros, :func:`robustmech.lower.size.estimate`) from which ``bounds`` solves
+#: LB(k) and UB(k) at once: about ten seconds a program (public good N = 2 at k = 14,
+#: N = 3 at k = 5; the auction of 001 at k = 10); a child process costs about a second
+CONCURRENT_FROM_NONZEROS = 1_000_000
+
+
+def _worth_concurrent(low: LoweredEnvironment, programs: tuple[str, str], k: int,
+                      options: Mapping[str, Any] | None) -> bool:
+    import multiprocessing
+
+    from .lower.size import available_memory, estimate
+
+    if (os.cpu_count() or 1) < 2 or multiprocessing.parent_process() is not None:
+        return False  # a worker of a pool (a sweep's) shares its cores with the pool's other workers
+    try:
+        sizes = [estimate(low, name, k) for name in programs]
+    except Exception:  # a program the estimate does not know: no evidence it is large
+        return False
+    return (max(s.nonzeros for s in sizes) >= CONCURRENT_FROM_NONZEROS
+            and sum(s.bytes for s in sizes) < available_memory())
 
 
 FAMILIES = ("auto", "general", "auction")

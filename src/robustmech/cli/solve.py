@@ -57,6 +57,10 @@ def register(sub) -> None:
     b.add_argument("--family", default="auto", choices=api.FAMILIES,
                    help="general: LB-G-k and UB-P-k of 004; auction: 001's programs (41) and (3) for quasilinear "
                         "auctions; auto (default): the auction programs where the environment is quasilinear")
+    b.add_argument("--sequential", action="store_true",
+                   help="solve the two programs one after the other in this process (by default, programs of a "
+                        "million nonzeros or more are solved at once, each in a process of its own, on a machine "
+                        "with two cores or more)")
     add_solver_arguments(b)
     add_json_argument(b)
     b.set_defaults(handler=run_bounds)
@@ -117,7 +121,8 @@ def run_bounds(args: argparse.Namespace) -> None:
     if args.solver == "auto":  # the default: the solver of the model's own `bounds ..., solver = ...` directive
         args.solver = default_solver(env) or "auto"
     with solver_log_to_stderr():
-        result = api.bounds(env, args.k, progress=progress, family=args.family, **solver_options(args))
+        result = api.bounds(env, args.k, progress=progress, family=args.family,
+                            concurrent=False if args.sequential else None, **solver_options(args))
     if args.json:
         emit_json(result.summary())
     else:

@@ -108,6 +108,8 @@ class Bounds:
 
     lower: ProgramResult
     upper: ProgramResult
+    wall_seconds: float | None = None  # the pair, start to end (less than the sum when solved at once)
+    concurrent: bool = False  # solved at once, each in a process of its own (robustmech.parallel)
 
     @property
     def gap(self) -> float:
@@ -133,6 +135,8 @@ class Bounds:
             "upper_solve_seconds": round(self.upper.solve_seconds, 6),
             "build_seconds": round(self.lower.build_seconds + self.upper.build_seconds, 6),
             "solve_seconds": round(self.lower.solve_seconds + self.upper.solve_seconds, 6),
+            "wall_seconds": None if self.wall_seconds is None else round(self.wall_seconds, 6),
+            "concurrent": self.concurrent,
         }
 
     def _repr_html_(self) -> str:  # pragma: no cover - notebook rendering

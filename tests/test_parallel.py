@@ -1,0 +1,97 @@
+"""LB(k) and UB(k) solved at once, each in a process of its own (robustmech.parallel).
+
+The two processes must give the bounds the sequential path gives (same programs, same
+solver, same certificates), bracket the closed-form guarantee of the public good
+(λ = 1.556723777 by (15)-(17) of 004, N = 2, vbar = 3), send their errors back as the
+same errors, and keep stdout for the result alone.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import robustmech as rm
+from robustmech import api
+from robustmech.cli import main
+from robustmech.errors import ModelError
+from robustmech.parallel import picklable
+
+from conftest import MODELS
+
+PUBLIC_GOOD = str(MODELS / "public_good.mech")
+CLOSED_FORM = 1.556723777  # (15)-(17) of 004, N = 2, vbar = 3
+AUCTION = str(MODELS / "common_value_auction.mech")
+
+
+@pytest.fixture(scope="module")
+def env():
+    return rm.load_model(PUBLIC_GOOD, {"N": 2, "vbar": 3})
+
+
+def test_concurrent_bounds_equal_the_sequential_ones_and_bracket_the_closed_form(env):
+    sequential = rm.bounds(env, 5, concurrent=False)
+    together = rm.bounds(env, 5, concurrent=True)
+    assert together.concurrent and not sequential.concurrent
+    for a, b in ((together.lower, sequential.lower), (together.upper, sequential.upper)):
+        assert a.program == b.program
+        assert a.value == pytest.approx(b.value, abs=1e-12)
+        assert a.dual_value == pytest.approx(b.dual_value, abs=1e-12)
+        assert a.extra["dual_certified"] and b.extra["dual_certified"]
+    assert together.lower.value < CLOSED_FORM < together.upper.value
+    # the mechanism and the information structure come back whole
+    assert together.lower.mechanism.rule == pytest.approx(sequential.lower.mechanism.rule, abs=1e-9)
+    assert together.upper.information.joint == pytest.approx(sequential.upper.information.joint, abs=1e-9)
+    assert together.wall_seconds is not None and together.wall_seconds > 0
+
+
+def test_progress_lines_come_back_tagged_with_their_bound(env):
+    lines: list[str] = []
+    rm.bounds(env, 3, concurrent=True, progress=lines.append, options=None)
+    assert all(line.startswith(("LB: ", "UB: ")) for line in lines)
+
+
+def test_an_error_in_a_child_is_raised_in_the_parent_as_itself():
+    env = rm.load_model(AUCTION, {"N": 2, "nvalues": 3})
+    with pytest.raises(ModelError, match="correlation"):
+        rm.bounds(env, 2, concurrent=True, options={"correlation": "no-such-option"})
+    with pytest.raises(ModelError, match="correlation"):  # the same error as on the sequential path
+        rm.bounds(env, 2, concurrent=False, options={"correlation": "no-such-option"})
+
+
+def test_the_default_solves_at_once_only_what_is_large_and_never_inside_a_pool_worker(env, monkeypatch):
+    low = api.validate(env)
+    pair = ("guarantee", "potential")
+    monkeypatch.setattr(api.os, "cpu_count", lambda: 2)
+    assert not api._worth_concurrent(low, pair, 6, None)  # 40,000 nonzeros: the child would cost more
+    assert api._worth_concurrent(low, pair, 14, None)  # about 1.1 million: ten seconds a program
+    monkeypatch.setattr(api.os, "cpu_count", lambda: 1)
+    assert not api._worth_concurrent(low, pair, 14, None)
+    monkeypatch.setattr(api.os, "cpu_count", lambda: 2)
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: object())
+    assert not api._worth_concurrent(low, pair, 14, None)
+
+
+def test_what_cannot_be_sent_to_a_child_is_said():
+    assert picklable({"a": 1}, [2.0])
+    assert not picklable(lambda x: x)
+
+
+def test_the_command_line_keeps_stdout_for_json_when_the_bounds_run_at_once(monkeypatch, capfd):
+    monkeypatch.setattr(api, "CONCURRENT_FROM_NONZEROS", 0)
+    assert main(["bounds", PUBLIC_GOOD, "--k", "3", "--json", "--verbose"]) in (0, None)
+    out, err = capfd.readouterr()
+    summary = json.loads(out)  # the whole of stdout is one JSON object
+    assert summary["concurrent"] is True
+    assert summary["lower"] < CLOSED_FORM < summary["upper"]
+    assert "Clarabel" in err or "HiGHS" in err  # the children's solver logs went to stderr
+
+
+def test_sequential_flag_keeps_one_process(monkeypatch, capfd):
+    monkeypatch.setattr(api, "CONCURRENT_FROM_NONZEROS", 0)
+    assert main(["bounds", PUBLIC_GOOD, "--k", "3", "--json", "--sequential"]) in (0, None)
+    out, _ = capfd.readouterr()
+    assert json.loads(out)["concurrent"] is False
