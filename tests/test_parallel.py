@@ -13,10 +13,9 @@ import json
 import pytest
 
 import robustmech as rm
-from robustmech import api
+from robustmech import api, parallel
 from robustmech.cli import main
 from robustmech.errors import ModelError
-from robustmech.parallel import picklable
 
 from conftest import MODELS
 
@@ -46,10 +45,31 @@ def test_concurrent_bounds_equal_the_sequential_ones_and_bracket_the_closed_form
     assert together.wall_seconds is not None and together.wall_seconds > 0
 
 
-def test_progress_lines_come_back_tagged_with_their_bound(env):
+def test_progress_lines_come_back_tagged_with_their_bound_and_a_silent_death_is_reported(tmp_path):
+    # the parent's reader on a stream of frames as a child writes them (parallel._child)
+    import pickle
+    import subprocess
+    import sys
+
+    from robustmech.errors import SolverError
+    from robustmech.parallel import Job, _read
+
+    frames = [("progress", "[   2.0 s] clarabel iteration 3"), ("progress", "[   3.0 s] clarabel iteration 5"),
+              ("result", 42.0)]
+    (tmp_path / "frames").write_bytes(b"".join(pickle.dumps(f) for f in frames))
     lines: list[str] = []
-    rm.bounds(env, 3, concurrent=True, progress=lines.append, options=None)
-    assert all(line.startswith(("LB: ", "UB: ")) for line in lines)
+    results, errors = [None], [None]
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb')"
+                              ".read())", str(tmp_path / "frames")], stdout=subprocess.PIPE)
+    _read(child, Job(None, "guarantee", 6, tag="LB: "), 0, results, errors, lines.append)
+    child.wait()
+    assert lines == ["LB: [   2.0 s] clarabel iteration 3", "LB: [   3.0 s] clarabel iteration 5"]
+    assert results == [42.0] and errors == [None]
+    # a child that dies without a frame (killed, out of memory) is an error at once
+    child = subprocess.Popen([sys.executable, "-c", "import os; os._exit(9)"], stdout=subprocess.PIPE)
+    results, errors = [None], [None]
+    _read(child, Job(None, "potential", 8), 0, results, errors, lines.append)
+    assert isinstance(errors[0], SolverError) and "potential (k = 8) ended with code 9" in str(errors[0])
 
 
 def test_an_error_in_a_child_is_raised_in_the_parent_as_itself():
@@ -63,21 +83,51 @@ def test_an_error_in_a_child_is_raised_in_the_parent_as_itself():
 def test_the_default_solves_at_once_only_what_is_large_and_never_inside_a_pool_worker(env, monkeypatch):
     low = api.validate(env)
     pair = ("guarantee", "potential")
-    monkeypatch.setattr(api.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     assert not api._worth_concurrent(low, pair, 6, None)  # 40,000 nonzeros: the child would cost more
     assert api._worth_concurrent(low, pair, 14, None)  # about 1.1 million: ten seconds a program
-    monkeypatch.setattr(api.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
     assert not api._worth_concurrent(low, pair, 14, None)
-    monkeypatch.setattr(api.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     import multiprocessing
 
     monkeypatch.setattr(multiprocessing, "parent_process", lambda: object())
     assert not api._worth_concurrent(low, pair, 14, None)
 
 
-def test_what_cannot_be_sent_to_a_child_is_said():
-    assert picklable({"a": 1}, [2.0])
-    assert not picklable(lambda x: x)
+def test_an_error_in_one_child_stops_the_other_at_once():
+    import time
+
+    from robustmech.parallel import Job, run_jobs
+
+    auction = api.validate(rm.load_model(AUCTION, {"N": 2, "nvalues": 3}))
+    public_good = api.validate(rm.load_model(PUBLIC_GOOD, {"N": 2, "vbar": 3}))
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match="correlation"):
+        run_jobs([Job(public_good, "guarantee", 24),  # minutes of building and solving
+                  Job(auction, "auction-guarantee", 2, {"options": {"correlation": "no-such-option"}})])
+    assert time.perf_counter() - start < 60  # not the long job's minutes: it was terminated
+
+
+def test_a_job_a_child_cannot_load_is_solved_in_this_process(tmp_path):
+    # a class defined in a script's __main__ pickles in the parent but not in a child
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text(f"""
+import robustmech as rm
+class Correlation(str):
+    pass
+env = rm.load_model({AUCTION!r}, {{"N": 2, "nvalues": 3}})
+try:
+    rm.bounds(env, 2, concurrent=True, progress=print, options={{"correlation": Correlation("no-such-option")}})
+except rm.ModelError as e:
+    print("ModelError:", e)
+""")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120).stdout
+    assert "cannot load the job" in out and "solved one after the other" in out
+    assert "ModelError: correlation must be one of" in out  # the sequential path's own error
 
 
 def test_the_command_line_keeps_stdout_for_json_when_the_bounds_run_at_once(monkeypatch, capfd):

@@ -235,10 +235,11 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
 
     ``concurrent``: solve the two programs at once, each in a process of its own
     (:mod:`robustmech.parallel`) and on half the cores. None (the default) does so when
-    the machine has two cores or more, the larger program has at least
+    this process may use two cores or more, the larger program has at least
     ``CONCURRENT_FROM_NONZEROS`` nonzeros, both fit in memory together, and this process
-    is not itself a worker of a multiprocessing pool. Each result's times are its own
-    process's."""
+    is not itself a worker of a multiprocessing pool. A job that cannot be sent to a child
+    (an object of a class defined in a script's ``__main__``) is solved here, with a
+    progress line saying why. Each result's times are its own process's."""
     low = env if isinstance(env, LoweredEnvironment) else validate(env)
     if family not in FAMILIES:
         raise ModelError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
@@ -253,25 +254,25 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
     if concurrent is None:
         concurrent = _worth_concurrent(low, (lower.name, upper.name), k, options)
     if concurrent:
-        from .parallel import Job, picklable, run_jobs
+        from .parallel import Job, JobNotSent, run_jobs, usable_cores
 
-        if picklable(low, run_options):
-            threads = max(1, (os.cpu_count() or 2) // 2)
-            jobs = [Job(low, name, k, {**run_options, "threads": threads}, f"{tag}: ")
-                    for name, tag in ((lower.name, "LB"), (upper.name, "UB"))]
+        threads = max(1, usable_cores() // 2)
+        jobs = [Job(low, name, k, {**run_options, "threads": threads}, f"{tag}: ")
+                for name, tag in ((lower.name, "LB"), (upper.name, "UB"))]
+        try:
             lb, ub = run_jobs(jobs, progress)
             return Bounds(lb, ub, time.perf_counter() - start, concurrent=True)
-        if progress is not None:
-            progress("the environment cannot be sent to another process (it holds Python functions): "
-                     "the two programs are solved one after the other")
+        except JobNotSent as why:
+            if progress is not None:
+                progress(f"{why}: the two programs are solved one after the other, in this process")
     lb = solve(low, lower.name, k, progress=progress, **run_options)
     ub = solve(low, upper.name, k, progress=progress, **run_options)
     return Bounds(lb, ub, time.perf_counter() - start)
 
 
 #: the size (nonzeros, :func:`robustmech.lower.size.estimate`) from which ``bounds`` solves
-#: LB(k) and UB(k) at once: about ten seconds a program (public good N = 2 at k = 14,
-#: N = 3 at k = 5; the auction of 001 at k = 10); a child process costs about a second
+#: LB(k) and UB(k) at once: about ten seconds a program (public good N = 2 from k = 14,
+#: N = 3 from k = 5; 001's two-bidder auction from k = 13); a child costs a second or two
 CONCURRENT_FROM_NONZEROS = 1_000_000
 
 
@@ -280,8 +281,9 @@ def _worth_concurrent(low: LoweredEnvironment, programs: tuple[str, str], k: int
     import multiprocessing
 
     from .lower.size import available_memory, estimate
+    from .parallel import usable_cores
 
-    if (os.cpu_count() or 1) < 2 or multiprocessing.parent_process() is not None:
+    if usable_cores() < 2 or multiprocessing.parent_process() is not None:
         return False  # a worker of a pool (a sweep's) shares its cores with the pool's other workers
     try:
         sizes = [estimate(low, name, k) for name in programs]
