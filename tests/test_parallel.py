@@ -84,15 +84,15 @@ def test_the_default_solves_at_once_only_what_is_large_and_never_inside_a_pool_w
     low = api.validate(env)
     pair = ("guarantee", "potential")
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
-    assert not api._worth_concurrent(low, pair, 6, None)  # 40,000 nonzeros: the child would cost more
-    assert api._worth_concurrent(low, pair, 14, None)  # about 1.1 million: ten seconds a program
+    assert not api._worth_concurrent(low, pair, 6)  # 40,000 nonzeros: the child would cost more
+    assert api._worth_concurrent(low, pair, 14)  # about 1.1 million: ten seconds a program
     monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
-    assert not api._worth_concurrent(low, pair, 14, None)
+    assert not api._worth_concurrent(low, pair, 14)
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     import multiprocessing
 
     monkeypatch.setattr(multiprocessing, "parent_process", lambda: object())
-    assert not api._worth_concurrent(low, pair, 14, None)
+    assert not api._worth_concurrent(low, pair, 14)
 
 
 def test_an_error_in_one_child_stops_the_other_at_once():

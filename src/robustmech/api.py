@@ -252,7 +252,7 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
     run_options: dict[str, Any] = dict(solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry,
                                        options=dict(options) if options else None)
     if concurrent is None:
-        concurrent = _worth_concurrent(low, (lower.name, upper.name), k, options)
+        concurrent = _worth_concurrent(low, (lower.name, upper.name), k)
     if concurrent:
         from .parallel import Job, JobNotSent, run_jobs, usable_cores
 
@@ -276,15 +276,14 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
 CONCURRENT_FROM_NONZEROS = 1_000_000
 
 
-def _worth_concurrent(low: LoweredEnvironment, programs: tuple[str, str], k: int,
-                      options: Mapping[str, Any] | None) -> bool:
+def _worth_concurrent(low: LoweredEnvironment, programs: tuple[str, str], k: int) -> bool:
     import multiprocessing
 
     from .lower.size import available_memory, estimate
     from .parallel import usable_cores
 
     if usable_cores() < 2 or multiprocessing.parent_process() is not None:
-        return False  # a worker of a pool (a sweep's) shares its cores with the pool's other workers
+        return False  # a worker of a pool shares its cores with the pool's other workers
     try:
         sizes = [estimate(low, name, k) for name in programs]
     except Exception:  # a program the estimate does not know: no evidence it is large

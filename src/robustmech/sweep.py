@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ParameterError, RobustMechError
+from .parallel import usable_cores
 
 FORMAT = "robustmech-sweep/1"
 BACKENDS = ("local", "serial", "dask")
@@ -525,7 +526,7 @@ def _run_local(spec, tasks, args, record, jobs=None, **_):
     import multiprocessing
     import queue
 
-    workers = min(jobs or os.cpu_count() or 1, len(tasks))
+    workers = min(jobs or usable_cores(), len(tasks))
     if workers <= 1:
         return _run_serial(spec, tasks, args, record)
     ctx = multiprocessing.get_context()
@@ -580,7 +581,7 @@ def _run_dask(spec, tasks, args, record, jobs=None, scheduler=None, **_):
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=min(jobs or os.cpu_count() or 1, len(tasks)), threads_per_worker=1,
+        cluster = LocalCluster(n_workers=min(jobs or usable_cores(), len(tasks)), threads_per_worker=1,
                                processes=True, dashboard_address=None)
         client = Client(cluster)
     try:

@@ -7,6 +7,7 @@ import os
 import sys
 
 from ..errors import ParameterError, SolverError
+from ..parallel import usable_cores
 from ..sweep import BACKENDS, parse_ks, parse_param_grid, run_sweep
 from .common import (
     add_json_argument,
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> None:
     ks, grid = parse_ks(args.k), parse_param_grid(args.param)  # bad input fails before anything is printed
     quiet = args.quiet or args.json
     if not quiet:
-        where = {"local": f"local processes ({args.jobs or os.cpu_count()})", "serial": "this process",
+        where = {"local": f"local processes ({args.jobs or usable_cores()})", "serial": "this process",
                  "dask": f"Dask at {args.scheduler}" if args.scheduler else "a local Dask cluster"}[args.backend]
         print(f"sweep of {args.model} into {args.out} on {where}", file=sys.stderr, flush=True)
     try:
