@@ -477,6 +477,52 @@ def test_symmetric_reduction_drops_exactly_the_duplicate_rows():
     assert reduced.extra["symmetry"]["rows"] == orbits
 
 
+def test_three_agents_keep_one_row_per_row_orbit_although_their_sums_differ_in_the_last_bit():
+    """UB-P-k (10) of 004 for N = 3, vbar = 4: the agents' permutations (S_3) act on the
+    rows (ω, x) of the virtual family. The row of outcome `none` is γ(x) >= 0, one orbit
+    per multiset {x_1, x_2, x_3}: C(K + 2, 3) of them (K = k² + 1 points per agent); the
+    rows of `paid_by[j]` have one orbit per (x_j, the others' unordered pair): K·K(K+1)/2.
+    The three marginal rows (one per state) are one orbit. Reduced rows sum three cost
+    shares in different orders, so copies differ in the last bit; they are still one row.
+    The value is unchanged (k = 3: the full program solved by HiGHS)."""
+    from math import comb
+
+    from robustmech.lower.symmetry import find_symmetries
+    from robustmech.programs.reductions import symmetry_reduction
+
+    k, K = 4, 4 * 4 + 1
+    low = rm.validate(public_good(3, 4))
+    full, _ = bounding.build("potential", low, k)
+    reduction, _ = symmetry_reduction(full, find_symmetries(low), low.env.agents, low.env.states.labels,
+                                      low.outcome_names)
+    assert reduction is not None
+    reduced, _ = reduction.apply(full)
+    counts = {name: fam.count for name, fam in reduced.families.items()}
+    assert counts == {"virtual": comb(K + 2, 3) + K * K * (K + 1) // 2, "marginal": 1}
+    symmetric = rm.solve(low, "potential", 3, solver="highs")
+    assert symmetric.extra["symmetry"]["rows"] == comb(12, 3) + 10 * 10 * 11 // 2 + 1  # K = 10
+    assert symmetric.extra["dual_certified"]
+    assert symmetric.value == pytest.approx(rm.solve(low, "potential", 3, solver="highs", symmetry=False).value,
+                                            abs=1e-9)
+
+
+def test_rounding_noise_is_dropped_from_the_matrix_and_nothing_else():
+    """An entry below 1e-13 of its row's largest is the rounding error of a zero sum
+    (UB-P-k for three agents, w·I - Σ_i u_i ∇̃+_i with cost shares of 1/3); larger
+    entries, however small in absolute terms, stay."""
+    import scipy.sparse as sp
+
+    from robustmech.programs.lp import drop_rounding_noise
+
+    A = sp.csr_matrix(np.array([[18.0, 4e-15, -1.0], [0.0, 0.0, 0.0], [1e-20, 3e-20, 0.0], [1.0, 1e-12, 0.0]]))
+    cleaned = drop_rounding_noise(A).toarray()
+    assert cleaned.tolist() == [[18.0, 0.0, -1.0], [0.0, 0.0, 0.0], [1e-20, 3e-20, 0.0], [1.0, 1e-12, 0.0]]
+    low = rm.validate(public_good(3, 4))
+    lp, _ = bounding.build("potential", low, 4)
+    data = np.abs(lp.A.tocsr().data)
+    assert data.min() > 1e-3  # every coefficient of (10) here is a payoff times a grid factor, none is noise
+
+
 def test_clarabel_reports_progress_from_its_log(public_good_lowered):
     """Clarabel's iteration log, read from a pipe on file descriptor 1, becomes progress
     lines (the CLI prints them on stderr) and never reaches stdout (--json stays clean)."""

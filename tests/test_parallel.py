@@ -72,6 +72,30 @@ def test_progress_lines_come_back_tagged_with_their_bound_and_a_silent_death_is_
     assert isinstance(errors[0], SolverError) and "potential (k = 8) ended with code 9" in str(errors[0])
 
 
+def test_a_child_that_sent_its_result_ends_cleanly_while_the_parent_holds_its_stdin():
+    # the parent keeps a child's stdin open until every job is done; a child blocked on
+    # sys.stdin.buffer at its shutdown aborted ("Fatal Python error: _enter_buffered_busy")
+    import pickle
+    import subprocess
+    import sys
+
+    from robustmech.parallel import _BOOTSTRAP, Job, _read
+
+    job = Job(rm.validate(rm.load_model(PUBLIC_GOOD, {"N": 2, "vbar": 3})), "guarantee", 3)
+    child = subprocess.Popen([sys.executable, "-P", "-c", _BOOTSTRAP], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdin is not None and child.stderr is not None
+    pickle.dump(list(sys.path), child.stdin)
+    pickle.dump((job, False), child.stdin)
+    child.stdin.flush()
+    results, errors = [None], [None]
+    _read(child, job, 0, results, errors, print)
+    assert errors == [None] and results[0].value == pytest.approx(10 / 7, abs=1e-8)  # LB(3), as in test_pyomo_model
+    assert child.wait(timeout=60) == 0  # with its stdin still open
+    assert b"Fatal Python error" not in child.stderr.read()
+    child.stdin.close()
+
+
 def test_an_error_in_a_child_is_raised_in_the_parent_as_itself():
     env = rm.load_model(AUCTION, {"N": 2, "nvalues": 3})
     with pytest.raises(ModelError, match="correlation"):

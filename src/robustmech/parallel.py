@@ -199,7 +199,11 @@ def _child() -> None:
         return
 
     def orphaned() -> None:  # stdin ends when the parent does, however it ended
-        sys.stdin.buffer.read()
+        # on the raw descriptor: a thread blocked in sys.stdin.buffer.read() holds the
+        # buffer's lock, and the interpreter's shutdown then aborts ("could not acquire
+        # lock for <_io.BufferedReader name='<stdin>'>") after the result was sent
+        while os.read(0, 1 << 16):
+            pass
         os._exit(1)
 
     threading.Thread(target=orphaned, daemon=True).start()
