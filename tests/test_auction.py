@@ -174,13 +174,43 @@ def test_common_value_appendix_example_at_k7():
     assert round(upper.value, 4) == 0.2856
 
 
+def test_the_default_path_solves_the_min_2max_program_through_its_dual_at_k7():
+    """001 Appendix B.1.1 (c = 0), k = 7: (3) has 27,500 columns, so the default path
+    solves (3-D), its LP dual (001 Section 3.3.3), reads σ from the duals of (3-D)'s rows
+    and certifies the result on (3)'s own rows. The value is 001's 0.2856 and equals
+    HiGHS's on (3) itself; σ has the censored geometric marginal ρ of 001 Section 3.1 and
+    the prior μ; the duals of (3)'s virtual-value rows are the seller's allocation, a
+    point of Q = {q >= 0: Σq <= 1}."""
+    from robustmech.programs.auction_dual import applies
+
+    env = rm.load_model(MODELS / "common_value_auction.mech", {"N": 2, "nvalues": 10})
+    through = rm.solve(env, "auction-potential", 7)
+    assert "(3-D)" in through.extra["through"]
+    assert through.extra["dual_certified"] and through.extra["max_violation"] <= 1e-9
+    assert round(through.value, 4) == 0.2856
+    direct = rm.solve(env, "auction-potential", 7, solver="highs")
+    assert "through" not in direct.extra
+    assert through.value == pytest.approx(direct.value, abs=1e-8)
+    info = through.information
+    np.testing.assert_allclose(info.state_marginal(), rm.validate(env).prior, atol=1e-9)
+    rho = auction.signal_marginal(Grid(2, 7)).reshape(info.signal_distribution().shape)
+    np.testing.assert_allclose(info.signal_distribution(), rho, rtol=1e-7, atol=1e-12)
+    allocation = through.multipliers["allocation"]
+    assert allocation.min() >= -1e-9 and allocation.sum(axis=0).max() <= 1 + 1e-9
+    # only where it is exact: one allocation row, a single prior
+    low = rm.validate(common_value(2, TEN[:4], caps={0: sympy.Rational(1, 2)}))
+    lp, inverse = auction.build("auction-potential", recognise(low), 3)
+    assert not applies(inverse)
+
+
 @pytest.mark.slow
 def test_independent_values_upper_bound_at_k7():
     """001 Appendix B.1.2 (Figure 4): the min-2max value at k = 7, reported as 0.3170.
-    Computed twice, independently: 001's primal (3) with the `auto` solver (Clarabel at
-    this size, its point made a vertex) and its LP dual (3-D) with HiGHS's interior point
-    method, each over symmetric solutions (the two bidders are exchangeable); (3-D) is
-    certified by its duals to 1e-9 and lies in the weak-duality bracket of (3). Their common value is
+    Computed twice, by different solvers: 001's primal (3) on the default path (which
+    solves it through (3-D) with Clarabel and HiGHS's crossover, reads σ from the duals
+    and certifies it on (3)'s own rows) and (3-D) with HiGHS's interior point method,
+    each over symmetric solutions (the two bidders are exchangeable); (3-D) is certified
+    by its duals to 1e-9 and lies in the weak-duality bracket of (3). Their common value is
     0.31694990, which is 0.3169 to four decimals: 1e-7 below the point where rounding
     gives the paper's 0.3170. The paper's figure is a barrier solve that stops with a small
     positive duality gap (004 footnote 21); to three decimals, 0.317, it agrees with the

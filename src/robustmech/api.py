@@ -108,8 +108,13 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     start = time.perf_counter()
     reductions: list[Reduction] = []
     report: dict[str, Any] = {}
+    solved = lp
+    reformulation = prog.reformulation(lp, inverse, solver.solver)  # e.g. 001's (3) through (3-D)
+    if reformulation is not None:
+        reductions.append(reformulation)
+        solved, _ = reformulation.apply(lp)
     if symmetry:
-        reduction, report = symmetry_reduction(lp, find_symmetries(low), low.env.agents, low.env.states.labels,
+        reduction, report = symmetry_reduction(solved, find_symmetries(low), low.env.agents, low.env.states.labels,
                                                low.outcome_names)
         if reduction is not None:
             reductions.append(reduction)
@@ -140,6 +145,7 @@ def solve_built(lp: LinearProgram, solver: SolverOptions,
                                                  solution.x)
     certificate = certify_solution(lp, solution.x, solution)
     described = chain.describe(data)
+    certificate.update({key: value for key, value in described.items() if key != "symmetry"})
     if "symmetry" in described:
         certificate["symmetry"] = {**described["symmetry"], "max_violation": certificate["max_violation"]}
     if solution.vertex:

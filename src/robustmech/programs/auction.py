@@ -662,6 +662,15 @@ class AuctionPotential(_AuctionProgram):
 
     name, title, source, bound = "auction-potential", "min-2max (3)", _EQUATIONS["auction-potential"], "upper"
 
+    def reformulation(self, lp: LinearProgram, inverse: AuctionInverse, solver: str):
+        """The default solver solves (3) through (3-D) from ``THROUGH_THE_DUAL_FROM_COLUMNS``
+        columns on (:mod:`robustmech.programs.auction_dual`)."""
+        from .auction_dual import THROUGH_THE_DUAL_FROM_COLUMNS, ThroughTheDual, applies
+
+        if solver == "auto" and lp.n_cols >= THROUGH_THE_DUAL_FROM_COLUMNS and applies(inverse):
+            return ThroughTheDual(inverse)
+        return None
+
 
 class AuctionDual(_AuctionProgram):
     """(3-D) of 001 / (21) of 004, the LP dual of the min-2max program."""

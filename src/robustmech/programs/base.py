@@ -87,6 +87,13 @@ class Program(ABC):
     def describe(self) -> str:
         return f"{self.title}, {self.source}"
 
+    def reformulation(self, lp: LinearProgram, inverse, solver: str):
+        """A :class:`~robustmech.programs.reductions.Reduction` of ``lp`` to an equivalent
+        program that ``solver`` (the ``--solver`` name) solves better, or None (the
+        default): the chain solves the reformulation, inverts it, and certifies the
+        answer on ``lp``'s own rows."""
+        return None
+
 
 PROGRAMS: dict[str, Program] = {}
 

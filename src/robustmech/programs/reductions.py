@@ -112,6 +112,8 @@ class Chain(Reduction):
         for reduction, d in zip(self.reductions, data):
             if isinstance(reduction, SymmetryReduction):
                 out["symmetry"] = reduction.describe(d)
+            else:
+                out.update(reduction.describe(d))
         return out
 
 
