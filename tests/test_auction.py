@@ -197,10 +197,13 @@ def test_the_default_path_solves_the_min_2max_program_through_its_dual_at_k7():
     np.testing.assert_allclose(info.signal_distribution(), rho, rtol=1e-7, atol=1e-12)
     allocation = through.multipliers["allocation"]
     assert allocation.min() >= -1e-9 and allocation.sum(axis=0).max() <= 1 + 1e-9
-    # only where it is exact: one allocation row, a single prior
+    # only where it is exact: one allocation row, a single prior, no penalty
     low = rm.validate(common_value(2, TEN[:4], caps={0: sympy.Rational(1, 2)}))
-    lp, inverse = auction.build("auction-potential", recognise(low), 3)
-    assert not applies(inverse)
+    assert not applies(auction.build("auction-potential", recognise(low), 3)[1])
+    ql = recognise(rm.validate(env))
+    assert applies(auction.build("auction-potential", ql, 3)[1])
+    assert not applies(auction.build("auction-potential", ql, 3, correlation="unknown")[1])
+    assert not applies(auction.build("auction-potential", ql, 3, penalty=[0.0] * ql.n_states)[1])
 
 
 @pytest.mark.slow

@@ -521,6 +521,7 @@ def test_rounding_noise_is_dropped_from_the_matrix_and_nothing_else():
     lp, _ = bounding.build("potential", low, 4)
     data = np.abs(lp.A.tocsr().data)
     assert data.min() > 1e-3  # every coefficient of (10) here is a payoff times a grid factor, none is noise
+    assert lp.metadata["rounding_noise_dropped"] > 0
 
 
 def test_clarabel_reports_progress_from_its_log(public_good_lowered):

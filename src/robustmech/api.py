@@ -122,6 +122,8 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     solution, certificate, reduce_seconds = solve_built(lp, solver, reductions)
     if symmetry and "symmetry" not in certificate and report.get("detected"):
         certificate["symmetry"] = report
+    if solved is not lp and "symmetry" in certificate:
+        certificate["symmetry"]["program"] = solved.name  # the reformulation's sizes, not lp's
     return Solved(prog, lp, solution, prog.read(lp, solution, inverse), certificate,
                   lp.build_seconds + detect_seconds + reduce_seconds)
 

@@ -238,7 +238,7 @@ def _transfer_operator(grid: Grid) -> sp.csr_matrix:
 def _build_guarantee(inv: AuctionInverse) -> LinearProgram:
     ql, grid, program = inv.ql, inv.grid, inv.program
     n_x, S, N = grid.size, ql.n_states, ql.n_agents
-    b = ProgramBuilder(f"{program}-{grid.k}", "max")
+    b = ProgramBuilder(f"{program}-{grid.k}", "max", drop_rounding=True)
     sets = index_sets(inv)
     b.add_variables("q", lower=0.0, description="q(x): the allocation at each action profile",
                     index=(sets["X"], sets["J"]))
@@ -291,7 +291,7 @@ def _levels(grid: Grid) -> tuple[np.ndarray, np.ndarray, IndexSet]:
 def _build_potential(inv: AuctionInverse) -> LinearProgram:
     ql, grid = inv.ql, inv.grid
     n_x, S, r = grid.size, ql.n_states, len(ql.b)
-    b = ProgramBuilder(f"auction-potential-{grid.k}", "min")
+    b = ProgramBuilder(f"auction-potential-{grid.k}", "min", drop_rounding=True)
     sets = index_sets(inv)
     # Written in σ(x, θ) = ρ(x) s(θ | x) and y(x) = ρ(x) y'(x), each row at x divided by
     # ρ(x): ρ(x) falls to (1 - 1/k)^{k²} ≈ e^{-k} per agent at the top of the grid

@@ -63,6 +63,7 @@ class ThroughTheDual(Reduction):
             raise ValueError("(3) is solved through (3-D) only for a single prior and one allocation row")
         self.inverse = inverse
         self.dual, _ = build("auction-dual", inverse.ql, inverse.grid.k)
+        self.marginal_residual = float("nan")  # how far (3-D)'s duals missed ρ and μ, set by invert
 
     def apply(self, lp: LinearProgram) -> tuple[LinearProgram, LinearProgram]:
         return self.dual, lp
@@ -73,7 +74,11 @@ class ThroughTheDual(Reduction):
         S, n_x, k = ql.n_states, grid.size, grid.k
         r = 1.0 - 1.0 / k
         sigma = np.clip(np.asarray(solution.row_dual)[dual.families["virtual_profit"].slice], 0.0, None)
-        posterior = _fitted_posterior(sigma.reshape(S, n_x), rho, np.asarray(ql.prior, dtype=float))
+        sigma = sigma.reshape(S, n_x)
+        prior = np.asarray(ql.prior, dtype=float)
+        self.marginal_residual = float(max(np.abs(sigma.sum(axis=0) - rho).max(),
+                                           np.abs(sigma.sum(axis=1) - prior).max()))
+        posterior = _fitted_posterior(sigma, rho, prior)
         x = np.zeros(potential.n_cols)
         x[potential.variables["posterior"].slice] = posterior.ravel()
         # the virtual-value rows are Σ_j A_j y'(x) - c_j(x) >= 0, c(x) the rows' part on s
@@ -88,7 +93,9 @@ class ThroughTheDual(Reduction):
         x[potential.variables["tail"].slice] = _tail_sums(gathered.T, r).ravel()
         x[potential.variables["y_tail"].slice] = _tail_sums(np.bincount(level, weights=weight * b * y,
                                                                         minlength=levels.size), r)
-        q = dual.block(solution.x, "q").reshape(n_x, ql.dim)
+        # a point of Q = {q >= 0: a·q <= b} at every x, so that (3)'s duals are feasible
+        q = np.clip(dual.block(solution.x, "q").reshape(n_x, ql.dim), 0.0, None)
+        q *= np.minimum(1.0, b / np.maximum(q @ a, np.finfo(float).tiny))[:, None]
         lam, excess = dual.block(solution.x, "lambda"), dual.block(solution.x, "Xi")
         decay = float(k) ** (-grid.n_agents) * r ** np.arange(levels.size)
         y_rows = np.zeros(potential.n_rows)
@@ -104,7 +111,8 @@ class ThroughTheDual(Reduction):
 
     def describe(self, data) -> dict:
         return {"through": "(3-D) of 001, the LP dual of (3): σ from its rows' duals, the seller's mechanism "
-                           "from its solution"}
+                           "from its solution; the symmetry and vertex reports are (3-D)'s",
+                "through_marginal_residual": self.marginal_residual}
 
 
 def _fitted_posterior(sigma: np.ndarray, rho: np.ndarray, prior: np.ndarray) -> np.ndarray:

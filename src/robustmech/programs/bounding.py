@@ -128,7 +128,7 @@ def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
     """
     start = time.perf_counter()
     grid = Grid(low.n_agents, k)
-    b = ProgramBuilder(f"LB-G-{k}", "max")
+    b = ProgramBuilder(f"LB-G-{k}", "max", drop_rounding=True)
     _mechanism_variables(b, grid, low)
     lam = add_multiplier(b, low, grid.size, index_sets(grid, low)["Theta"],
                          "λ(θ): the lowest strategic virtual objective in state θ")
@@ -184,7 +184,7 @@ def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, 
               "over every information structure, not over those refining the baseline; use 'potential'")
     start = time.perf_counter()
     grid = Grid(low.n_agents, k)
-    b = ProgramBuilder(f"dual-{k}", "max")
+    b = ProgramBuilder(f"dual-{k}", "max", drop_rounding=True)
     _mechanism_variables(b, grid, low)
     lam = add_multiplier(b, low, grid.size, index_sets(grid, low)["Theta"],
                          "λ(θ): the lowest modified strategic virtual objective")
@@ -244,7 +244,7 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
     baseline = bl.baseline_of(low)
     if baseline is None:
         n_x = grid.size
-        b = ProgramBuilder(f"UB-P-{k}", "min")
+        b = ProgramBuilder(f"UB-P-{k}", "min", drop_rounding=True)
         b.add_variables("sigma", description="σ(x, θ): the information structure on X(k) (stored θ-major)",
                         index=(sets["Theta"], sets["X"]))
         adj = [grid.adjoint_upward(i) for i in range(low.n_agents)]
@@ -258,7 +258,7 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
         pi = bl.joint(low)  # (|S|, |Θ|)
         signal = bl.signal_of_pairs(sizes, inner)  # pair profile -> its baseline signal profile
         live = (pi[signal].T > 0).reshape(-1)  # θ-major
-        b = ProgramBuilder(f"UB-P-{k} (baseline)", "min")
+        b = ProgramBuilder(f"UB-P-{k} (baseline)", "min", drop_rounding=True)
         b.add_variables("sigma", upper=np.where(live, np.inf, 0.0),
                         description="σ(θ, s, x): the information structure refining the baseline, signals (s_i, x_i) "
                         "(stored θ-major)", index=(sets["Theta"], sets["X"]))

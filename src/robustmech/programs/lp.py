@@ -30,7 +30,9 @@ INDEX_KINDS = ("profile", "agent", "state", "outcome", "state class")
 # sum that is zero (w·I - Σ_i u_i ∇̃+_i on the N = 3 public good leaves 595,515 entries
 # of 1e-17 to 4e-15 in UB-P-6, 28% of its matrix). HiGHS drops entries below 1e-9
 # itself; the symmetry checks, the certificates and Clarabel's factorization would
-# carry them.
+# carry them. Only programs built from payoffs and grid operators drop them
+# (ProgramBuilder(drop_rounding=True)): a structure a solver returned may hold 1e-15
+# entries that are not noise.
 ROUNDING = 1e-13
 
 
@@ -127,7 +129,7 @@ def row_largest(A: sp.csr_matrix) -> np.ndarray:
 def drop_rounding_noise(A: sp.spmatrix, rounding: float = ROUNDING) -> sp.csr_matrix:
     """``A`` (CSR) without its zeros and without the entries below ``rounding`` times the
     largest magnitude in their row."""
-    A = sp.csr_matrix(A)
+    A = sp.csr_matrix(A, copy=True)
     A.sum_duplicates()
     A.eliminate_zeros()
     if A.nnz:
@@ -280,13 +282,18 @@ class ProgramBuilder:
 
     ``add_variables`` reserves columns; ``add_rows`` takes, for one family, a mapping
     from variable block to a sparse coefficient matrix (rows × block size) and the row
-    bounds. Assembly is one ``scipy.sparse.bmat``.
+    bounds. Assembly is one ``scipy.sparse.bmat``. With ``drop_rounding`` (the
+    programs whose coefficients are the environment's payoffs times grid operators:
+    the bounding and auction programs), entries below :data:`ROUNDING` of their row's
+    largest are dropped (:func:`drop_rounding_noise`; the count is in the metadata as
+    ``rounding_noise_dropped``); programs built from a solver's output (a structure,
+    a mechanism) keep every entry.
     """
 
-    def __init__(self, name: str, sense: str):
+    def __init__(self, name: str, sense: str, drop_rounding: bool = False):
         if sense not in ("min", "max"):
             raise ValueError(sense)
-        self.name, self.sense = name, sense
+        self.name, self.sense, self.drop_rounding = name, sense, drop_rounding
         self._variables: dict[str, VariableBlock] = {}
         self._col_lower: list[np.ndarray] = []
         self._col_upper: list[np.ndarray] = []
@@ -362,7 +369,12 @@ class ProgramBuilder:
             A = sp.bmat(blocks, format="csr")
         else:
             A = sp.csr_matrix((0, self._n_cols))
-        A = drop_rounding_noise(A)
+        A.eliminate_zeros()
+        dropped = 0
+        if self.drop_rounding:
+            before = A.nnz
+            A = drop_rounding_noise(A)
+            dropped = before - A.nnz
         cost = np.zeros(self._n_cols)
         for name, c in self._cost.items():
             cost[self._variables[name].slice] = c
@@ -379,5 +391,5 @@ class ProgramBuilder:
             families=families,
             offset=self.offset,
             build_seconds=build_seconds + (time.perf_counter() - assembly_start),
-            metadata=dict(metadata or {}),
+            metadata={**(metadata or {}), **({"rounding_noise_dropped": dropped} if dropped else {})},
         )

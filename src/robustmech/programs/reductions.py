@@ -57,9 +57,10 @@ class SymmetryReduction(Reduction):
 
     Inversion: x = P z; each full row's dual is its reduced row's dual shared equally
     among the full rows it stands for, then averaged over its row orbit (rows the group
-    maps onto each other may have been kept apart by rounding, and the solver may have
-    split their dual unevenly). The averaged dual is the group average of a dual
-    solution, hence feasible for the full program, with the same objective."""
+    maps onto each other are kept apart where their reduced rows differ beyond the
+    quantum of ``row_groups``, and the solver may have split their dual unevenly). The
+    averaged dual is the group average of a dual solution, hence feasible for the full
+    program, with the same objective."""
 
     def __init__(self, permutations: list[np.ndarray], row_permutations: list[np.ndarray], group_order: int):
         self.permutations = permutations

@@ -4,7 +4,7 @@ Given permutations of the columns under which a linear program is invariant (its
 feasible set and objective), every optimum averages to a symmetric optimum, so the
 program may be restricted to columns that are constant on orbits: x = P z with P the
 0/1 orbit matrix. The reduced program has one column per orbit. Rows that the group maps
-onto each other become identical; the copies are dropped (:func:`unique_rows`), because
+onto each other become copies; they are one row (:func:`reduce_with_rows`), because
 an interior point method with a direct factorization pays for every duplicate (the
 public good's LB-G-14: 64 s with them in Clarabel, 10 s without). Exact, not a heuristic.
 """
@@ -42,13 +42,14 @@ def reduce_with_rows(lp: LinearProgram, permutations: list[np.ndarray],
     of the full program the reduced row that stands for it.
 
     Rows the group maps onto each other (``row_permutations``, the rows that go with
-    ``permutations``, from :func:`row_permutation`) are one row of the reduced program,
-    exactly: row r's coefficient on orbit o is Σ_{c ∈ o} A[r, c], and its image's is the
-    same sum in another order. Summed in another order the floating-point numbers may
-    differ in the last bit (three agents' cost shares of 1/3: UB-P-6 of the N = 3
-    public good kept 63,713 of its 202,615 rows when copies had to be bit-identical,
-    35,151 by its row orbits), so the orbits, not the numbers, say which rows are copies.
-    Identical rows beyond the orbits are dropped too (:func:`row_groups`)."""
+    ``permutations``, from :func:`row_permutation`) are one row of the reduced program:
+    row r's coefficient on orbit o is Σ_{c ∈ o} A[r, c], and its image's is the same sum
+    in another order, which in floating point may differ in the last bit (three agents'
+    cost shares of 1/3: UB-P-6 of the N = 3 public good kept 63,713 of its 202,615 rows
+    when copies had to be bit-identical, 35,151 by its row orbits). A member is merged
+    with its orbit's first row only where their reduced rows agree to the quantum of
+    :func:`row_groups` (the invariance check itself allows 1e-9), and identical rows
+    beyond the orbits are dropped too (:func:`row_groups`)."""
     P = orbit_matrix(lp.n_cols, permutations)
     counts = np.asarray(P.sum(axis=0)).ravel()
     # bounds are equal on an orbit when the program is invariant; take the tightest anyway
@@ -63,6 +64,10 @@ def reduce_with_rows(lp: LinearProgram, permutations: list[np.ndarray],
         orbit = orbit_matrix(lp.n_rows, row_permutations).indices
         _, first_of, which = np.unique(orbit, return_index=True, return_inverse=True)
         first = first_of[which.ravel()]
+        # the invariance check matched rows to a tolerance: a member whose reduced row is
+        # not its leader's (up to the quantum) stands for itself
+        apart = abs(A - A[first]).max(axis=1).toarray().ravel() > _row_quantum(A)
+        first[apart] = np.flatnonzero(apart)
     leaders = np.unique(first)
     kept, leader_representative = row_groups(A[leaders], lp.row_lower[leaders], lp.row_upper[leaders])
     keep = leaders[kept]
@@ -91,8 +96,8 @@ def reduce_with_rows(lp: LinearProgram, permutations: list[np.ndarray],
 
 
 def unique_rows(A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """Sorted indices of the first of each group of identical rows (same coefficients and
-    bounds); see :func:`row_groups`."""
+    """Sorted indices of the first of each group of identical rows (same bounds, the same
+    coefficients up to :data:`ROW_QUANTUM`); see :func:`row_groups`."""
     return row_groups(A, lower, upper)[0]
 
 
@@ -140,7 +145,8 @@ def row_groups(A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> tuple[
 def _row_quantum(A: sp.csr_matrix) -> np.ndarray:
     """Per row, :data:`ROW_QUANTUM` times the largest power of two not above its largest
     magnitude (1 for an empty row): a power of two, so rows whose largest entries differ
-    in the last bits get the same quantum."""
+    in the last bits get the same quantum, unless they straddle a power of two (then they
+    are not merged, which is safe)."""
     largest = row_largest(A)
     return ROW_QUANTUM * np.exp2(np.floor(np.log2(np.where(largest > 0, largest, 1.0))))
 
