@@ -598,3 +598,26 @@ def test_a_permutation_that_moves_a_bounded_row_onto_a_free_one_is_not_a_symmetr
     swap = np.array([1, 0])
     assert row_permutation(program(second_bounded=False), swap) is None
     assert row_permutation(program(second_bounded=True), swap).tolist() == [1, 0]
+
+
+def test_rows_the_invariance_check_matched_to_its_tolerance_stay_apart():
+    """x0 <= 1, (1 + 1e-6)·x1 <= 1 and 1e5·x2 <= 1: the invariance check compares rows to
+    1e-9 of the matrix's largest entry (here 1e-4), so swapping x0 and x1 passes as a
+    symmetry and pairs the first two rows. Their reduced rows (z0 <= 1 and (1 + 1e-6)·z0
+    <= 1) differ by far more than the rounding of a sum, so both are kept, and the
+    symmetric optimum (min -x0 - x1 over the orbit z0 = x0 = x1) satisfies every full row."""
+    import scipy.sparse as sp
+
+    from robustmech.programs.lp import LinearProgram
+    from robustmech.programs.symmetry import max_violation, reduce_with_rows, row_permutation
+
+    inf = np.inf
+    lp = LinearProgram("near", "min", np.array([-1.0, -1.0, 0.0]), sp.csr_matrix(np.diag([1.0, 1.0 + 1e-6, 1e5])),
+                       np.full(3, -inf), np.ones(3), np.zeros(3), np.full(3, inf), {}, {})
+    swap = np.array([1, 0, 2])
+    rows = row_permutation(lp, swap)
+    assert rows is not None and rows.tolist() == [1, 0, 2]
+    reduced, P, reduced_row = reduce_with_rows(lp, [swap], [rows])
+    assert reduced.n_rows == 3 and sorted(reduced_row.tolist()) == [0, 1, 2]
+    z0 = 1.0 / (1.0 + 1e-6)  # the tighter of the two kept rows
+    assert max_violation(lp, P @ np.array([z0, 0.0])) == 0.0
