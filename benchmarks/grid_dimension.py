@@ -18,6 +18,11 @@ k = 5 or 6. Measured on this 2-core machine (beside other jobs, so the times are
 | 3 | 8 | LB-G-k | over 1,200 | 113 |
 | 3 | 8 | UB-P-k | over 1,000 | 480 |
 
+UB-P-k for N = 3 kept copies of rows that its row orbits make one (sums in another order
+differ in the last bit; ``robustmech.programs.symmetry.reduce_with_rows``) when these
+were measured; without them PDLP takes 22.5 s on UB-P-6 (51-56 s before) and 234 s on
+UB-P-8 (``robustmech bench`` row, one job beside), and the choice stands.
+
 HiGHS 1.16's second PDLP (``solver = "hipdlp"``, with ``pdlp_optimality_tolerance`` 1e-10
 for a certified answer) took 7.0 s and 30 s on UB-P-5 and UB-P-6, but more than 600 s on
 LB-G-6, so ``auto`` keeps cuPDLP-C (``"pdlp"``)::
