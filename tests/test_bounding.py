@@ -609,7 +609,7 @@ def test_rows_the_invariance_check_matched_to_its_tolerance_stay_apart():
     import scipy.sparse as sp
 
     from robustmech.programs.lp import LinearProgram
-    from robustmech.programs.symmetry import max_violation, reduce_with_rows, row_permutation
+    from robustmech.programs.symmetry import max_violation, orbit_matrix, reduce_with_rows, row_permutation
 
     inf = np.inf
     lp = LinearProgram("near", "min", np.array([-1.0, -1.0, 0.0]), sp.csr_matrix(np.diag([1.0, 1.0 + 1e-6, 1e5])),
@@ -617,7 +617,7 @@ def test_rows_the_invariance_check_matched_to_its_tolerance_stay_apart():
     swap = np.array([1, 0, 2])
     rows = row_permutation(lp, swap)
     assert rows is not None and rows.tolist() == [1, 0, 2]
-    reduced, P, reduced_row = reduce_with_rows(lp, [swap], [rows])
+    reduced, P, reduced_row = reduce_with_rows(lp, [swap], orbit_matrix(3, [rows]))
     assert reduced.n_rows == 3 and sorted(reduced_row.tolist()) == [0, 1, 2]
     z0 = 1.0 / (1.0 + 1e-6)  # the tighter of the two kept rows
     assert max_violation(lp, P @ np.array([z0, 0.0])) == 0.0

@@ -68,9 +68,9 @@ class SymmetryReduction(Reduction):
         self.group_order = group_order
 
     def apply(self, lp: LinearProgram) -> tuple[LinearProgram, _OrbitData]:
-        reduced, P, reduced_row = reduce_with_rows(lp, self.permutations, self.row_permutations)
-        counts = np.bincount(reduced_row, minlength=reduced.n_rows)
         orbits = orbit_matrix(lp.n_rows, self.row_permutations)
+        reduced, P, reduced_row = reduce_with_rows(lp, self.permutations, orbits)
+        counts = np.bincount(reduced_row, minlength=reduced.n_rows)
         return reduced, _OrbitData(lp, P, reduced_row, counts, orbits, self.group_order, reduced.n_cols,
                                    reduced.n_rows)
 

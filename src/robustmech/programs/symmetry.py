@@ -36,13 +36,14 @@ def reduce_program(lp: LinearProgram, permutations: list[np.ndarray]) -> tuple[L
 
 
 def reduce_with_rows(lp: LinearProgram, permutations: list[np.ndarray],
-                     row_permutations: list[np.ndarray] | None = None,
+                     row_orbits: sp.csr_matrix | None = None,
                      ) -> tuple[LinearProgram, sp.csr_matrix, np.ndarray]:
     """The program restricted to orbit-constant columns, P (x = P z), and for every row
     of the full program the reduced row that stands for it.
 
-    Rows the group maps onto each other (``row_permutations``, the rows that go with
-    ``permutations``, from :func:`row_permutation`) are one row of the reduced program:
+    Rows the group maps onto each other (``row_orbits``: the :func:`orbit_matrix` of the
+    row permutations that go with ``permutations``, from :func:`row_permutation`) are one
+    row of the reduced program:
     row r's coefficient on orbit o is Σ_{c ∈ o} A[r, c], and its image's is the same sum
     in another order, which in floating point may differ in the last bit (three agents'
     cost shares of 1/3: UB-P-6 of the N = 3 public good kept 63,713 of its 202,615 rows
@@ -60,8 +61,8 @@ def reduce_with_rows(lp: LinearProgram, permutations: list[np.ndarray],
     np.minimum.at(col_upper, labels, lp.col_upper)
     A = (lp.A @ P).tocsr()
     first = np.arange(lp.n_rows)  # each row -> the first row of its row orbit
-    if row_permutations:
-        orbit = orbit_matrix(lp.n_rows, row_permutations).indices
+    if row_orbits is not None:
+        orbit = row_orbits.indices  # one nonzero per row: its orbit
         _, first_of, which = np.unique(orbit, return_index=True, return_inverse=True)
         first = first_of[which.ravel()]
         # the invariance check matched rows to a tolerance: a member whose reduced row is
