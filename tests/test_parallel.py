@@ -112,6 +112,11 @@ def test_the_default_solves_at_once_only_what_is_large_and_never_inside_a_pool_w
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     assert not api._worth_concurrent(low, pair, 6)  # 40,000 nonzeros: the child would cost more
     assert api._worth_concurrent(low, pair, 14)  # about 1.1 million: ten seconds a program
+    # both solved on boxes of low profiles (robustmech.programs.truncation): seconds each,
+    # and two children would each build the whole program
+    assert not api._worth_concurrent(low, pair, 14, truncate=True)
+    three = api.validate(rm.load_model(PUBLIC_GOOD, {"N": 3, "vbar": 4}))
+    assert api._worth_concurrent(three, pair, 5, truncate=True)  # three agents keep the whole grid
     monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
     assert not api._worth_concurrent(low, pair, 14)
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
@@ -130,7 +135,7 @@ def test_an_error_in_one_child_stops_the_other_at_once():
     public_good = api.validate(rm.load_model(PUBLIC_GOOD, {"N": 2, "vbar": 3}))
     start = time.perf_counter()
     with pytest.raises(ModelError, match="correlation"):
-        run_jobs([Job(public_good, "guarantee", 24),  # minutes of building and solving
+        run_jobs([Job(public_good, "guarantee", 24, {"truncate": False}),  # minutes of building and solving
                   Job(auction, "auction-guarantee", 2, {"options": {"correlation": "no-such-option"}})])
     assert time.perf_counter() - start < 60  # not the long job's minutes: it was terminated
 

@@ -29,6 +29,7 @@ from .programs.base import program as get_program
 from .programs.lp import LinearProgram
 from .programs.reductions import Chain, Reduction, symmetry_reduction
 from .programs.symmetry import max_violation
+from .programs.truncation import Extension
 from .results.bounds import Bounds, ProgramResult
 from .solve import LPSolution, SolverOptions, dual_objective, solver_names
 from .solve import backend as solver_backend
@@ -91,13 +92,17 @@ class Solved:
 
 
 def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, Any], solver: SolverOptions,
-        symmetry: bool = True, export: str | None = None) -> Solved:
+        symmetry: bool = True, export: str | None = None, truncate: bool = True) -> Solved:
     """The one way through for every program: build -> reductions -> solve -> invert ->
     certify the point and its duals against the full program -> read back.
 
     Which reductions apply is decided from the program's declared index sets and the
     environment's symmetries (:func:`robustmech.programs.reductions.symmetry_reduction`),
-    never from the program's name."""
+    never from the program's name. With ``truncate`` (and the solver ``auto``), a large
+    program whose solution stays near the origin of its grid (``Program.truncation``) is
+    first solved on boxes of low profiles, and the first answer that the whole program's
+    rows and weak-duality bound certify is kept (:func:`solve_truncated`); otherwise the
+    whole grid is solved."""
     prog = get_program(program)
     size = check_program_size(low, prog, options)  # refuse what cannot fit in memory before building it
     if is_large(size) and solver.progress is not None:
@@ -105,6 +110,13 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     lp, inverse = prog.build(low, **dict(options))
     if export:
         lp.export(export)
+    extend = prog.truncation(low) if truncate and solver.solver == "auto" else None
+    if extend is not None:
+        truncated = solve_truncated(lp, solver, extend)
+        if truncated is not None:
+            solution, certificate, reduce_seconds = truncated
+            return Solved(prog, lp, solution, prog.read(lp, solution, inverse), certificate,
+                          lp.build_seconds + reduce_seconds)
     start = time.perf_counter()
     reductions: list[Reduction] = []
     report: dict[str, Any] = {}
@@ -126,6 +138,56 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
         certificate["symmetry"]["program"] = solved.name  # the reformulation's sizes, not lp's
     return Solved(prog, lp, solution, prog.read(lp, solution, inverse), certificate,
                   lp.build_seconds + detect_seconds + reduce_seconds)
+
+
+def solve_truncated(lp: LinearProgram, solver: SolverOptions,
+                    extend: Extension) -> tuple[LPSolution, dict[str, Any], float] | None:
+    """``lp`` solved on growing boxes of low profiles
+    (:class:`robustmech.programs.truncation.GridTruncation`, the boxes of
+    :func:`~robustmech.programs.truncation.boxes`), each answer inverted onto the whole
+    grid and certified on ``lp``'s own rows: the first whose point is feasible and whose
+    value meets the weak-duality bound is returned, with every attempt in its
+    certificate (``truncation``) and the seconds of all attempts' solves. None where the
+    program is too small to gain, has no grid, or no box is certified (the caller then
+    solves the whole grid)."""
+    from .programs import truncation
+
+    shape = truncation.grid_shape(lp)
+    if (lp.n_cols < truncation.TRUNCATE_FROM_COLUMNS or shape is None or "k" not in lp.metadata
+            or len(shape) > truncation.TRUNCATE_UP_TO_AGENTS):
+        return None
+    attempts: list[dict[str, Any]] = []
+    solve_seconds = reduce_seconds = 0.0
+    for box in truncation.boxes(shape[0], int(lp.metadata["k"])):
+        try:
+            solution, certificate, seconds = solve_built(lp, solver, [truncation.GridTruncation(box, extend)])
+        except SolverError as error:
+            if error.status == "interrupted":
+                raise
+            attempts.append({"box": box, "certified": False, "why": str(error)})
+            why = (f"not solved ({error.status})" if error.status != "uncertified"
+                   else "its point, extended beyond the box, breaks the whole program's rows")
+            _note(solver, f"{lp.name} on the box x <= {box}/k: {why}; a larger box")
+            continue
+        solve_seconds += solution.solve_seconds
+        reduce_seconds += seconds
+        gap = abs(solution.objective - solution.dual_objective)
+        attempts.append({"box": box, "certified": certificate["dual_certified"], "value": solution.objective,
+                         "dual_value": solution.dual_objective, "gap": gap})
+        if certificate["dual_certified"]:
+            _note(solver, f"{lp.name} on the box x <= {box}/k: certified on the whole grid (gap {gap:.1e})")
+            certificate["truncation"]["attempts"] = attempts
+            solution.solve_seconds = solve_seconds
+            return solution, certificate, reduce_seconds
+        _note(solver, f"{lp.name} on the box x <= {box}/k: {solution.objective:.9g} against the bound "
+                      f"{solution.dual_objective:.9g} on the whole grid; a larger box")
+    _note(solver, f"{lp.name}: no box was certified; the whole grid is solved")
+    return None
+
+
+def _note(solver: SolverOptions, line: str) -> None:
+    if solver.progress is not None:
+        solver.progress(line)
 
 
 def solve_built(lp: LinearProgram, solver: SolverOptions,
@@ -175,6 +237,7 @@ def solve(
     progress=None,
     options: Mapping[str, Any] | None = None,
     threads: int | None = None,
+    truncate: bool = True,
     **program_options: Any,
 ) -> ProgramResult:
     """Build and solve one program of the registry (``robustmech.programs.base.names()``):
@@ -191,6 +254,11 @@ def solve(
     only, which is exact for a linear program, and the expanded solution and its duals
     are checked against every row of the full program.
 
+    With ``truncate`` (the default) and the solver ``auto``, LB-G-k and UB-P-k of
+    100,000 columns or more are solved first on boxes of low profiles
+    (:mod:`robustmech.programs.truncation`); the first answer whose point and weak-duality
+    bound the whole program's own rows certify is kept, else the whole grid is solved.
+
     Raises :class:`~robustmech.errors.SolverError` (with the families to blame)
     unless the solve is optimal.
     """
@@ -200,7 +268,7 @@ def solve(
         given["k"] = k
     solver_options = SolverOptions(solver=solver, time_limit=time_limit, verbose=verbose, progress=progress,
                                    threads=threads)
-    solved = run(low, program, given, solver_options, symmetry=symmetry, export=export)
+    solved = run(low, program, given, solver_options, symmetry=symmetry, export=export, truncate=truncate)
     return result_of(low, solved, given.get("k"))
 
 
@@ -231,7 +299,7 @@ def result_of(low: LoweredEnvironment, solved: Solved, k: int | None = None) -> 
 
 def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", time_limit: float | None = None,
            verbose: bool = False, symmetry: bool = True, progress=None, family: str = "auto",
-           options: Mapping[str, Any] | None = None, concurrent: bool | None = None) -> Bounds:
+           options: Mapping[str, Any] | None = None, concurrent: bool | None = None, truncate: bool = True) -> Bounds:
     """LB(k) and UB(k): Theorem 1 of 004 says LB(k) <= max guarantee <= min potential <= UB(k).
 
     ``family``: ``"general"`` (LB-G-k and UB-P-k of 004), ``"auction"`` (the restricted
@@ -258,9 +326,9 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
     lower, upper = bounding_pair(family)
     start = time.perf_counter()
     run_options: dict[str, Any] = dict(solver=solver, time_limit=time_limit, verbose=verbose, symmetry=symmetry,
-                                       options=dict(options) if options else None)
+                                       options=dict(options) if options else None, truncate=truncate)
     if concurrent is None:
-        concurrent = _worth_concurrent(low, (lower.name, upper.name), k)
+        concurrent = _worth_concurrent(low, (lower.name, upper.name), k, truncate and solver == "auto")
     if concurrent:
         from .parallel import Job, JobNotSent, run_jobs, usable_cores
 
@@ -284,17 +352,24 @@ def bounds(env: Environment | LoweredEnvironment, k: int, solver: str = "auto", 
 CONCURRENT_FROM_NONZEROS = 1_000_000
 
 
-def _worth_concurrent(low: LoweredEnvironment, programs: tuple[str, str], k: int) -> bool:
+def _worth_concurrent(low: LoweredEnvironment, programs: tuple[str, str], k: int, truncate: bool = False) -> bool:
     import multiprocessing
 
     from .lower.size import available_memory, estimate
     from .parallel import usable_cores
+    from .programs import truncation
 
     if usable_cores() < 2 or multiprocessing.parent_process() is not None:
         return False  # a worker of a pool shares its cores with the pool's other workers
     try:
         sizes = [estimate(low, name, k) for name in programs]
     except Exception:  # a program the estimate does not know: no evidence it is large
+        return False
+    if truncate and low.n_agents <= truncation.TRUNCATE_UP_TO_AGENTS and all(
+            get_program(name).truncation(low) is not None and size.columns >= truncation.TRUNCATE_FROM_COLUMNS
+            for name, size in zip(programs, sizes)):
+        # both are solved on small boxes (seconds each); two children would each build
+        # the whole program, twice the memory for a second or two
         return False
     return (max(s.nonzeros for s in sizes) >= CONCURRENT_FROM_NONZEROS
             and sum(s.bytes for s in sizes) < available_memory())

@@ -4,7 +4,8 @@ Each case runs in a fresh subprocess so that its peak resident memory is its own
 (``ru_maxrss`` of that process). ``robustmech bench`` runs a suite and prints a table
 with the machine described; scripts in ``benchmarks/`` call the same functions. With
 ``check=True`` every accelerated value is compared with the unaccelerated path (full
-program, no symmetry reduction, HiGHS's default method) where that is affordable.
+program on the whole grid, no symmetry reduction, HiGHS's default method) where that is
+affordable.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Case:
     program: str
     solver: str = "auto"
     symmetry: bool = True
+    truncate: bool = True
 
 
 def machine() -> str:
@@ -84,13 +86,15 @@ def _child(payload: str) -> None:
     spec = json.loads(payload)
     path = os.path.join(spec["models_dir"], spec["model"] + ".mech")
     env = rm.load_model(path, spec["params"])
-    r = rm.solve(env, spec["program"], spec["k"], solver=spec["solver"], symmetry=spec["symmetry"])
+    r = rm.solve(env, spec["program"], spec["k"], solver=spec["solver"], symmetry=spec["symmetry"],
+                 truncate=spec.get("truncate", True))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps({**{k: v for k, v in spec.items() if k != "models_dir"}, "status": r.status, "value": r.value,
                       "build_seconds": r.build_seconds, "solve_seconds": r.solve_seconds, "peak_mib": peak_mib,
                       "solver_used": r.solver,
                       "variables": r.n_variables, "constraints": r.n_constraints,
-                      "reduced_variables": r.extra.get("symmetry", {}).get("columns")}))
+                      "reduced_variables": r.extra.get("truncation", r.extra.get("symmetry", {})).get("columns"),
+                      "box": r.extra.get("truncation", {}).get("box")}))
 
 
 def run_suite(suite: str, models_dir: str, solver: str = "auto", check: bool = False, timeout: float | None = None,
@@ -101,7 +105,8 @@ def run_suite(suite: str, models_dir: str, solver: str = "auto", check: bool = F
             row = run_case(Case(model, params, k, program, solver), models_dir, timeout)
             profiles = (k * k + 1) ** int(params.get("N", 2))
             if check and row.get("status") == "optimal" and profiles <= CHECK_MAX_PROFILES:
-                ref = run_case(Case(model, params, k, program, "highs", symmetry=False), models_dir, timeout)
+                ref = run_case(Case(model, params, k, program, "highs", symmetry=False, truncate=False), models_dir,
+                               timeout)
                 row["reference_value"] = ref.get("value")
                 row["matches_reference"] = ref.get("value") is not None and abs(ref["value"] - row["value"]) <= 1e-7
             rows.append(row)
@@ -120,7 +125,13 @@ def format_row(row: dict) -> str:
     return (f"{row['model']:<20} {params:<12} {row['k']:>3} {row['program']:<17} {row['variables']:>9} "
             f"{row['constraints']:>9} "
             f"{row['build_seconds']:>8.3f} {row['solve_seconds']:>8.2f} {row['peak_mib']:>8.0f} "
-            f"{row['value']:>10.6f} {row.get('solver_used', ''):<14}{check}")
+            f"{row['value']:>10.6f} {_solver_text(row):<14}{check}")
+
+
+def _solver_text(row: dict) -> str:
+    """The solver, and the box where the program was solved on one (robustmech.programs.truncation)."""
+    box = row.get("box")
+    return row.get("solver_used", "") + (f", box x<={box}/k" if box else "")
 
 
 HEADER = (f"{'model':<20} {'params':<12} {'k':>3} {'program':<17} {'vars':>9} {'rows':>9} "

@@ -45,6 +45,7 @@ def register(sub) -> None:
                         "`solve PROGRAM k = ...` directive, else 4)")
     p.add_argument("--export", metavar="FILE", help="also write the Pyomo model to FILE (.lp or .mps)")
     add_solver_arguments(p)
+    add_truncation_argument(p)
     add_output_arguments(p)
     p.set_defaults(handler=run_solve)
 
@@ -62,8 +63,16 @@ def register(sub) -> None:
                         "million nonzeros or more are solved at once, each in a process of its own, on a machine "
                         "with two cores or more)")
     add_solver_arguments(b)
+    add_truncation_argument(b)
     add_json_argument(b)
     b.set_defaults(handler=run_bounds)
+
+
+def add_truncation_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-truncation", action="store_true",
+                   help="solve the whole grid even where the solution stays near its origin (by default a large "
+                        "LB-G-k or UB-P-k is solved first on boxes of low profiles and kept where the whole "
+                        "program's rows and dual bound certify it; slower, same value)")
 
 
 def check_output_path(path: str, force: bool) -> None:
@@ -104,7 +113,8 @@ def run_solve(args: argparse.Namespace) -> None:
     if not args.json:
         print(f"solving {args.program} (k={args.k}) on {env.name} ...", file=sys.stderr)
     with solver_log_to_stderr():
-        result = api.solve(env, args.program, args.k, export=args.export, progress=progress, **solver_options(args))
+        result = api.solve(env, args.program, args.k, export=args.export, progress=progress,
+                           truncate=not args.no_truncation, **solver_options(args))
     if args.out:
         written = result.save(args.out, force=args.force, source=env.source)
         if not args.json:
@@ -122,7 +132,8 @@ def run_bounds(args: argparse.Namespace) -> None:
         args.solver = default_solver(env) or "auto"
     with solver_log_to_stderr():
         result = api.bounds(env, args.k, progress=progress, family=args.family,
-                            concurrent=False if args.sequential else None, **solver_options(args))
+                            concurrent=False if args.sequential else None, truncate=not args.no_truncation,
+                            **solver_options(args))
     if args.json:
         emit_json(result.summary())
     else:

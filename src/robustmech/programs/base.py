@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -92,6 +92,15 @@ class Program(ABC):
         program that ``solver`` (the ``--solver`` name) solves better, or None (the
         default): the chain solves the reformulation, inverts it, and certifies the
         answer on ``lp``'s own rows."""
+        return None
+
+    def truncation(self, lowered) -> Literal["primal", "dual"] | None:
+        """Which side of the program's solution on ``lowered`` stays near the origin of its grid of profiles,
+        so that the program may be solved on a box of low profiles
+        (:mod:`robustmech.programs.truncation`): ``"dual"`` where the primal support is
+        local and the duals are extended as a constant beyond the box (UB-P-k),
+        ``"primal"`` where the dual support is local and the point is extended
+        (LB-G-k), or None (the default: the whole grid is solved)."""
         return None
 
 

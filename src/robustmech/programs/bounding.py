@@ -36,6 +36,7 @@ from . import restrictions
 from .base import REQUIRED, Program, ReadBack, register
 from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled, profiles
 from .priors import add_multiplier, add_state_marginal, multiplier_values
+from .truncation import Extension
 
 PROGRAMS = ("guarantee", "potential", "dual")
 
@@ -389,6 +390,12 @@ class GuaranteeLowerBound(_BoundingProgram):
     name, title, source, family, bound = "guarantee", "LB-G-k", "(9) of 004", "general", "lower"
     builder = staticmethod(build_guarantee_lower_bound)
 
+    def truncation(self, lowered: LoweredEnvironment) -> Extension | None:
+        # the rows that bind (the designer's worst case over (θ, x)) lie at low x; the
+        # mechanism is extended as a constant beyond the box. `restrict` statements
+        # couple profiles across the grid, so they keep the whole grid.
+        return None if restrictions.restrictions(lowered) else "primal"
+
 
 class PotentialUpperBound(_BoundingProgram):
     """UB-P-k, (10) of 004: an information structure on X(k) whose potential bounds the
@@ -396,6 +403,12 @@ class PotentialUpperBound(_BoundingProgram):
 
     name, title, source, family, bound = "potential", "UB-P-k", "(10) of 004", "general", "upper"
     builder = staticmethod(build_potential_upper_bound)
+
+    def truncation(self, lowered: LoweredEnvironment) -> Extension | None:
+        # σ puts its mass at low x (004 Figure 1: ρ drops to near zero past a threshold of
+        # Σx); the designer's response (the duals) is extended as a constant beyond the
+        # box. A baseline's signal profiles are pairs (s_i, x_i), not a grid the box can cut.
+        return None if bl.baseline_of(lowered) is not None else "dual"
 
 
 class RelaxedDual(_BoundingProgram):

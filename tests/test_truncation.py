@@ -1,0 +1,176 @@
+"""Grid truncation (robustmech.programs.truncation): 004's bounding programs solved on a
+box of low profiles, extended to the whole grid X(k), and certified there.
+
+Sources: 004 Section 4.2 and Figure 1 (public good, N = 2, vbar = 3): ρ drops to near zero
+once the aggregate signal passes a threshold, so UB-P-k's structure lives on low
+profiles; the closed-form max guarantee (15)-(17) of 004 is 1.556723777. Every value
+here is checked against the whole program solved by HiGHS without truncation (an
+independent computation), and every certificate against the whole program's own rows
+and weak-duality bound; the boxes that are too small must be caught by those checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import robustmech as rm
+from robustmech.programs import bounding, truncation
+from robustmech.programs.base import program
+from robustmech.programs.symmetry import max_violation
+from robustmech.programs.truncation import GridTruncation, boxes, grid_shape
+from robustmech.solve import SolverOptions, dual_objective, solve
+
+from conftest import MODELS
+
+CLOSED_FORM_N2 = 1.556723777  # (15)-(17) of 004, N = 2, vbar = 3
+
+
+@pytest.fixture(scope="module")
+def public_good():
+    return rm.validate(rm.load_model(MODELS / "public_good.mech", params={"N": 2, "vbar": 3}))
+
+
+@pytest.fixture(scope="module")
+def whole(public_good):
+    """LB-G-10 and UB-P-10 of 004, each built whole, and each solved on the whole grid by
+    the path without truncation (symmetric, Clarabel, made a vertex, certified)."""
+    out = {}
+    for name in ("guarantee", "potential"):
+        lp, _ = bounding.build(name, public_good, 10)
+        out[name] = (lp, rm.solve(public_good, name, 10, truncate=False))
+    return out
+
+
+def _on_box(lp, box: int, extend: str):
+    """The program on the box, solved by HiGHS, and its answer inverted onto the whole grid."""
+    reduction = GridTruncation(box, extend)
+    small, data = reduction.apply(lp)
+    small_solution = solve(small, SolverOptions(solver="highs"))
+    return small, small_solution, reduction.invert(small_solution, data)
+
+
+def _bound(lp, solution) -> float:
+    return dual_objective(lp, solution.row_dual, solution.col_dual, solution.row_activity, solution.x)
+
+
+@pytest.mark.parametrize("name, extend, box", [("guarantee", "primal", 20), ("potential", "dual", 30)])
+def test_the_box_gives_the_whole_programs_optimum(whole, name, extend, box):
+    """LB-G-10 (9) on x <= 2 and UB-P-10 (10) on x <= 3 of 004: the inverted point is
+    feasible for the whole program, its value is the whole program's optimum (HiGHS on
+    30,605 columns, the path without truncation), and the duals, extended beyond the box, bound the whole program at
+    that value. The box programs have 1,325 and 3,009 columns."""
+    lp, reference = whole[name]
+    small, _, full = _on_box(lp, box, extend)
+    assert small.n_cols < lp.n_cols / 9
+    assert max_violation(lp, full.x) <= 1e-9
+    assert reference.extra["dual_certified"] and "truncation" not in reference.extra
+    assert full.objective == pytest.approx(reference.value, abs=1e-9)
+    assert _bound(lp, full) == pytest.approx(reference.value, abs=1e-9)
+
+
+def test_ub_p_structure_on_the_box_is_the_simplex_structure(whole):
+    """UB-P-10's σ found on the box x <= 3 is the whole grid's (its simplex vertex, 496
+    signal profiles: test_default_path), which puts no mass beyond the box either (004
+    Figure 1: ρ drops to zero past a threshold of Σx)."""
+    lp, reference = whole["potential"]
+    _, _, full = _on_box(lp, 30, "dual")
+    K = 101
+    sigma = np.moveaxis(lp.block(full.x, "sigma").reshape(2, K, K), 0, -1)
+    ref = reference.information.joint
+    assert int((ref.sum(axis=-1) > 1e-9).sum()) == 496
+    assert ref[31:].max() <= 1e-12 and ref[:, 31:].max() <= 1e-12
+    assert np.abs(sigma - ref).max() <= 1e-9
+
+
+def test_a_box_too_small_is_caught(whole):
+    """On x <= 2, UB-P-10 is a relaxation (rows beyond the box added to the edge): its
+    value 1.66339 is below the whole program's 1.68146, and its point, extended by zero,
+    breaks the whole program's rows (the merged columns that stand for the profiles
+    beyond the box carry mass). On x <= 1, LB-G-10 is a restriction (the mechanism
+    constant beyond the box): its point is feasible, worth 1.46043 < 1.53615, and its
+    duals bound the whole program only far above. Either way the certificate refuses."""
+    lp, reference = whole["potential"]
+    small, small_solution, full = _on_box(lp, 20, "dual")
+    assert small_solution.objective < reference.value - 0.01
+    assert max_violation(lp, full.x) > 0.1
+    lp, reference = whole["guarantee"]
+    _, small_solution, full = _on_box(lp, 10, "primal")
+    assert max_violation(lp, full.x) <= 1e-9
+    assert small_solution.objective < reference.value - 0.05
+    assert _bound(lp, full) > reference.value + 1.0
+
+
+@pytest.mark.parametrize("box", [10, 20, 40])
+def test_each_box_bounds_from_its_side(whole, box):
+    """Linear programming, whatever the box: extending the duals (rows summed) relaxes the
+    minimisation UB-P-10, so its value is at most the whole optimum; extending the point
+    (columns tied) restricts the maximisation LB-G-10, so its value is at most the whole
+    optimum too."""
+    for name, extend in (("potential", "dual"), ("guarantee", "primal")):
+        lp, reference = whole[name]
+        _, small_solution, _ = _on_box(lp, box, extend)
+        assert small_solution.objective <= reference.value + 1e-9
+
+
+def test_default_path_tries_boxes_and_keeps_the_first_certified(public_good, monkeypatch, whole):
+    """Through ``rm.solve`` (the threshold lowered to this size): LB-G-10 is certified on
+    the first box (x <= 2), UB-P-10 on the second (x <= 3) after the first is refused,
+    both at the whole programs' values; ``truncate=False`` solves the whole grid."""
+    monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
+    lb = rm.solve(public_good, "guarantee", 10)
+    ub = rm.solve(public_good, "potential", 10)
+    assert [a["box"] for a in lb.extra["truncation"]["attempts"]] == [20]
+    assert [(a["box"], a["certified"]) for a in ub.extra["truncation"]["attempts"]] == [(20, False), (30, True)]
+    for result, name in ((lb, "guarantee"), (ub, "potential")):
+        assert result.extra["dual_certified"] and result.extra["max_violation"] <= 1e-9
+        assert result.value == pytest.approx(whole[name][1].value, abs=1e-9)
+        assert result.n_variables == whole[name][0].n_cols  # the result is the whole program's
+    assert ub.information.joint.shape == (101, 101, 2)
+    plain = rm.solve(public_good, "potential", 10, truncate=False)
+    assert "truncation" not in plain.extra
+
+
+def test_not_offered_where_the_grid_is_not_the_whole_story():
+    """`restrict` statements couple profiles across the grid (LB-G-k keeps the whole
+    grid); a baseline signal's profiles are pairs (s_i, x_i) (UB-P-k keeps it)."""
+    restricted = rm.validate(rm.load_model(MODELS / "public_good_restricted.mech"))
+    assert program("guarantee").truncation(restricted) is None
+    baseline = rm.validate(rm.load_model(MODELS / "common_value_public_signal.mech"))
+    assert program("potential").truncation(baseline) is None
+    plain = rm.validate(rm.load_model(MODELS / "public_good.mech"))
+    assert program("guarantee").truncation(plain) == "primal"
+    assert program("potential").truncation(plain) == "dual"
+
+
+def test_boxes_grow_from_the_value_two_and_stop_below_the_grid():
+    """At k = 30 (901 points an agent): x <= 2, 3, 4.5, ... while smaller than X(30)."""
+    got = boxes(901, 30)
+    assert got[:3] == [60, 90, 135] and got[-1] < 900
+    assert all(b2 > b1 for b1, b2 in zip(got, got[1:]))
+    assert boxes(10, 3) == [6]  # X(3) = {0, 1/3, ..., 3}: x <= 2, and x <= 3 is the grid
+    assert boxes(5, 2) == []  # X(2) = {0, 1/2, ..., 2}: the first box would be the grid
+
+
+def test_grid_shape_is_the_profiles_of_the_program(public_good):
+    lp, _ = bounding.build("potential", public_good, 4)
+    assert grid_shape(lp) == (17, 17)
+
+
+@pytest.mark.slow
+def test_figure_1_at_k_30_through_the_boxes(public_good):
+    """004 Figure 1 (N = 2, vbar = 3, k = 30: 2.4 million columns a program): the default
+    path solves both programs on boxes, each certified on the whole grid, and the bracket
+    contains the closed form (15)-(17) of 004; UB-P-30's structure has no mass beyond
+    x_i = 3 (Figure 1, ρ past its threshold), LB-G-30's mechanism is a lottery at every
+    profile of the whole grid."""
+    b = rm.bounds(public_good, 30)
+    for result in (b.lower, b.upper):
+        assert result.extra["dual_certified"] and "truncation" in result.extra
+        assert result.n_variables > 2_400_000
+    assert b.lower.value <= CLOSED_FORM_N2 <= b.upper.value
+    assert b.upper.value - b.lower.value < 0.09
+    rho = b.upper.information.joint.sum(axis=-1)
+    assert rho.shape == (901, 901) and rho[91:, :].max() <= 1e-9 and rho[:, 91:].max() <= 1e-9
+    rule = np.asarray(b.lower.mechanism.rule)
+    assert np.abs(rule.sum(axis=-1) - 1).max() <= 1e-9 and rule.min() >= 0
