@@ -280,7 +280,11 @@ def test_a_large_program_is_announced_before_it_is_built(monkeypatch):
     with pytest.raises(Built):
         rm.api.run(low, "guarantee", {"k": 40}, SolverOptions(progress=lines.append))
     assert lines == ["guarantee at k = 40 is large: 2.6e6 profiles, 7.7e6 columns, 5.6e7 nonzeros, 12 GB to build "
-                     "and solve; building it takes about 28 s and solving it minutes"]
+                     "and solve; building it takes about 28 s and it is solved first on boxes of low profiles"]
+    lines.clear()
+    with pytest.raises(Built):  # the whole grid
+        rm.api.run(low, "guarantee", {"k": 40}, SolverOptions(progress=lines.append), truncate=False)
+    assert lines[0].endswith("building it takes about 28 s and solving it minutes")
 
 
 def test_a_prior_free_payoff_beyond_the_float_range_at_a_profile(capsys, tmp_path):

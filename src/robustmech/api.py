@@ -105,12 +105,15 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     whole grid is solved."""
     prog = get_program(program)
     size = check_program_size(low, prog, options)  # refuse what cannot fit in memory before building it
+    extend = prog.truncation(low) if truncate and solver.solver == "auto" else None
     if is_large(size) and solver.progress is not None:
-        solver.progress(large_note(size))
+        from .programs import truncation
+
+        solver.progress(large_note(size, on_boxes=extend is not None and low.n_agents
+                                   <= truncation.TRUNCATE_UP_TO_AGENTS))
     lp, inverse = prog.build(low, **dict(options))
     if export:
         lp.export(export)
-    extend = prog.truncation(low) if truncate and solver.solver == "auto" else None
     if extend is not None:
         truncated = solve_truncated(lp, solver, extend)
         if truncated is not None:

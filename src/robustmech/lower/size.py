@@ -135,10 +135,13 @@ def is_large(est: SizeEstimate | None) -> TypeGuard[SizeEstimate]:
 BUILD_RATE = 2_000_000
 
 
-def large_note(est: SizeEstimate) -> str:
-    """The line said before a large program is built: its size and how long it takes."""
+def large_note(est: SizeEstimate, on_boxes: bool = False) -> str:
+    """The line said before a large program is built: its size and how long it takes
+    (``on_boxes``: it is solved first on boxes of low profiles, in seconds where one is
+    certified; robustmech.programs.truncation)."""
     seconds = est.nonzeros / BUILD_RATE
+    building = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    solving = ("it is solved first on boxes of low profiles" if on_boxes else
+               "solving it several times as long" if seconds >= 90 else "solving it minutes")
     return (f"{est.program} at k = {magnitude(est.k)} is large: {est.describe()}; building it takes about "
-            f"{seconds / 60:.0f} min and solving it several times as long" if seconds >= 90 else
-            f"{est.program} at k = {magnitude(est.k)} is large: {est.describe()}; building it takes about "
-            f"{seconds:.0f} s and solving it minutes")
+            f"{building} and {solving}")
