@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 
 import robustmech as rm
+from robustmech.api import certify_solution
+from robustmech.errors import SolverError
 from robustmech.programs import bounding, truncation
 from robustmech.programs.base import program
 from robustmech.programs.symmetry import max_violation
-from robustmech.programs.truncation import GridTruncation, boxes, grid_shape
+from robustmech.programs.truncation import GridTruncation, boxes
 from robustmech.solve import SolverOptions, dual_objective, solve
 
 from conftest import MODELS
@@ -64,7 +66,7 @@ def test_the_box_gives_the_whole_programs_optimum(whole, name, extend, box):
     small, _, full = _on_box(lp, box, extend)
     assert small.n_cols < lp.n_cols / 9
     assert max_violation(lp, full.x) <= 1e-9
-    assert reference.extra["dual_certified"] and "truncation" not in reference.extra
+    assert reference.extra["dual_certified"]
     assert full.objective == pytest.approx(reference.value, abs=1e-9)
     assert _bound(lp, full) == pytest.approx(reference.value, abs=1e-9)
 
@@ -89,16 +91,23 @@ def test_a_box_too_small_is_caught(whole):
     breaks the whole program's rows (the merged columns that stand for the profiles
     beyond the box carry mass). On x <= 1, LB-G-10 is a restriction (the mechanism
     constant beyond the box): its point is feasible, worth 1.46043 < 1.53615, and its
-    duals bound the whole program only far above. Either way the certificate refuses."""
+    duals bound the whole program only far above. Either way the certificate of the
+    default path (``api.certify_solution``) refuses: the first point is no bound at all,
+    the second is a bound but not certified optimal."""
     lp, reference = whole["potential"]
     small, small_solution, full = _on_box(lp, 20, "dual")
     assert small_solution.objective < reference.value - 0.01
     assert max_violation(lp, full.x) > 0.1
+    full.dual_objective = _bound(lp, full)
+    with pytest.raises(SolverError, match="violates the program"):
+        certify_solution(lp, full.x, full)
     lp, reference = whole["guarantee"]
     _, small_solution, full = _on_box(lp, 10, "primal")
     assert max_violation(lp, full.x) <= 1e-9
     assert small_solution.objective < reference.value - 0.05
-    assert _bound(lp, full) > reference.value + 1.0
+    full.dual_objective = _bound(lp, full)
+    assert full.dual_objective > reference.value + 1.0
+    assert certify_solution(lp, full.x, full)["dual_certified"] is False
 
 
 @pytest.mark.parametrize("box", [10, 20, 40])
@@ -125,10 +134,38 @@ def test_default_path_tries_boxes_and_keeps_the_first_certified(public_good, mon
     for result, name in ((lb, "guarantee"), (ub, "potential")):
         assert result.extra["dual_certified"] and result.extra["max_violation"] <= 1e-9
         assert result.value == pytest.approx(whole[name][1].value, abs=1e-9)
-        assert result.n_variables == whole[name][0].n_cols  # the result is the whole program's
     assert ub.information.joint.shape == (101, 101, 2)
     plain = rm.solve(public_good, "potential", 10, truncate=False)
     assert "truncation" not in plain.extra
+
+
+def test_no_box_certified_means_the_whole_grid(public_good, monkeypatch, whole):
+    """With x <= 1 the only box (UB-P-10's σ reaches x = 3), the default path solves the
+    whole grid after it, reports the box it tried, and gives the whole program's value."""
+    monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
+    monkeypatch.setattr(truncation, "boxes", lambda points, k: [10])
+    lines: list[str] = []
+    result = rm.solve(public_good, "potential", 10, progress=lines.append)
+    assert result.extra["truncation"]["certified"] is False
+    assert [a["box"] for a in result.extra["truncation"]["attempts"]] == [10]
+    assert "symmetry" in result.extra and result.extra["dual_certified"]
+    assert result.value == pytest.approx(whole["potential"][1].value, abs=1e-9)
+    assert any("no box was certified" in line for line in lines)
+
+
+def test_a_merged_value_is_shared_within_the_members_bounds():
+    """Inverting the extended duals' program (extend="dual") puts each merged column's
+    value on its members: the chosen member first, then the others, each within its own
+    bounds, and the sum kept (columns in [0, 1], in [0, inf) and free)."""
+    from robustmech.programs.truncation import _spread
+
+    group = np.array([0, 0, 1, 1, 1, 2])
+    first = np.array([1, 3, 5])
+    lower = np.array([0, 0, 0, 0, 0, -np.inf])
+    upper = np.array([1, 1, np.inf, np.inf, np.inf, np.inf])
+    x = _spread(np.array([1.5, 2.0, -3.0]), group, first, lower, upper)
+    assert x.tolist() == [0.5, 1.0, 0.0, 2.0, 0.0, -3.0]
+    assert np.all(x >= lower) and np.all(x <= upper)
 
 
 def test_not_offered_where_the_grid_is_not_the_whole_story():
@@ -150,11 +187,6 @@ def test_boxes_grow_from_the_value_two_and_stop_below_the_grid():
     assert all(b2 > b1 for b1, b2 in zip(got, got[1:]))
     assert boxes(10, 3) == [6]  # X(3) = {0, 1/3, ..., 3}: x <= 2, and x <= 3 is the grid
     assert boxes(5, 2) == []  # X(2) = {0, 1/2, ..., 2}: the first box would be the grid
-
-
-def test_grid_shape_is_the_profiles_of_the_program(public_good):
-    lp, _ = bounding.build("potential", public_good, 4)
-    assert grid_shape(lp) == (17, 17)
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -114,12 +114,13 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     lp, inverse = prog.build(low, **dict(options))
     if export:
         lp.export(export)
-    if extend is not None:
-        truncated = solve_truncated(lp, solver, extend)
-        if truncated is not None:
-            solution, certificate, reduce_seconds = truncated
-            return Solved(prog, lp, solution, prog.read(lp, solution, inverse), certificate,
-                          lp.build_seconds + reduce_seconds)
+    boxes = solve_truncated(lp, solver, extend) if extend is not None else Truncated(None, [], 0.0)
+    if boxes.answer is not None:
+        solution, certificate, reduce_seconds = boxes.answer
+        return Solved(prog, lp, solution, prog.read(lp, solution, inverse), certificate,
+                      lp.build_seconds + reduce_seconds)
+    if boxes.attempts and solver.time_limit is not None:
+        solver = replace(solver, time_limit=max(solver.time_limit - boxes.seconds, 1.0))
     start = time.perf_counter()
     reductions: list[Reduction] = []
     report: dict[str, Any] = {}
@@ -135,6 +136,9 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
             reductions.append(reduction)
     detect_seconds = time.perf_counter() - start
     solution, certificate, reduce_seconds = solve_built(lp, solver, reductions)
+    if boxes.attempts:  # the boxes tried first, none certified: their time is part of this solve
+        certificate["truncation"] = {"certified": False, "attempts": boxes.attempts}
+        solution.solve_seconds += boxes.seconds
     if symmetry and "symmetry" not in certificate and report.get("detected"):
         certificate["symmetry"] = report
     if solved is not lp and "symmetry" in certificate:
@@ -143,34 +147,57 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
                   lp.build_seconds + detect_seconds + reduce_seconds)
 
 
-def solve_truncated(lp: LinearProgram, solver: SolverOptions,
-                    extend: Extension) -> tuple[LPSolution, dict[str, Any], float] | None:
+@dataclass
+class Truncated:
+    """What :func:`solve_truncated` did: the certified answer (None where no box was),
+    every box tried, and the seconds its solves and reductions took."""
+
+    answer: tuple[LPSolution, dict[str, Any], float] | None
+    attempts: list[dict[str, Any]]
+    seconds: float
+
+
+def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: Extension) -> Truncated:
     """``lp`` solved on growing boxes of low profiles
     (:class:`robustmech.programs.truncation.GridTruncation`, the boxes of
     :func:`~robustmech.programs.truncation.boxes`), each answer inverted onto the whole
     grid and certified on ``lp``'s own rows: the first whose point is feasible and whose
-    value meets the weak-duality bound is returned, with every attempt in its
-    certificate (``truncation``) and the seconds of all attempts' solves. None where the
-    program is too small to gain, has no grid, or no box is certified (the caller then
-    solves the whole grid)."""
+    value meets the weak-duality bound is the answer (solution, certificate with every
+    attempt under ``truncation``, seconds of the reductions; the solution's seconds are
+    all attempts' solves). No answer where the program is too small to gain, has no
+    grid, no box is certified, or a box says the whole program cannot be solved there
+    (infeasible, unbounded, out of time: the whole grid is then solved, and says why).
+    The solver's time limit is shared by the attempts."""
     from .programs import truncation
 
     shape = truncation.grid_shape(lp)
+    attempts: list[dict[str, Any]] = []
     if (lp.n_cols < truncation.TRUNCATE_FROM_COLUMNS or shape is None or "k" not in lp.metadata
             or len(shape) > truncation.TRUNCATE_UP_TO_AGENTS):
-        return None
-    attempts: list[dict[str, Any]] = []
+        return Truncated(None, attempts, 0.0)
+    start = time.perf_counter()
     solve_seconds = reduce_seconds = 0.0
     for box in truncation.boxes(shape[0], int(lp.metadata["k"])):
+        options = solver
+        if solver.time_limit is not None:
+            left = solver.time_limit - (time.perf_counter() - start)
+            if left <= 0:
+                break
+            options = replace(solver, time_limit=left)
+        attempt_start = time.perf_counter()
         try:
-            solution, certificate, seconds = solve_built(lp, solver, [truncation.GridTruncation(box, extend)])
+            solution, certificate, seconds = solve_built(lp, options, [truncation.GridTruncation(box, extend)])
         except SolverError as error:
             if error.status == "interrupted":
                 raise
+            solve_seconds += time.perf_counter() - attempt_start
             attempts.append({"box": box, "certified": False, "why": str(error)})
-            why = (f"not solved ({error.status})" if error.status != "uncertified"
-                   else "its point, extended beyond the box, breaks the whole program's rows")
-            _note(solver, f"{lp.name} on the box x <= {box}/k: {why}; a larger box")
+            if error.status != "uncertified":
+                # infeasible or unbounded on a box, or out of time: the whole grid says which and why
+                _note(solver, f"{lp.name} on the box x <= {box}/k: not solved ({error.status}); the whole grid")
+                break
+            _note(solver, f"{lp.name} on the box x <= {box}/k: its point, extended beyond the box, breaks the "
+                          "whole program's rows; a larger box")
             continue
         solve_seconds += solution.solve_seconds
         reduce_seconds += seconds
@@ -180,12 +207,15 @@ def solve_truncated(lp: LinearProgram, solver: SolverOptions,
         if certificate["dual_certified"]:
             _note(solver, f"{lp.name} on the box x <= {box}/k: certified on the whole grid (gap {gap:.1e})")
             certificate["truncation"]["attempts"] = attempts
+            if "vertex" in certificate:
+                certificate["vertex"] = f"{certificate['vertex']} (a vertex of the box program)"
             solution.solve_seconds = solve_seconds
-            return solution, certificate, reduce_seconds
+            return Truncated((solution, certificate, reduce_seconds), attempts, solve_seconds + reduce_seconds)
         _note(solver, f"{lp.name} on the box x <= {box}/k: {solution.objective:.9g} against the bound "
                       f"{solution.dual_objective:.9g} on the whole grid; a larger box")
-    _note(solver, f"{lp.name}: no box was certified; the whole grid is solved")
-    return None
+    else:
+        _note(solver, f"{lp.name}: no box was certified; the whole grid is solved")
+    return Truncated(None, attempts, solve_seconds + reduce_seconds)
 
 
 def _note(solver: SolverOptions, line: str) -> None:

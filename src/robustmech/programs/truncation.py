@@ -17,16 +17,19 @@ extended by zero, the other as a constant beyond the box's edge:
   identical are merged (every column outside the box is then a copy of one at the edge).
   The program is a relaxation: its value is at most the whole program's, and its duals,
   copied onto the rows they stand for, are feasible for the whole program by
-  construction (each column's reduced cost is its merged column's). Its point, with the
-  columns outside the box at zero, is feasible for the whole program when the merged
-  columns standing for the outside carry no mass; then the two values meet.
+  construction (each column's reduced cost is its merged column's). Its point, each
+  merged column's value on a member inside the box (within the members' bounds) and the
+  columns outside at zero, is feasible for the whole program when the solution does not
+  reach the box's edge (for UB-P-k: the merged columns standing for the outside carry
+  no mass); then the two values meet.
 - ``extend="primal"`` (LB-G-k, whose *dual* support is local): every column outside the
   box is replaced by the column of the same block at π(x), so the point is constant
   outside the box; the rows this makes identical are merged. The program is a
   restriction (its value is at most the whole program's, in the max direction), its
   point is feasible for the whole program by construction, and its duals, on one row of
-  each merged set and zero elsewhere, are feasible for the whole program when the rows
-  standing for the outside carry no dual weight.
+  each merged set and zero elsewhere, are feasible for the whole program when the rows at
+  and beyond the box's edge carry no dual weight (a column without bounds that those
+  rows touch leaves no finite bound otherwise).
 
 Either way, equality of the point's value and the weak-duality bound on the whole
 program proves both optimal; where they do not meet (the box is too small) the caller
@@ -166,8 +169,6 @@ class _TruncationData:
     col_of: np.ndarray  # full column -> small column
     stand_in_rows: np.ndarray  # per small row, the full row that takes its dual
     stand_in_cols: np.ndarray  # per small column, the full column that takes its value
-    outside_rows: np.ndarray  # per small row, whether it stands only for rows outside the box
-    outside_cols: np.ndarray  # per small column, likewise
     rows: int
     columns: int
 
@@ -211,8 +212,6 @@ class GridTruncation(Reduction):
             cost = lp.cost[kept_cols]
             stand_in_rows = kept_rows  # each kept row is the row inside the box its outside rows were added to
             stand_in_cols = _preferred(col_of, col_out)
-            outside_rows = np.zeros(len(kept_rows), dtype=bool)
-            outside_cols = col_out[stand_in_cols]
         else:
             # columns outside replaced by their clipped column; then identical rows merged
             target = cols.moved(clipped)
@@ -231,24 +230,19 @@ class GridTruncation(Reduction):
             lower, upper = lp.row_lower[kept_rows], lp.row_upper[kept_rows]
             stand_in_rows = _preferred(row_of, row_out)
             stand_in_cols = kept_cols
-            outside_rows = row_out[stand_in_rows]
-            outside_cols = np.zeros(len(kept_cols), dtype=bool)
         small = LinearProgram(
             name=f"{lp.name} on the box x <= {self.box}/k", sense=lp.sense, cost=np.asarray(cost, dtype=float),
             A=small_A, row_lower=lower, row_upper=upper, col_lower=col_lower, col_upper=col_upper,
             variables=_blocks(lp.variables, kept_cols), families=_families(lp.families, kept_rows), offset=lp.offset,
             metadata={**lp.metadata, "truncated_to": self.box})
-        data = _TruncationData(lp, self.box, self.extend, row_of, col_of, stand_in_rows, stand_in_cols, outside_rows,
-                               outside_cols, small.n_rows, small.n_cols)
+        data = _TruncationData(lp, self.box, self.extend, row_of, col_of, stand_in_rows, stand_in_cols, small.n_rows,
+                               small.n_cols)
         return small, data
 
     def invert(self, solution, data: _TruncationData):
         lp = data.full
         if data.extend == "dual":
-            x = np.clip(0.0, lp.col_lower, lp.col_upper)  # columns merged into another: zero, or their bound
-            # each merged column's value on the member that stands for it, less what the others hold
-            others = np.bincount(data.col_of, weights=x, minlength=data.columns) - x[data.stand_in_cols]
-            x[data.stand_in_cols] = solution.x - others
+            x = _spread(solution.x, data.col_of, data.stand_in_cols, lp.col_lower, lp.col_upper)
             y = solution.row_dual[data.row_of] if len(solution.row_dual) else np.zeros(lp.n_rows)
         else:
             x = solution.x[data.col_of]
@@ -261,6 +255,38 @@ class GridTruncation(Reduction):
     def describe(self, data: _TruncationData) -> dict:
         return {"truncation": {"box": data.box, "extended": data.extend, "columns": data.columns,
                                "rows": data.rows, "full_columns": data.full.n_cols, "full_rows": data.full.n_rows}}
+
+
+def _spread(values: np.ndarray, group: np.ndarray, first: np.ndarray, lower: np.ndarray,
+            upper: np.ndarray) -> np.ndarray:
+    """Each merged column's value shared among its members (``group``: each full column's
+    merged column) within their bounds: every member starts at the bound nearest zero, and
+    what is left fills the members in turn (up to their upper bounds, or down to their
+    lower ones), the member ``first[g]`` first (one inside the box where there is one)."""
+    x = np.clip(0.0, lower, upper)
+    left = values - np.bincount(group, weights=x, minlength=len(values))
+    rank = np.ones(len(group))
+    rank[first] = 0.0
+    order = np.lexsort((np.arange(len(group)), rank, group))  # by group, its chosen member first
+    g = group[order]
+    for sign, room in ((1.0, upper - x), (-1.0, x - lower)):
+        need = np.maximum(sign * left, 0.0)[g]
+        room = room[order]
+        # what the earlier members of the same group can take (an infinite room takes the rest)
+        taken_before = _earlier_in_group(np.minimum(room, need), g)
+        x[order] += sign * np.clip(need - taken_before, 0.0, room)
+    return x
+
+
+def _earlier_in_group(amounts: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """For items sorted by ``group``, the sum of ``amounts`` over the earlier items of the
+    same group."""
+    total = np.cumsum(amounts) - amounts
+    if not len(group):
+        return total
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    first_of = np.repeat(starts, np.diff(np.r_[starts, len(group)]))
+    return total - total[first_of]
 
 
 def _summed(R: sp.csr_matrix, bounds: np.ndarray) -> np.ndarray:
