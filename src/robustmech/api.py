@@ -24,12 +24,12 @@ from .lower.quasilinear import is_quasilinear
 from .lower.size import check_program_size, is_large, large_note
 from .lower.symmetry import find_symmetries
 from .model.environment import Environment
+from .programs import truncation
 from .programs.base import Program, ReadBack, bounding_pair
 from .programs.base import program as get_program
 from .programs.lp import LinearProgram
 from .programs.reductions import Chain, Reduction, symmetry_reduction
 from .programs.symmetry import max_violation
-from .programs.truncation import Extension
 from .results.bounds import Bounds, ProgramResult
 from .solve import LPSolution, SolverOptions, dual_objective, solver_names
 from .solve import backend as solver_backend
@@ -107,10 +107,8 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     size = check_program_size(low, prog, options)  # refuse what cannot fit in memory before building it
     extend = prog.truncation(low) if truncate and solver.solver == "auto" else None
     if is_large(size) and solver.progress is not None:
-        from .programs import truncation
-
-        solver.progress(large_note(size, on_boxes=extend is not None and low.n_agents
-                                   <= truncation.TRUNCATE_UP_TO_AGENTS))
+        solver.progress(large_note(size, on_boxes=extend is not None
+                                   and truncation.tried_on_boxes(low.n_agents, size.columns)))
     lp, inverse = prog.build(low, **dict(options))
     if export:
         lp.export(export)
@@ -157,7 +155,7 @@ class Truncated:
     seconds: float
 
 
-def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: Extension) -> Truncated:
+def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: truncation.Extension) -> Truncated:
     """``lp`` solved on growing boxes of low profiles
     (:class:`robustmech.programs.truncation.GridTruncation`, the boxes of
     :func:`~robustmech.programs.truncation.boxes`), each answer inverted onto the whole
@@ -168,12 +166,9 @@ def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: Extension)
     grid, no box is certified, or a box says the whole program cannot be solved there
     (infeasible, unbounded, out of time: the whole grid is then solved, and says why).
     The solver's time limit is shared by the attempts."""
-    from .programs import truncation
-
     shape = truncation.grid_shape(lp)
     attempts: list[dict[str, Any]] = []
-    if (lp.n_cols < truncation.TRUNCATE_FROM_COLUMNS or shape is None or "k" not in lp.metadata
-            or len(shape) > truncation.TRUNCATE_UP_TO_AGENTS):
+    if shape is None or "k" not in lp.metadata or not truncation.tried_on_boxes(len(shape), lp.n_cols):
         return Truncated(None, attempts, 0.0)
     start = time.perf_counter()
     solve_seconds = reduce_seconds = 0.0
@@ -390,7 +385,6 @@ def _worth_concurrent(low: LoweredEnvironment, programs: tuple[str, str], k: int
 
     from .lower.size import available_memory, estimate
     from .parallel import usable_cores
-    from .programs import truncation
 
     if usable_cores() < 2 or multiprocessing.parent_process() is not None:
         return False  # a worker of a pool shares its cores with the pool's other workers
@@ -398,9 +392,9 @@ def _worth_concurrent(low: LoweredEnvironment, programs: tuple[str, str], k: int
         sizes = [estimate(low, name, k) for name in programs]
     except Exception:  # a program the estimate does not know: no evidence it is large
         return False
-    if truncate and low.n_agents <= truncation.TRUNCATE_UP_TO_AGENTS and all(
-            get_program(name).truncation(low) is not None and size.columns >= truncation.TRUNCATE_FROM_COLUMNS
-            for name, size in zip(programs, sizes)):
+    if truncate and all(get_program(name).truncation(low) is not None
+                        and truncation.tried_on_boxes(low.n_agents, size.columns)
+                        for name, size in zip(programs, sizes)):
         # both are solved on small boxes (seconds each); two children would each build
         # the whole program, twice the memory for a second or two
         return False

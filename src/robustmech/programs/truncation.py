@@ -68,6 +68,12 @@ BOX_GROWTH = 1.5
 Extension = Literal["primal", "dual"]
 
 
+def tried_on_boxes(n_agents: int, columns: int) -> bool:
+    """Whether the default path tries boxes first for a program of this grid dimension
+    and size (of a program that offers a truncation)."""
+    return n_agents <= TRUNCATE_UP_TO_AGENTS and columns >= TRUNCATE_FROM_COLUMNS
+
+
 def boxes(points_per_agent: int, k: int) -> list[int]:
     """The boxes to try, as the largest index b kept for each agent: from the value
     ``FIRST_BOX_VALUE`` up by ``BOX_GROWTH``, while the box is smaller than the grid."""
@@ -86,6 +92,10 @@ class _Placed:
     point: np.ndarray  # each item's flat profile, -1 for an item that is not local
     # per local group: (first item, position of X in its index, shape of its index)
     groups: tuple[tuple[int, int, tuple[int, ...]], ...]
+
+    def outside(self, inside: np.ndarray) -> np.ndarray:
+        """Whether each item is local and its profile outside the box (``inside`` per profile)."""
+        return (self.point >= 0) & ~inside[np.maximum(self.point, 0)]
 
     def moved(self, to_point: np.ndarray) -> np.ndarray:
         """For every item, the item of the same group and other indices at profile
@@ -130,10 +140,15 @@ def _clip(shape: tuple[int, ...], b: int) -> tuple[np.ndarray, np.ndarray]:
     return inside, np.asarray(np.ravel_multi_index(tuple(np.minimum(index, b)), shape))
 
 
+def _by_group(group: np.ndarray, later: np.ndarray) -> np.ndarray:
+    """The items in order of their group, then of ``later`` (smaller first), then of index."""
+    return np.lexsort((np.arange(len(group)), later, group))
+
+
 def _preferred(group: np.ndarray, outside: np.ndarray) -> np.ndarray:
     """Per group (0..G-1), the member that stands for it: one inside the box (or not
     local) if any, else its first."""
-    order = np.lexsort((np.arange(len(group)), outside, group))
+    order = _by_group(group, outside)
     first = np.ones(len(group), dtype=bool)
     first[1:] = group[order][1:] != group[order][:-1]
     return order[first]
@@ -192,8 +207,6 @@ class GridTruncation(Reduction):
             raise ValueError(f"{lp.name} has no single grid of profiles X to truncate")
         inside, clipped = _clip(shape, self.box)
         rows, cols = _place(lp.families.values(), lp.n_rows), _place(lp.variables.values(), lp.n_cols)
-        row_out = (rows.point >= 0) & ~inside[np.maximum(rows.point, 0)]
-        col_out = (cols.point >= 0) & ~inside[np.maximum(cols.point, 0)]
         if self.extend == "dual":
             # rows outside added to their clipped row; then identical columns merged
             target = rows.moved(clipped)
@@ -208,10 +221,11 @@ class GridTruncation(Reduction):
             col_of = np.searchsorted(kept_cols, first)
             C = sp.csr_matrix((np.ones(lp.n_cols), (np.arange(lp.n_cols), col_of)), shape=(lp.n_cols, len(kept_cols)))
             small_A = A[:, kept_cols].tocsr()
-            col_lower, col_upper = _summed(C.T.tocsr(), lp.col_lower), _summed(C.T.tocsr(), lp.col_upper)
+            merge = C.T.tocsr()
+            col_lower, col_upper = _summed(merge, lp.col_lower), _summed(merge, lp.col_upper)
             cost = lp.cost[kept_cols]
             stand_in_rows = kept_rows  # each kept row is the row inside the box its outside rows were added to
-            stand_in_cols = _preferred(col_of, col_out)
+            stand_in_cols = _preferred(col_of, cols.outside(inside))
         else:
             # columns outside replaced by their clipped column; then identical rows merged
             target = cols.moved(clipped)
@@ -228,7 +242,7 @@ class GridTruncation(Reduction):
             row_of = np.searchsorted(kept_rows, first)
             small_A = A[kept_rows]
             lower, upper = lp.row_lower[kept_rows], lp.row_upper[kept_rows]
-            stand_in_rows = _preferred(row_of, row_out)
+            stand_in_rows = _preferred(row_of, rows.outside(inside))
             stand_in_cols = kept_cols
         small = LinearProgram(
             name=f"{lp.name} on the box x <= {self.box}/k", sense=lp.sense, cost=np.asarray(cost, dtype=float),
@@ -265,9 +279,9 @@ def _spread(values: np.ndarray, group: np.ndarray, first: np.ndarray, lower: np.
     lower ones), the member ``first[g]`` first (one inside the box where there is one)."""
     x = np.clip(0.0, lower, upper)
     left = values - np.bincount(group, weights=x, minlength=len(values))
-    rank = np.ones(len(group))
-    rank[first] = 0.0
-    order = np.lexsort((np.arange(len(group)), rank, group))  # by group, its chosen member first
+    later = np.ones(len(group))
+    later[first] = 0.0
+    order = _by_group(group, later)  # by group, its chosen member first
     g = group[order]
     for sign, room in ((1.0, upper - x), (-1.0, x - lower)):
         need = np.maximum(sign * left, 0.0)[g]
