@@ -165,19 +165,21 @@ def sixteen_gb(monkeypatch):
 
 
 @pytest.mark.parametrize("k, estimate", [
-    ("100", "1e8 profiles, 3e8 columns, 2.2e9 nonzeros, 470 GB to build and solve"),
-    ("10000", "1e16 profiles, 3e16 columns, 2.2e17 nonzeros, 4.7e19 bytes to build and solve"),
-    ("99999999999999999999", "1e80 profiles, 3e80 columns, 2.2e81 nonzeros, 4.7e83 bytes to build and solve"),
+    ("100", "1e8 profiles, 3e8 columns, 2.2e9 nonzeros, 470 GB to build and solve, 66 GB on boxes"),
+    ("10000", "1e16 profiles, 3e16 columns, 2.2e17 nonzeros, 4.7e19 bytes to build and solve, 6.6e18 bytes on boxes"),
+    ("99999999999999999999", "1e80 profiles, 3e80 columns, 2.2e81 nonzeros, 4.7e83 bytes to build and solve, "
+                             "6.6e82 bytes on boxes"),
 ])
 def test_k_too_large_for_this_machine(capsys, sixteen_gb, k, estimate):
     """Refused before anything is allocated (--k 100 was 7 GB and a MemoryError, --k 10000
-    numpy's 'Unable to allocate 213. PiB', --k 99999999999999999999 an OverflowError)."""
+    numpy's 'Unable to allocate 213. PiB', --k 99999999999999999999 an OverflowError).
+    The default path would solve it on boxes of low profiles, which is what must fit."""
     from robustmech.lower.size import magnitude
 
     shown = magnitude(int(k))
     assert error_line(capsys, ["solve", str(MODELS / "public_good.mech"), "--k", k]) == \
-        (f"guarantee at k = {shown} on public_good is too large for this machine: {estimate}, and 16 GB is "
-         "available; use a smaller k")
+        (f"guarantee at k = {shown} on public_good is too large for this machine: {estimate} of low profiles, "
+         "and 16 GB is available; use a smaller k")
 
 
 def test_a_hundred_agents_of_the_public_good(capsys, sixteen_gb):
@@ -192,6 +194,37 @@ def test_a_program_that_fits_is_built(sixteen_gb):
     est = size.check_program_size(rm.validate(env), "potential", {"k": 20})
     lp_nonzeros = 2_409_609  # UB-P-20 as built
     assert est.profiles == 401**2 and lp_nonzeros <= est.nonzeros <= 2 * lp_nonzeros
+
+
+def test_on_boxes_what_must_fit_is_the_whole_grids_vectors(capsys, monkeypatch):
+    """LB-G-40 of the public good is solved on boxes with its whole matrix unassembled: a
+    machine with 4 GB (below the 12 GB of the assembled program) takes it, one with 1 GB
+    refuses it with the on-boxes size; without the boxes, 4 GB refuses the whole grid."""
+    low = rm.validate(rm.load_model(MODELS / "public_good.mech"))
+    on_boxes = lambda est: True  # noqa: E731
+    monkeypatch.setattr(size, "available_memory", lambda: 4 * 10**9)
+    est = size.check_program_size(low, "guarantee", {"k": 40}, on_boxes)
+    assert est is not None and est.bytes > 4 * 10**9 > est.bytes_on_boxes
+    with pytest.raises(rm.ParameterError, match="12 GB to build and solve, and 4 GB is available"):
+        size.check_program_size(low, "guarantee", {"k": 40})
+    monkeypatch.setattr(size, "available_memory", lambda: 10**9)
+    with pytest.raises(rm.ParameterError, match="1.69 GB on boxes of low profiles, and 1 GB is available"):
+        size.check_program_size(low, "guarantee", {"k": 40}, on_boxes)
+
+
+def test_no_box_certified_and_the_whole_grid_too_large(monkeypatch):
+    """When no box is certified the whole matrix would be assembled: where it does not fit,
+    the run is refused then, saying so (UB-P-10 on x <= 1 only, which its σ passes)."""
+    from robustmech.programs import truncation
+
+    low = rm.validate(rm.load_model(MODELS / "public_good.mech", params={"N": 2, "vbar": 3}))
+    est = size.estimate(low, "potential", 10)
+    monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
+    monkeypatch.setattr(truncation, "boxes", lambda points, k: [10])
+    monkeypatch.setattr(size, "available_memory", lambda: (est.bytes + est.bytes_on_boxes) // 2)
+    with pytest.raises(rm.ParameterError, match="no box of low profiles was certified, and the whole grid is too "
+                                                "large for this machine"):
+        rm.solve(low, "potential", 10)
 
 
 # ------------------------------------------------------------------ output paths
@@ -270,7 +303,7 @@ def test_a_large_program_is_announced_before_it_is_built(monkeypatch):
     class Built(Exception):
         pass
 
-    def build(low, k):
+    def build(low, k, structured=False):
         raise Built()
 
     monkeypatch.setattr(size, "available_memory", lambda: 64 * 10**9)
@@ -279,8 +312,9 @@ def test_a_large_program_is_announced_before_it_is_built(monkeypatch):
     low = rm.validate(rm.load_model(MODELS / "public_good.mech"))
     with pytest.raises(Built):
         rm.api.run(low, "guarantee", {"k": 40}, SolverOptions(progress=lines.append))
-    assert lines == ["guarantee at k = 40 is large: 2.6e6 profiles, 7.7e6 columns, 5.6e7 nonzeros, 12 GB to build "
-                     "and solve; building it takes about 28 s and it is solved first on boxes of low profiles"]
+    assert lines == ["guarantee at k = 40 is large: 2.6e6 profiles, 7.7e6 columns, 5.6e7 nonzeros; it is solved "
+                     "first on boxes of low profiles, the whole matrix kept unassembled (1.69 GB) to certify the "
+                     "answer"]
     lines.clear()
     with pytest.raises(Built):  # the whole grid
         rm.api.run(low, "guarantee", {"k": 40}, SolverOptions(progress=lines.append), truncate=False)

@@ -123,18 +123,22 @@ def test_each_box_bounds_from_its_side(whole, box):
 
 
 def test_default_path_tries_boxes_and_keeps_the_first_certified(public_good, monkeypatch, whole):
-    """Through ``rm.solve`` (the threshold lowered to this size): LB-G-10 is certified on
-    the first box (x <= 2), UB-P-10 on the second (x <= 3) after the first is refused,
-    both at the whole programs' values; ``truncate=False`` solves the whole grid."""
+    """Through ``rm.solve`` (the threshold lowered to this size): both programs are
+    certified on the first box (x <= 3) at the whole programs' values; started at x <= 2,
+    UB-P-10 is refused there (its σ reaches x = 3) and certified on the next box (x <= 3),
+    LB-G-10 certified at once; ``truncate=False`` solves the whole grid."""
     monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
-    lb = rm.solve(public_good, "guarantee", 10)
-    ub = rm.solve(public_good, "potential", 10)
-    assert [a["box"] for a in lb.extra["truncation"]["attempts"]] == [20]
-    assert [(a["box"], a["certified"]) for a in ub.extra["truncation"]["attempts"]] == [(20, False), (30, True)]
-    for result, name in ((lb, "guarantee"), (ub, "potential")):
-        assert result.extra["dual_certified"] and result.extra["max_violation"] <= 1e-9
-        assert result.value == pytest.approx(whole[name][1].value, abs=1e-9)
-    assert ub.information.joint.shape == (101, 101, 2)
+    for first, lb_boxes, ub_boxes in ((3.0, [(30, True)], [(30, True)]),
+                                      (2.0, [(20, True)], [(20, False), (30, True)])):
+        monkeypatch.setattr(truncation, "FIRST_BOX_VALUE", first)
+        lb = rm.solve(public_good, "guarantee", 10)
+        ub = rm.solve(public_good, "potential", 10)
+        assert [(a["box"], a["certified"]) for a in lb.extra["truncation"]["attempts"]] == lb_boxes
+        assert [(a["box"], a["certified"]) for a in ub.extra["truncation"]["attempts"]] == ub_boxes
+        for result, name in ((lb, "guarantee"), (ub, "potential")):
+            assert result.extra["dual_certified"] and result.extra["max_violation"] <= 1e-9
+            assert result.value == pytest.approx(whole[name][1].value, abs=1e-9)
+        assert ub.information.joint.shape == (101, 101, 2)
     plain = rm.solve(public_good, "potential", 10, truncate=False)
     assert "truncation" not in plain.extra
 
@@ -180,13 +184,13 @@ def test_not_offered_where_the_grid_is_not_the_whole_story():
     assert program("potential").truncation(plain) == "dual"
 
 
-def test_boxes_grow_from_the_value_two_and_stop_below_the_grid():
-    """At k = 30 (901 points an agent): x <= 2, 3, 4.5, ... while smaller than X(30)."""
+def test_boxes_grow_from_the_value_three_and_stop_below_the_grid():
+    """At k = 30 (901 points an agent): x <= 3, 4.5, 6.75, ... while smaller than X(30)."""
     got = boxes(901, 30)
-    assert got[:3] == [60, 90, 135] and got[-1] < 900
+    assert got[:3] == [90, 135, 203] and got[-1] < 900
     assert all(b2 > b1 for b1, b2 in zip(got, got[1:]))
-    assert boxes(10, 3) == [6]  # X(3) = {0, 1/3, ..., 3}: x <= 2, and x <= 3 is the grid
-    assert boxes(5, 2) == []  # X(2) = {0, 1/2, ..., 2}: the first box would be the grid
+    assert boxes(17, 4) == [12]  # X(4) = {0, 1/4, ..., 4}: x <= 3, and x <= 4.5 passes the grid
+    assert boxes(10, 3) == []  # X(3) = {0, 1/3, ..., 3}: the first box would be the grid
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from .directives import directives as check_directives
 from .errors import ModelError, SolverError
 from .lower.arrays import LoweredEnvironment, lower_environment
 from .lower.quasilinear import is_quasilinear
-from .lower.size import check_program_size, is_large, large_note
+from .lower.size import check_program_size, check_whole_grid, is_large, large_note
 from .lower.symmetry import find_symmetries
 from .model.environment import Environment
 from .programs import truncation
@@ -104,19 +104,29 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     rows and weak-duality bound certify is kept (:func:`solve_truncated`); otherwise the
     whole grid is solved."""
     prog = get_program(program)
-    size = check_program_size(low, prog, options)  # refuse what cannot fit in memory before building it
     extend = prog.truncation(low) if truncate and solver.solver == "auto" else None
+
+    def on_boxes(est) -> bool:
+        return extend is not None and truncation.tried_on_boxes(low.n_agents, est.columns)
+
+    size = check_program_size(low, prog, options, on_boxes)  # refuse what cannot fit in memory before building it
+    if size is None or not on_boxes(size):
+        extend = None
     if is_large(size) and solver.progress is not None:
-        solver.progress(large_note(size, on_boxes=extend is not None
-                                   and truncation.tried_on_boxes(low.n_agents, size.columns)))
-    lp, inverse = prog.build(low, **dict(options))
+        solver.progress(large_note(size, on_boxes=extend is not None))
+    # on boxes, the whole program is kept structured: folded onto each box, and applied to
+    # vectors to certify the answer, never assembled unless no box is certified
+    lp, inverse = prog.build_structured(low, **dict(options)) if extend else prog.build(low, **dict(options))
     if export:
-        lp.export(export)
+        lp.assembled().export(export)
     boxes = solve_truncated(lp, solver, extend) if extend is not None else Truncated(None, [], 0.0)
     if boxes.answer is not None:
         solution, certificate, reduce_seconds = boxes.answer
         return Solved(prog, lp, solution, prog.read(lp, solution, inverse), certificate,
                       lp.build_seconds + reduce_seconds)
+    if lp.structured:
+        check_whole_grid(size, low.env.name)  # no box certified: the whole matrix is assembled
+    lp = lp.assembled()
     if boxes.attempts and solver.time_limit is not None:
         solver = replace(solver, time_limit=max(solver.time_limit - boxes.seconds, 1.0))
     start = time.perf_counter()

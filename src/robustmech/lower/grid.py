@@ -15,6 +15,8 @@ from functools import cached_property, lru_cache
 import numpy as np
 import scipy.sparse as sp
 
+from .kron import Axis, Kron
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -83,6 +85,47 @@ class Grid:
         """∇̃+ of eq. (7) on one agent's K points (the factor that :meth:`adjoint_upward` lifts)."""
         return _adjoint_upward_1d(self.k)
 
+    # -- the same operators, kept as Kronecker products (robustmech.lower.kron) --------
+
+    def identity_operator(self) -> Kron:
+        """The identity on functions of X(k), one grid axis per agent."""
+        return _on_axes(self.n_agents, self.points_per_agent, None, 0)
+
+    def ones_operator(self, side: str = "rows") -> Kron:
+        """The column of ones over X(k) (``side="rows"``: |X| × 1, a function's constant
+        part) or the row of ones (``"columns"``: 1 × |X|, a sum over the profiles)."""
+        K = self.points_per_agent
+        column = side == "rows"
+        one = Kron.factor(np.ones((K, 1)) if column else np.ones((1, K)), row_grid=column, col_grid=not column)
+        out = one
+        for _ in range(self.n_agents - 1):
+            out = out.kron(one)
+        return out
+
+    def at_zero_operator(self, agent: int) -> Kron:
+        """:meth:`at_zero`, unassembled: its rows (the others' profiles x_-i) are kept as an
+        index of their own, not grid points, so a fold acts on its columns only."""
+        K = self.points_per_agent
+        e0 = sp.csr_matrix(([1.0], ([0], [0])), shape=(1, K))
+        out = None
+        for i in range(self.n_agents):
+            axis = Kron.factor(e0, col_grid=True) if i == agent else Kron((Axis(K, K, False, True),), ((1.0, (None,)),))
+            out = axis if out is None else out.kron(axis)
+        assert out is not None
+        return out
+
+    def upward_operator(self, agent: int) -> Kron:
+        """∇+_i (:meth:`upward`), unassembled."""
+        return _on_axes(self.n_agents, self.points_per_agent, _upward_1d(self.k), agent)
+
+    def downward_operator(self, agent: int) -> Kron:
+        """∇-_i (:meth:`downward`), unassembled."""
+        return _on_axes(self.n_agents, self.points_per_agent, _downward_1d(self.k), agent)
+
+    def adjoint_upward_operator(self, agent: int) -> Kron:
+        """∇̃+_i (:meth:`adjoint_upward`), unassembled."""
+        return _on_axes(self.n_agents, self.points_per_agent, _adjoint_upward_1d(self.k), agent)
+
     def at_zero(self, agent: int) -> sp.csr_matrix:
         """Selects the profiles (0, x_-i): a |X_-i|×|X| 0/1 matrix."""
         K = self.points_per_agent
@@ -90,6 +133,12 @@ class Grid:
         left = sp.identity(K**agent, format="csr")
         right = sp.identity(K ** (self.n_agents - agent - 1), format="csr")
         return sp.kron(sp.kron(left, e0), right, format="csr")
+
+
+def _on_axes(n_agents: int, points: int, one_agent: sp.csr_matrix | None, agent: int) -> Kron:
+    factors = tuple(one_agent if i == agent else None for i in range(n_agents))
+    axes = Kron.identity(points, grid=True).axes * n_agents
+    return Kron(axes, ((1.0, factors),))
 
 
 @lru_cache(maxsize=64)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping, TypeGuard
+from typing import Any, Callable, Mapping, TypeGuard
 
 from ..errors import ParameterError
 
@@ -23,6 +23,11 @@ from ..errors import ParameterError
 BYTES_PER_NONZERO = 200
 #: bytes per column (bounds, costs, the solution and its duals, the solver's copies)
 BYTES_PER_COLUMN = 100
+#: bytes per row of a program solved on boxes of low profiles, whose whole matrix is kept
+#: as Kronecker-structured blocks and never assembled: its bounds, activity, duals and
+#: where each row folds (LB-G-40 and UB-P-40 of the public good, 5.1 million columns and
+#: 7.7 million rows: 1.26 GB at the peak, both programs, one after the other)
+BYTES_PER_ROW_ON_BOXES = 60
 #: the programs of this size and beyond take minutes: say so before starting
 LARGE_NONZEROS = 20_000_000
 #: beyond this many profiles the outcome space's vertices are not enumerated for the estimate
@@ -44,6 +49,12 @@ class SizeEstimate:
     @property
     def bytes(self) -> int:
         return self.nonzeros * BYTES_PER_NONZERO + self.columns * BYTES_PER_COLUMN
+
+    @property
+    def bytes_on_boxes(self) -> int:
+        """The bytes of the program solved on boxes of low profiles: its vectors at the
+        whole grid's size (the matrix stays structured; the box programs are far smaller)."""
+        return self.columns * BYTES_PER_COLUMN + self.rows * BYTES_PER_ROW_ON_BOXES
 
     def describe(self) -> str:
         return (f"{magnitude(self.profiles)} profiles, {magnitude(self.columns)} columns, "
@@ -105,9 +116,14 @@ def estimate(low, program: str, k: int) -> SizeEstimate:
     return SizeEstimate(program, k, x, columns, rows, nonzeros)
 
 
-def check_program_size(low, program: Any, options: Mapping[str, Any]) -> SizeEstimate | None:
+def check_program_size(low, program: Any, options: Mapping[str, Any],
+                       on_boxes: Callable[[SizeEstimate], bool] | None = None) -> SizeEstimate | None:
     """Refuse a program on X(k) that cannot fit in this machine's memory (the estimate
-    is in the message); returns the estimate, or None for a program not on X(k)."""
+    is in the message); returns the estimate, or None for a program not on X(k).
+    ``on_boxes`` says, from the estimate, whether the program will be solved on boxes of
+    low profiles first (:mod:`robustmech.programs.truncation`): then what has to fit is
+    :attr:`SizeEstimate.bytes_on_boxes`, and the whole grid is checked again
+    (:func:`check_whole_grid`) only if no box is certified."""
     name = getattr(program, "name", str(program))
     k = options.get("k")
     if k is None or isinstance(k, bool) or not isinstance(k, int) and not hasattr(k, "__index__"):
@@ -119,11 +135,27 @@ def check_program_size(low, program: Any, options: Mapping[str, Any]) -> SizeEst
         return None
     est = estimate(low, name, k)
     free = available_memory()
+    if on_boxes is not None and on_boxes(est):
+        if est.bytes_on_boxes > free:
+            raise ParameterError(f"{name} at k = {magnitude(k)} on {low.env.name} is too large for this machine: "
+                                 f"{est.describe()}, {show_bytes(est.bytes_on_boxes)} on boxes of low profiles, "
+                                 f"and {show_bytes(free)} is available; use a smaller k")
+        return est
     if est.bytes > free:
         raise ParameterError(f"{name} at k = {magnitude(k)} on {low.env.name} is too large for this machine: "
                          f"{est.describe()}, and {show_bytes(free)} is available; use a smaller k"
                          + (" or fewer agents" if low.n_agents > 2 else ""))
     return est
+
+
+def check_whole_grid(est: SizeEstimate | None, model: str) -> None:
+    """Refuse to assemble the whole program after no box of low profiles was certified,
+    where it does not fit in this machine's memory."""
+    free = available_memory()
+    if est is not None and est.bytes > free:
+        raise ParameterError(f"{est.program} at k = {magnitude(est.k)} on {model}: no box of low profiles was "
+                             f"certified, and the whole grid is too large for this machine: {est.describe()}, and "
+                             f"{show_bytes(free)} is available; use a smaller k")
 
 
 def is_large(est: SizeEstimate | None) -> TypeGuard[SizeEstimate]:
@@ -139,9 +171,13 @@ def large_note(est: SizeEstimate, on_boxes: bool = False) -> str:
     """The line said before a large program is built: its size and how long it takes
     (``on_boxes``: it is solved first on boxes of low profiles, in seconds where one is
     certified; robustmech.programs.truncation)."""
+    if on_boxes:
+        return (f"{est.program} at k = {magnitude(est.k)} is large: {magnitude(est.profiles)} profiles, "
+                f"{magnitude(est.columns)} columns, {magnitude(est.nonzeros)} nonzeros; it is solved first on boxes "
+                f"of low profiles, the whole matrix kept unassembled ({show_bytes(est.bytes_on_boxes)}) to certify "
+                "the answer")
     seconds = est.nonzeros / BUILD_RATE
     building = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
-    solving = ("it is solved first on boxes of low profiles" if on_boxes else
-               "solving it several times as long" if seconds >= 90 else "solving it minutes")
+    solving = "solving it several times as long" if seconds >= 90 else "solving it minutes"
     return (f"{est.program} at k = {magnitude(est.k)} is large: {est.describe()}; building it takes about "
             f"{building} and {solving}")

@@ -84,6 +84,13 @@ class Program(ABC):
     def read(self, lp: LinearProgram, solution, inverse) -> ReadBack:
         """Economic objects from an optimal ``solution`` (an ``LPSolution``) of ``lp``."""
 
+    def build_structured(self, lowered, **options) -> tuple[LinearProgram, Any]:
+        """:meth:`build`, with the matrix kept as Kronecker-structured blocks where the
+        program writes it so (:attr:`LinearProgram.structured`): what a box of the grid
+        is folded from (:mod:`robustmech.programs.truncation`). The default builds it
+        assembled, which every consumer of the structured form also takes."""
+        return self.build(lowered, **options)
+
     def describe(self) -> str:
         return f"{self.title}, {self.source}"
 

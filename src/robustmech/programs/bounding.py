@@ -9,6 +9,9 @@ simplex and q(x) = m(·|x).
 Layouts: the mechanism m is stored x-major, column ``x * d + j``; the information
 structure σ is θ-major, column ``θ * |X| + x``. All blocks are Kronecker products of
 the grid's derivative matrices with coefficient rows: no Python loop over grid points.
+They are written as structured blocks (:mod:`robustmech.lower.kron`), assembled by the
+builder, or kept as they are with ``structured=True`` (to be folded onto a box of the
+grid and to certify a solution on the whole grid without assembling it).
 
 An ambiguous prior (a set 𝒫 of priors: known marginals, or the convex hull of listed
 priors) enters through :mod:`robustmech.programs.priors`: in LB-G-k and (12) the
@@ -30,6 +33,7 @@ import scipy.sparse as sp
 from ..errors import UnsupportedError
 from ..lower.arrays import LoweredEnvironment
 from ..lower.grid import Grid
+from ..lower.kron import Kron, hstack, kron, vstack
 from ..model.objects import InformationStructure, Mechanism
 from . import baseline as bl
 from . import restrictions
@@ -50,13 +54,14 @@ class Inverse:
     lowered: LoweredEnvironment
 
 
-def build(program: str, lowered: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
+def build(program: str, lowered: LoweredEnvironment, k: int,
+          structured: bool = False) -> tuple[LinearProgram, Inverse]:
     """Build one of ``guarantee`` (LB-G-k), ``potential`` (UB-P-k), ``dual`` (12)."""
     builders = {"guarantee": build_guarantee_lower_bound, "potential": build_potential_upper_bound,
                 "dual": build_relaxed_dual}
     if program not in builders:
         raise UnsupportedError(f"unknown program '{program}'; choose one of {', '.join(PROGRAMS)}")
-    return builders[program](lowered, k)
+    return builders[program](lowered, k, structured)
 
 
 def index_sets(grid: Grid, low: LoweredEnvironment) -> dict[str, IndexSet]:
@@ -69,7 +74,7 @@ def index_sets(grid: Grid, low: LoweredEnvironment) -> dict[str, IndexSet]:
     }
 
 
-def _mechanism_rows(grid: Grid, low: LoweredEnvironment, derivative) -> tuple[sp.csr_matrix, np.ndarray]:
+def _mechanism_rows(grid: Grid, low: LoweredEnvironment, derivative):
     """Rows of w(q(x), θ) + Σ_i u_i(∂_i q(x), θ) over (θ, x), θ-major: the strategic
     virtual objective (4) of 004 with ∂ = ∇+, or the modified one of (11) with ∂ = ∇-.
 
@@ -77,48 +82,47 @@ def _mechanism_rows(grid: Grid, low: LoweredEnvironment, derivative) -> tuple[sp
     (w's constant, plus u_i's constant times ∂_i 1, which is non-zero only for ∇-).
     """
     n_x = grid.size
-    eye = sp.identity(n_x, format="csr")
+    eye = grid.identity_operator()
     ops = [derivative(i) for i in range(low.n_agents)]
-    ones = np.ones(n_x)
-    d_ones = [op @ ones for op in ops]
     blocks, consts = [], []
     for s in range(low.n_states):
-        block = sp.kron(eye, low.designer_coef[s][None, :], format="csr")
+        block = kron(eye, low.designer_coef[s][None, :])
         const = np.full(n_x, low.designer_const[s])
         for i, op in enumerate(ops):
             coef = low.utility_coef[i, s]
             if np.any(coef):
-                block = block + sp.kron(op, coef[None, :], format="csr")
+                block = block + kron(op, coef[None, :])
             if low.utility_const[i, s]:
-                const = const + low.utility_const[i, s] * d_ones[i]
+                const = const + low.utility_const[i, s] * (op @ np.ones(n_x))
         blocks.append(block)
         consts.append(const)
-    return sp.vstack(blocks, format="csr"), np.concatenate(consts)
+    return vstack(blocks), np.concatenate(consts)
 
 
 def _polytope_rows(builder: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:
     """q(x) ∈ P for every x: P's rows repeated on the grid (bounds go on the columns)."""
-    poly, eye = low.polytope, sp.identity(grid.size, format="csr")
+    poly, eye = low.polytope, grid.identity_operator()
     X = index_sets(grid, low)["X"]
     if len(poly.A_eq):
-        builder.add_rows("feasibility_eq", {"m": sp.kron(eye, sp.csr_matrix(poly.A_eq), format="csr")},
-                         lower=np.tile(poly.b_eq, grid.size), upper=np.tile(poly.b_eq, grid.size),
+        builder.add_rows("feasibility_eq", {"m": kron(eye, poly.A_eq)},
+                         lower=poly.b_eq, upper=poly.b_eq,  # P's rows, the same at every x
                          description="the outcome at each profile is feasible (lotteries sum to one)",
                          index=(X, labelled("E", range(1, len(poly.A_eq) + 1), description="equality rows of P")))
     if len(poly.A_ub):
-        builder.add_rows("feasibility_ub", {"m": sp.kron(eye, sp.csr_matrix(poly.A_ub), format="csr")},
-                         upper=np.tile(poly.b_ub, grid.size), description="the outcome at each profile is feasible",
+        builder.add_rows("feasibility_ub", {"m": kron(eye, poly.A_ub)},
+                         upper=poly.b_ub, description="the outcome at each profile is feasible",
                          index=(X, labelled("U", range(1, len(poly.A_ub) + 1), description="inequality rows of P")))
 
 
 def _mechanism_variables(builder: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:
     poly, sets = low.polytope, index_sets(grid, low)
-    builder.add_variables("m", lower=np.tile(poly.lower, grid.size), upper=np.tile(poly.upper, grid.size),
+    builder.add_variables("m", lower=poly.lower, upper=poly.upper,  # per outcome, the same at every x
                           description="m(ω|x): the mechanism's outcome at each action profile",
                           index=(sets["X"], sets["Omega"]))
 
 
-def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
+def build_guarantee_lower_bound(low: LoweredEnvironment, k: int,
+                                structured: bool = False) -> tuple[LinearProgram, Inverse]:
     """LB-G-k, the linear program (9) of 004, with the upward derivative ∇+ of (1).
 
     max Σ_θ μ(θ) λ(θ)  s.t.  λ(θ) <= Σ_ω [w(ω,θ) m(ω|x) + Σ_i u_i(ω,θ) ∇+_i m(ω|x)]  ∀θ, x
@@ -129,11 +133,11 @@ def build_guarantee_lower_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
     """
     start = time.perf_counter()
     grid = Grid(low.n_agents, k)
-    b = ProgramBuilder(f"LB-G-{k}", "max", drop_rounding=True)
+    b = ProgramBuilder(f"LB-G-{k}", "max", drop_rounding=True, structured=structured)
     _mechanism_variables(b, grid, low)
     lam = add_multiplier(b, low, grid.size, index_sets(grid, low)["Theta"],
-                         "λ(θ): the lowest strategic virtual objective in state θ")
-    coef, const = _mechanism_rows(grid, low, grid.upward)
+                         "λ(θ): the lowest strategic virtual objective in state θ", ones=grid.ones_operator())
+    coef, const = _mechanism_rows(grid, low, grid.upward_operator)
     b.add_rows("strategic", {"m": -coef, **lam}, upper=const,
                description="λ(θ) <= strategic virtual objective (4) at every (θ, x)",
                index=(index_sets(grid, low)["Theta"], index_sets(grid, low)["X"]))
@@ -155,7 +159,7 @@ def _participation_rows(b: ProgramBuilder, grid: Grid, low: LoweredEnvironment) 
     members: list[tuple] = []
     others = list(itertools.product(*([tuple(float(v) for v in grid.values)] * (grid.n_agents - 1))))
     for i in range(low.n_agents):
-        select = grid.at_zero(i)
+        select = grid.at_zero_operator(i)
         seen = set()
         for s in range(low.n_states):
             coef, const = low.utility_coef[i, s], low.utility_const[i, s]
@@ -165,17 +169,17 @@ def _participation_rows(b: ProgramBuilder, grid: Grid, low: LoweredEnvironment) 
             if key in seen:
                 continue
             seen.add(key)
-            mats.append(sp.kron(select, coef[None, :], format="csr"))
+            mats.append(kron(select, coef[None, :]))
             lowers.append(np.full(select.shape[0], -const))
             # θ names the first state of its class (states with the same utility for i)
             members.extend((low.env.agents[i], low.env.states.labels[s]) + x for x in others)
     if mats:
-        b.add_rows("participation", {"m": sp.vstack(mats, format="csr")}, lower=np.concatenate(lowers),
+        b.add_rows("participation", {"m": vstack(mats)}, lower=np.concatenate(lowers),
                    description="action 0 is participation secure: u_i(m(0, x_-i), θ) >= 0",
                    index=(labelled("IThetaX0", members, description="(agent i, state θ, others' profile x_-i)"),))
 
 
-def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
+def build_relaxed_dual(low: LoweredEnvironment, k: int, structured: bool = False) -> tuple[LinearProgram, Inverse]:
     """The relaxed dual (12) of 004, the LP dual of UB-P-k (10): LB-G-k's form with
     the downward derivative ∇- (which prices the lowest type's participation into the
     objective) and no participation-security rows."""
@@ -185,11 +189,11 @@ def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, 
               "over every information structure, not over those refining the baseline; use 'potential'")
     start = time.perf_counter()
     grid = Grid(low.n_agents, k)
-    b = ProgramBuilder(f"dual-{k}", "max", drop_rounding=True)
+    b = ProgramBuilder(f"dual-{k}", "max", drop_rounding=True, structured=structured)
     _mechanism_variables(b, grid, low)
     lam = add_multiplier(b, low, grid.size, index_sets(grid, low)["Theta"],
-                         "λ(θ): the lowest modified strategic virtual objective")
-    coef, const = _mechanism_rows(grid, low, grid.downward)
+                         "λ(θ): the lowest modified strategic virtual objective", ones=grid.ones_operator())
+    coef, const = _mechanism_rows(grid, low, grid.downward_operator)
     b.add_rows("strategic", {"m": -coef, **lam}, upper=const,
                description="λ(θ) <= modified strategic virtual objective (11) at every (θ, x)",
                index=(index_sets(grid, low)["Theta"], index_sets(grid, low)["X"]))
@@ -198,7 +202,8 @@ def build_relaxed_dual(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, 
     return b.build(time.perf_counter() - start, meta), Inverse("dual", grid, low)
 
 
-def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[LinearProgram, Inverse]:
+def build_potential_upper_bound(low: LoweredEnvironment, k: int,
+                                structured: bool = False) -> tuple[LinearProgram, Inverse]:
     """UB-P-k, the linear program (10) of 004, with the adjoint derivative ∇̃+ of (7).
 
     min Σ_x γ(x)  s.t.  γ(x) >= Σ_θ [w(ω,θ) σ(x,θ) - Σ_i u_i(ω,θ) ∇̃+_i σ(x,θ)]  ∀x, ω
@@ -245,10 +250,11 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
     baseline = bl.baseline_of(low)
     if baseline is None:
         n_x = grid.size
-        b = ProgramBuilder(f"UB-P-{k}", "min", drop_rounding=True)
+        b = ProgramBuilder(f"UB-P-{k}", "min", drop_rounding=True, structured=structured)
         b.add_variables("sigma", description="σ(x, θ): the information structure on X(k) (stored θ-major)",
                         index=(sets["Theta"], sets["X"]))
-        adj = [grid.adjoint_upward(i) for i in range(low.n_agents)]
+        adj = [grid.adjoint_upward_operator(i) for i in range(low.n_agents)]
+        eye = grid.identity_operator()
     else:
         # signals (s_i, x_i): profiles of pairs, each agent's x_i within its baseline signal s_i
         sizes, inner = bl.signal_sizes(low), (grid.points_per_agent,) * low.n_agents
@@ -259,18 +265,18 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
         pi = bl.joint(low)  # (|S|, |Θ|)
         signal = bl.signal_of_pairs(sizes, inner)  # pair profile -> its baseline signal profile
         live = (pi[signal].T > 0).reshape(-1)  # θ-major
-        b = ProgramBuilder(f"UB-P-{k} (baseline)", "min", drop_rounding=True)
+        b = ProgramBuilder(f"UB-P-{k} (baseline)", "min", drop_rounding=True, structured=structured)
         b.add_variables("sigma", upper=np.where(live, np.inf, 0.0),
                         description="σ(θ, s, x): the information structure refining the baseline, signals (s_i, x_i) "
                         "(stored θ-major)", index=(sets["Theta"], sets["X"]))
         one = grid.adjoint_upward_one_agent()
         adj = [bl.lift(one, i, sizes, inner) for i in range(low.n_agents)]
+        eye = sp.identity(n_x, format="csr")
     b.add_variables("gamma", lower=-np.inf, description="γ(x): the highest informational virtual objective at x",
                     index=(sets["X"],))
     b.set_cost("gamma", 1.0)
-    eye = sp.identity(n_x, format="csr")
 
-    def virtual(direction: np.ndarray, with_constants: bool) -> sp.csr_matrix:
+    def virtual(direction: np.ndarray, with_constants: bool):
         # Σ_θ [w(v,θ) σ_θ - Σ_i u_i(v,θ) ∇̃+_i σ_θ] as a row block over x, columns over (θ, x)
         cols = []
         for s in range(n_s):
@@ -281,19 +287,18 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
                 if u:
                     block = block - u * adj[i]
             cols.append(block)
-        return sp.hstack(cols, format="csr")
+        return hstack(cols)
 
     vmats = [virtual(v, True) for v in gens.vertices]
-    b.add_rows("virtual",
-               {"sigma": -sp.vstack(vmats, format="csr"), "gamma": sp.vstack([eye] * len(vmats), format="csr")},
+    b.add_rows("virtual", {"sigma": -vstack(vmats), "gamma": vstack([eye] * len(vmats))},
                lower=0.0, description="γ(x) >= informational virtual objective (8) at every (x, outcome)",
                index=(_generator_set("V", gens.vertices, low, "vertices of the outcome space"), sets["X"]))
     if len(gens.rays):
-        b.add_rows("rays", {"sigma": sp.vstack([virtual(r, False) for r in gens.rays], format="csr")}, upper=0.0,
+        b.add_rows("rays", {"sigma": vstack([virtual(r, False) for r in gens.rays])}, upper=0.0,
                    description="the informational virtual objective is bounded along every ray of the outcome space",
                    index=(_generator_set("R", gens.rays, low, "extreme rays of the outcome space"), sets["X"]))
     if len(gens.lineality):
-        b.add_rows("lineality", {"sigma": sp.vstack([virtual(l, False) for l in gens.lineality], format="csr")},
+        b.add_rows("lineality", {"sigma": vstack([virtual(l, False) for l in gens.lineality])},
                    lower=0.0, upper=0.0,
                    description="the informational virtual objective is flat in free directions (transfers)",
                    index=(_generator_set("L", gens.lineality, low, "lineality directions of the outcome space"),
@@ -301,7 +306,7 @@ def build_potential_upper_bound(low: LoweredEnvironment, k: int) -> tuple[Linear
     meta = {"program": "potential", "k": k, "equation": "(10) of 004", "vertices": gens.vertices.tolist(),
             "grid_dimension": grid.n_agents}
     if baseline is None:
-        add_state_marginal(b, low, "sigma", sp.kron(sp.identity(n_s), np.ones((1, n_x)), format="csr"),
+        add_state_marginal(b, low, "sigma", kron(Kron.identity(n_s), grid.ones_operator("columns")),
                            sets["Theta"])
     else:
         n_sig = pi.shape[0]
@@ -368,6 +373,10 @@ class _BoundingProgram(Program):
     def build(self, lowered: LoweredEnvironment, **options) -> tuple[LinearProgram, Inverse]:
         k = self.options(options)["k"]
         return type(self).builder(lowered, k)
+
+    def build_structured(self, lowered: LoweredEnvironment, **options) -> tuple[LinearProgram, Inverse]:
+        k = self.options(options)["k"]
+        return type(self).builder(lowered, k, structured=True)
 
     def read(self, lp: LinearProgram, solution, inverse: Inverse) -> ReadBack:
         objects = read(lp, solution.x, inverse)

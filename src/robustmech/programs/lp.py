@@ -13,6 +13,7 @@ export as ``.lp``/``.mps``; the solve layer hands the arrays to HiGHS directly.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
+from ..lower.kron import Blocks, tocsr
 
 # What a symmetry of the environment (a relabeling (π, τ, φ) of agents, states and
 # outcome coordinates, lower/symmetry.py) permutes. An index set of another kind (or of
@@ -115,6 +118,16 @@ def labelled(name: str, labels, kind: str = "", description: str = "") -> IndexS
     return IndexSet(name, labels=tuple(labels), kind=kind, description=description)
 
 
+#: the length of the pieces a long vector is checked in (small temporaries on a program
+#: of millions of rows)
+CHUNK = 1 << 18
+
+
+def chunks(n: int):
+    """Slices covering range(n) in pieces of ``CHUNK``."""
+    return (slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK))
+
+
 def row_largest(A: sp.csr_matrix) -> np.ndarray:
     """The largest magnitude in each row of a CSR matrix without duplicate entries (0
     for an empty row)."""
@@ -190,6 +203,12 @@ class LinearProgram:
     solver layer reads one key of it, ``grid_dimension``: the number of agents whose
     grid X(k) = X_1(k) × ... × X_N(k) indexes the rows and columns, which decides how a
     direct factorization fills in (:func:`robustmech.solve.method_for`).
+
+    ``A`` is a CSR matrix, or, for a program built with ``ProgramBuilder(structured=True)``,
+    its Kronecker-structured blocks (:class:`robustmech.lower.kron.Blocks`), which are
+    applied to vectors (``A @ x``, ``A.T @ y``: enough to certify a solution) and folded
+    onto a box of the grid without being assembled; :meth:`assembled` gives the CSR form
+    that the solvers and the Pyomo model take.
     """
 
     name: str
@@ -213,6 +232,31 @@ class LinearProgram:
     @property
     def n_rows(self) -> int:
         return self.A.shape[0]
+
+    @property
+    def structured(self) -> bool:
+        """Whether ``A`` is kept as structured blocks, not assembled."""
+        return isinstance(self.A, Blocks)
+
+    def assembled(self) -> LinearProgram:
+        """This program with ``A`` assembled to CSR (itself when it is); the assembly's
+        seconds are added to ``build_seconds``, and a program built with
+        ``drop_rounding`` drops its rounding noise then (:func:`drop_rounding_noise`)."""
+        if not self.structured:
+            return self
+        import time
+
+        start = time.perf_counter()
+        A = self.A.tocsr()
+        A.eliminate_zeros()
+        metadata = dict(self.metadata)
+        if metadata.pop("drop_rounding", False):
+            before = A.nnz
+            A = drop_rounding_noise(A)
+            if before > A.nnz:
+                metadata["rounding_noise_dropped"] = before - A.nnz
+        return dataclasses.replace(self, A=A, metadata=metadata,
+                                   build_seconds=self.build_seconds + time.perf_counter() - start)
 
     def block(self, x: np.ndarray, name: str) -> np.ndarray:
         """The part of a column vector belonging to variable block ``name``, shaped."""
@@ -250,7 +294,8 @@ class LinearProgram:
         )
 
     def summary(self) -> str:
-        lines = [f"{self.name}: {self.sense} over {self.n_cols} variables, {self.n_rows} rows, {self.A.nnz} nonzeros"]
+        nonzeros = "structured" if self.structured else f"{self.A.nnz} nonzeros"
+        lines = [f"{self.name}: {self.sense} over {self.n_cols} variables, {self.n_rows} rows, {nonzeros}"]
         for b in self.variables.values():
             lines.append(f"  variable {b.name}{list(b.shape)}: {b.description}")
         for f in self.families.values():
@@ -277,12 +322,36 @@ class LinearProgram:
         self.to_pyomo().write(path, io_options={"symbolic_solver_labels": True})  # format from the suffix
 
 
+def _bounds_view(value, size: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Bounds as a read-only view: a scalar or a flat array of ``size`` entries, or an array
+    that broadcasts to the block's ``shape`` (P's bounds per outcome, repeated over X)."""
+    value = np.asarray(value, dtype=float)
+    if value.ndim == 1 and value.size == size:
+        return value
+    if value.ndim == 0:
+        return np.broadcast_to(value, (size,))
+    return np.broadcast_to(value, shape)
+
+
+def _joined(views: list[np.ndarray]) -> np.ndarray:
+    """The views written one after the other into one new vector (no copy in between)."""
+    out = np.empty(sum(v.size for v in views))
+    start = 0
+    for v in views:
+        out[start:start + v.size].reshape(v.shape)[...] = v
+        start += v.size
+    return out
+
+
 class ProgramBuilder:
     """Assemble a :class:`LinearProgram` block by block.
 
     ``add_variables`` reserves columns; ``add_rows`` takes, for one family, a mapping
-    from variable block to a sparse coefficient matrix (rows × block size) and the row
-    bounds. Assembly is one ``scipy.sparse.bmat``. With ``drop_rounding`` (the
+    from variable block to a coefficient matrix (rows × block size: sparse, or a
+    Kronecker-structured block of :mod:`robustmech.lower.kron`) and the row bounds.
+    Assembly is one ``scipy.sparse.bmat``; with ``structured`` the blocks are kept as
+    they are (:attr:`LinearProgram.structured`) and assembled only by
+    :meth:`LinearProgram.assembled`. With ``drop_rounding`` (the
     programs whose coefficients are the environment's payoffs times grid operators:
     the bounding and auction programs), entries below :data:`ROUNDING` of their row's
     largest are dropped (:func:`drop_rounding_noise`; the count is in the metadata as
@@ -290,10 +359,10 @@ class ProgramBuilder:
     a mechanism) keep every entry.
     """
 
-    def __init__(self, name: str, sense: str, drop_rounding: bool = False):
+    def __init__(self, name: str, sense: str, drop_rounding: bool = False, structured: bool = False):
         if sense not in ("min", "max"):
             raise ValueError(sense)
-        self.name, self.sense, self.drop_rounding = name, sense, drop_rounding
+        self.name, self.sense, self.drop_rounding, self.structured = name, sense, drop_rounding, structured
         self._variables: dict[str, VariableBlock] = {}
         self._col_lower: list[np.ndarray] = []
         self._col_upper: list[np.ndarray] = []
@@ -313,10 +382,9 @@ class ProgramBuilder:
         _check_index(f"variable block {name}", index, size)
         block = VariableBlock(name, self._n_cols, shape, description, index, symbol or name)
         self._variables[name] = block
-        self._col_lower.append(np.broadcast_to(np.asarray(lower, dtype=float).reshape(-1) if np.ndim(lower) else lower,
-                                               (size,)).astype(float))
-        self._col_upper.append(np.broadcast_to(np.asarray(upper, dtype=float).reshape(-1) if np.ndim(upper) else upper,
-                                               (size,)).astype(float))
+        # read-only views, copied once where the program is built
+        self._col_lower.append(_bounds_view(lower, size, shape))
+        self._col_upper.append(_bounds_view(upper, size, shape))
         self._n_cols += size
         return block
 
@@ -338,8 +406,8 @@ class ProgramBuilder:
                 raise ValueError(f"{family}: inconsistent row counts")
         if not n_rows:
             return
-        lo = np.broadcast_to(np.asarray(lower, dtype=float), (n_rows,)).astype(float)
-        hi = np.broadcast_to(np.asarray(upper, dtype=float), (n_rows,)).astype(float)
+        shape = tuple(s.size for s in index) or (n_rows,)
+        lo, hi = _bounds_view(lower, n_rows, shape), _bounds_view(upper, n_rows, shape)
         _check_index(f"constraint family {family}", tuple(index), n_rows)
         self._families.append((family, coefficients, lo, hi, description, tuple(index)))
 
@@ -352,12 +420,14 @@ class ProgramBuilder:
         names = list(self._variables)
         blocks, lowers, uppers, families, start = [], [], [], {}, 0
         for family, coefs, lo, hi, desc, index in self._families:
-            n_rows = lo.shape[0]
+            n_rows = lo.size
             row = []
             for name in names:
                 mat = coefs.get(name)
-                row.append(sp.csr_matrix(mat) if mat is not None
-                           else sp.csr_matrix((n_rows, self._variables[name].size)))
+                if self.structured:
+                    row.append(mat)
+                else:
+                    row.append(tocsr(mat) if mat is not None else sp.csr_matrix((n_rows, self._variables[name].size)))
             blocks.append(row)
             lowers.append(lo)
             uppers.append(hi)
@@ -365,13 +435,20 @@ class ProgramBuilder:
                 raise ValueError(f"duplicate constraint family {family}")
             families[family] = ConstraintFamily(family, start, n_rows, desc, index)
             start += n_rows
-        if blocks:
+        dropped = 0
+        metadata = dict(metadata or {})
+        A: Any
+        if self.structured:
+            A = Blocks(blocks, [lo.size for lo in lowers], [v.size for v in self._variables.values()])
+            if self.drop_rounding:
+                metadata["drop_rounding"] = True  # done where it is assembled
+        elif blocks:
             A = sp.bmat(blocks, format="csr")
         else:
             A = sp.csr_matrix((0, self._n_cols))
-        A.eliminate_zeros()
-        dropped = 0
-        if self.drop_rounding:
+        if not self.structured:
+            A.eliminate_zeros()
+        if self.drop_rounding and not self.structured:
             before = A.nnz
             A = drop_rounding_noise(A)
             dropped = before - A.nnz
@@ -383,13 +460,13 @@ class ProgramBuilder:
             sense=self.sense,
             cost=cost,
             A=A,
-            row_lower=np.concatenate(lowers) if lowers else np.zeros(0),
-            row_upper=np.concatenate(uppers) if uppers else np.zeros(0),
-            col_lower=np.concatenate(self._col_lower) if self._col_lower else np.zeros(0),
-            col_upper=np.concatenate(self._col_upper) if self._col_upper else np.zeros(0),
+            row_lower=_joined(lowers),
+            row_upper=_joined(uppers),
+            col_lower=_joined(self._col_lower),
+            col_upper=_joined(self._col_upper),
             variables=dict(self._variables),
             families=families,
             offset=self.offset,
             build_seconds=build_seconds + (time.perf_counter() - assembly_start),
-            metadata={**(metadata or {}), **({"rounding_noise_dropped": dropped} if dropped else {})},
+            metadata={**metadata, **({"rounding_noise_dropped": dropped} if dropped else {})},
         )

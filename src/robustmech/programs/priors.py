@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..lower.arrays import LoweredPriorSet
+from ..lower.kron import Kron, kron, tocsr
 from .lp import IndexSet, LinearProgram, ProgramBuilder, labelled
 
 
@@ -43,14 +44,16 @@ def prior_set(low) -> LoweredPriorSet | None:
 
 
 def add_multiplier(b: ProgramBuilder, low, rows_per_state: int, theta: IndexSet, description: str,
-                   cost_scale: float = 1.0) -> dict[str, sp.csr_matrix]:
+                   cost_scale: float = 1.0, ones=None) -> dict:
     """The λ side of rows ``λ(θ) <= ...`` over (θ, x), θ-major, ``rows_per_state`` rows a
     state, for a maximisation whose objective is the worst case over the priors of
     E_μ λ: declares the variables and their costs and returns the coefficient blocks to
-    put on those rows (the caller adds them to its row family)."""
+    put on those rows (the caller adds them to its row family). ``ones``: the column of
+    ones over a state's rows, structured where the caller's grid is
+    (:meth:`robustmech.lower.grid.Grid.ones_operator`)."""
     ps = prior_set(low)
     S = low.n_states
-    ones = np.ones((rows_per_state, 1))
+    ones = np.ones((rows_per_state, 1)) if ones is None else ones
     if ps is None or ps.kind == "hull":
         b.add_variables("lambda", lower=-np.inf, description=description, index=(theta,), symbol="lam")
         if ps is None:
@@ -65,7 +68,7 @@ def add_multiplier(b: ProgramBuilder, low, rows_per_state: int, theta: IndexSet,
                        upper=offsets,
                        description="τ <= Σ_θ μ_j(θ) λ(θ) (+ c_j, Nature's penalty) for every listed prior μ_j",
                        index=(labelled("P", range(1, m + 1), description="the listed priors"),))
-        return {"lambda": sp.kron(sp.identity(S), ones, format="csr")}
+        return {"lambda": kron(Kron.identity(S) if isinstance(ones, Kron) else sp.identity(S), ones)}
     # one block ν over every (coordinate, value): a symmetry that exchanges coordinates
     # (bidders with the same marginal) maps ν_c(v) to ν_c'(v), so they share a block
     symbols = low.env.states.symbols
@@ -75,7 +78,7 @@ def add_multiplier(b: ProgramBuilder, low, rows_per_state: int, theta: IndexSet,
                     description="ν_c(v): coordinate c's part of λ(θ) = Σ_c ν_c(θ_c) (known marginals, 001 Appendix "
                     "B.1.5)", index=(index,))
     b.set_cost("nu", cost_scale * np.concatenate([target for _, _, target in ps.classes]))
-    return {"nu": sp.kron(onehot, ones, format="csr")}
+    return {"nu": kron(Kron.factor(onehot) if isinstance(ones, Kron) else onehot, ones)}
 
 
 def class_index(name: str, groups, states: tuple, description: str) -> tuple[IndexSet, sp.csr_matrix]:
@@ -111,12 +114,14 @@ def multiplier_values(lp: LinearProgram, x: np.ndarray, low) -> np.ndarray:
     return class_sum(lp.block(x, "nu"), [(labels, values) for labels, values, _ in ps.classes])
 
 
-def add_state_marginal(b: ProgramBuilder, low, block: str, mass: sp.csr_matrix, theta: IndexSet,
+def add_state_marginal(b: ProgramBuilder, low, block: str, mass, theta: IndexSet,
                        description: str = "the marginal of σ on Θ is the prior μ") -> None:
-    """Rows saying that the state marginal ``mass @ block`` (S rows, one per state) is the
-    prior, or for an ambiguous prior, a member of the set (Nature chooses it)."""
+    """Rows saying that the state marginal ``mass @ block`` (S rows, one per state; sparse
+    or structured) is the prior, or for an ambiguous prior, a member of the set (Nature
+    chooses it)."""
     ps = prior_set(low)
-    mass = sp.csr_matrix(mass)
+    if ps is not None:
+        mass = tocsr(mass)
     if ps is None:
         b.add_rows("marginal", {block: mass}, lower=low.prior, upper=low.prior, description=description,
                    index=(theta,))

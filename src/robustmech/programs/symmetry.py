@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from .lp import ConstraintFamily, IndexSet, LinearProgram, VariableBlock, row_largest
+from .lp import ConstraintFamily, IndexSet, LinearProgram, VariableBlock, chunks, row_largest
 
 
 def orbit_matrix(n_cols: int, permutations: list[np.ndarray]) -> sp.csr_matrix:
@@ -165,9 +165,13 @@ def _kept_families(families: dict, keep: np.ndarray) -> dict:
 def max_violation(lp: LinearProgram, x: np.ndarray) -> float:
     """The largest violation of a row or column bound by x (0 when feasible)."""
     act = lp.A @ x
-    viol = [np.maximum(lp.row_lower - act, 0), np.maximum(act - lp.row_upper, 0),
-            np.maximum(lp.col_lower - x, 0), np.maximum(x - lp.col_upper, 0)]
-    return float(max((v.max(initial=0.0) for v in viol), default=0.0))
+    worst = 0.0
+    for value, lower, upper in ((act, lp.row_lower, lp.row_upper), (x, lp.col_lower, lp.col_upper)):
+        for part in chunks(len(value)):  # small temporaries on programs of millions of rows
+            v = value[part]
+            # np.max keeps a NaN, which then fails every tolerance
+            worst = np.max([worst, (lower[part] - v).max(initial=0.0), (v - upper[part]).max(initial=0.0)])
+    return float(worst)
 
 
 # -- the action of an environment's symmetry on a program's columns ---------------------

@@ -35,6 +35,15 @@ Either way, equality of the point's value and the weak-duality bound on the whol
 program proves both optimal; where they do not meet (the box is too small) the caller
 tries a larger box (:func:`boxes`) and, in the end, the whole grid.
 
+The whole program need not be assembled. Built structured
+(:meth:`robustmech.programs.base.Program.build_structured`, blocks of
+:mod:`robustmech.lower.kron`), each of its blocks is a sum of Kronecker products of
+one-agent factors, and the box program is each factor F replaced by R F C
+(:func:`one_agent_folds`): the certificate then applies the whole program's blocks to
+the extended point and duals, and the whole grid costs only its vectors. A plain block
+(and an assembled program) is folded through the whole-size maps R A Cᵀ instead, with
+the same result.
+
 Rows and columns are placed on the grid by their declared index sets: a family or block
 indexed by the profiles ``X`` (alone or with other sets) is local, anything else (the
 multipliers λ(θ), the marginal rows, the participation rows indexed by (i, θ, x_-i))
@@ -49,7 +58,9 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from .lp import ConstraintFamily, LinearProgram, VariableBlock
+from ..lower.kron import Blocks, Kron, tocsr
+from ..lower.kron import fold as kron_fold
+from .lp import ConstraintFamily, LinearProgram, VariableBlock, drop_rounding_noise
 from .reductions import Reduction
 from .symmetry import row_groups
 
@@ -61,8 +72,11 @@ TRUNCATE_FROM_COLUMNS = 100_000
 #: 6), and the box program lacks the symmetry reduction that the whole one has (UB-P-6
 #: on that box took PDLP 258 s, the symmetric whole program 22.5 s)
 TRUNCATE_UP_TO_AGENTS = 2
-#: the first box reaches the value 2 of X(k) (index 2k); each next one is this much larger
-FIRST_BOX_VALUE = 2.0
+#: the first box reaches the value 3 of X(k) (index 3k); each next one is this much larger.
+#: From 2, measured on the public good (N = 2, vbar = 3): UB-P-k was refused on x <= 2 at
+#: every k tried (k = 10 to 30: σ reaches x = vbar) and LB-G-k from k = 20, each refusal
+#: one more fold and solve; both are certified on x <= 3 at k = 10, 14, 20 and 30
+FIRST_BOX_VALUE = 3.0
 BOX_GROWTH = 1.5
 
 Extension = Literal["primal", "dual"]
@@ -85,30 +99,6 @@ def boxes(points_per_agent: int, k: int) -> list[int]:
     return out
 
 
-@dataclass(frozen=True)
-class _Placed:
-    """Where the items (rows or columns) of a program sit on the grid."""
-
-    point: np.ndarray  # each item's flat profile, -1 for an item that is not local
-    # per local group: (first item, position of X in its index, shape of its index)
-    groups: tuple[tuple[int, int, tuple[int, ...]], ...]
-
-    def outside(self, inside: np.ndarray) -> np.ndarray:
-        """Whether each item is local and its profile outside the box (``inside`` per profile)."""
-        return (self.point >= 0) & ~inside[np.maximum(self.point, 0)]
-
-    def moved(self, to_point: np.ndarray) -> np.ndarray:
-        """For every item, the item of the same group and other indices at profile
-        ``to_point[its profile]`` (non-local items map to themselves)."""
-        out = np.arange(len(self.point))
-        for start, pos, shape in self.groups:
-            count = int(np.prod(shape))
-            sub = list(np.unravel_index(np.arange(count), shape))
-            sub[pos] = to_point[sub[pos]]
-            out[start:start + count] = start + np.ravel_multi_index(tuple(sub), shape)
-        return out
-
-
 def grid_shape(lp: LinearProgram) -> tuple[int, ...] | None:
     """The shape of the profiles ``X`` the program's local rows and columns are indexed
     by, or None when it has none (or several different ones)."""
@@ -117,27 +107,125 @@ def grid_shape(lp: LinearProgram) -> tuple[int, ...] | None:
     return next(iter(shapes)) if len(shapes) == 1 else None
 
 
-def _place(groups, n_items: int) -> _Placed:
-    point = np.full(n_items, -1, dtype=np.int64)
-    placed = []
+def one_agent_folds(points: int, box: int, extend: Extension) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The one-agent maps R (rows) and C (columns) that turn an agent's factor F of the
+    whole program into R F C on the box: for ``extend="dual"`` the rows beyond ``box``
+    added to the row at ``box`` and the columns kept up to ``box + 1`` (every column
+    beyond then equals that one: R ∇̃+ is zero there, R I is the edge's unit row), for
+    ``extend="primal"`` the rows kept up to ``box`` and the columns beyond added to the
+    one at ``box`` (the point is constant there; the rows beyond are copies of the
+    edge's, ∇+ being zero across the edge)."""
+    clipped = np.minimum(np.arange(points), box)
+    merged = sp.csr_matrix((np.ones(points), (clipped, np.arange(points))), shape=(box + 1, points))
+    if extend == "dual":
+        return merged, sp.csr_matrix(sp.identity(points, format="csr")[:, :box + 2])
+    return sp.csr_matrix(sp.identity(points, format="csr")[:box + 1]), merged.T.tocsr()
+
+
+@dataclass(frozen=True)
+class _Folding:
+    """Where the items (rows or columns) of a program go on the box: each local item (of a
+    group indexed by the profiles X) to the item of its group with every agent's index
+    clipped to ``points - 1``, every other item to itself."""
+
+    target: np.ndarray  # each item's folded item
+    representative: np.ndarray  # each folded item's item with the same indices (unclipped)
+    outside: np.ndarray  # whether each folded item is local with some agent's index beyond the box
+    groups: tuple[tuple[int, int, int, int, bool], ...]  # (start, count, folded start, folded count, local)
+    count: int
+
+    def matrix(self, kind: str, g: int | None = None) -> sp.csr_matrix:
+        """Folded items × items: ``"membership"``, 1 where an item goes to the folded item;
+        ``"selection"``, 1 at each folded item's representative. With ``g``, the part on
+        group ``g`` only."""
+        target, representative, count, n = self.target, self.representative, self.count, len(self.target)
+        if g is not None:
+            start, n, fstart, count, _ = self.groups[g]
+            target = target[start:start + n] - fstart
+            representative = representative[fstart:fstart + count] - start
+        if kind == "membership":
+            return sp.csr_matrix((np.ones(n), (target, np.arange(n))), shape=(count, n))
+        return sp.csr_matrix((np.ones(count), (np.arange(count), representative)), shape=(count, n))
+
+
+def _folding(groups, n_items: int, shape: tuple[int, ...], points: int, box: int) -> _Folding:
+    """Fold the groups (families or blocks, in order) onto ``points`` points per agent."""
+    full_points = shape[0]
+    along, beyond = np.minimum(np.arange(full_points), points - 1), np.arange(full_points) > box
+    x_target, x_outside, x_rep = along, beyond, np.arange(points)
+    for _ in shape[1:]:  # the profiles in C order, one agent at a time
+        x_target = (x_target[:, None] * points + along[None, :]).ravel()
+        x_outside = (x_outside[:, None] | beyond[None, :]).ravel()
+        x_rep = (x_rep[:, None] * full_points + np.arange(points)[None, :]).ravel()
+    x_outside = x_outside[x_rep]  # per folded profile
+    targets, reps, outs, placed, fstart, covered = [], [], [], [], 0, 0
     for g in groups:
-        names = [s.name for s in g.index]
-        if "X" not in names:
-            continue
-        shape = tuple(s.size for s in g.index)
-        pos = names.index("X")
-        start = g.slice.start
-        count = int(np.prod(shape))
-        point[start:start + count] = np.unravel_index(np.arange(count), shape)[pos]
-        placed.append((start, pos, shape))
-    return _Placed(point, tuple(placed))
+        start, names = g.slice.start, [s.name for s in g.index]
+        full = tuple(s.size for s in g.index) or (g.slice.stop - start,)
+        count = int(np.prod(full))
+        if start != covered:
+            raise ValueError("the groups must cover the items in order")
+        if "X" in names:
+            pos = names.index("X")
+            pre, post = int(np.prod(full[:pos])), int(np.prod(full[pos + 1:]))
+            a, c = np.arange(pre)[:, None, None], np.arange(post)[None, None, :]
+            targets.append(fstart + ((a * len(x_rep) + x_target[None, :, None]) * post + c).ravel())
+            reps.append(start + ((a * len(x_target) + x_rep[None, :, None]) * post + c).ravel())
+            outs.append(np.broadcast_to(x_outside[None, :, None], (pre, len(x_rep), post)).ravel())
+            fcount = pre * len(x_rep) * post
+        else:
+            targets.append(fstart + np.arange(count))
+            reps.append(start + np.arange(count))
+            outs.append(np.zeros(count, dtype=bool))
+            fcount = count
+        placed.append((start, count, fstart, fcount, "X" in names))
+        fstart += fcount
+        covered += count
+    if covered != n_items:
+        raise ValueError("the groups must cover every item")
+    return _Folding(_joined(targets, np.int64), _joined(reps, np.int64), _joined(outs, bool), tuple(placed), fstart)
 
 
-def _clip(shape: tuple[int, ...], b: int) -> tuple[np.ndarray, np.ndarray]:
-    """For every flat profile: whether it lies in the box, and its clipped profile π(x)."""
-    index = np.indices(shape).reshape(len(shape), -1)
-    inside = np.asarray((index <= b).all(axis=0))
-    return inside, np.asarray(np.ravel_multi_index(tuple(np.minimum(index, b)), shape))
+def _joined(arrays: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
+
+
+def _has_grid(op, side: str) -> bool:
+    """Whether a structured operator has an axis whose rows (``side="row"``) or columns are
+    grid points."""
+    if isinstance(op, Kron):
+        return any(a.row_grid if side == "row" else a.col_grid for a in op.axes)
+    if isinstance(op, Blocks):
+        return any(_has_grid(o, side) for row in op.cells for o in row if o is not None)
+    return False
+
+
+def _folded_matrix(lp: LinearProgram, rows: _Folding, cols: _Folding, kinds: tuple[str, str],
+                   one_row: sp.csr_matrix, one_col: sp.csr_matrix) -> sp.csr_matrix:
+    """R A Cᵀ, with R and C the folded items × items maps of ``kinds`` (rows, columns), block
+    by block: a structured block whose grid axes are those of its family and variable
+    block is folded factor by factor with the one-agent maps (never assembled at the whole
+    grid's size); any other block, and an assembled program, through the whole-size maps."""
+    if not lp.structured:
+        return sp.csr_matrix(rows.matrix(kinds[0]) @ lp.A @ cols.matrix(kinds[1]).T)
+    A: Blocks = lp.A
+    cells: list[list] = []
+    for i, row in enumerate(A.cells):
+        out_row: list = []
+        for j, op in enumerate(row):
+            if op is None:
+                out_row.append(None)
+                continue
+            want = (rows.groups[i][3], cols.groups[j][3])
+            folded = None
+            if _has_grid(op, "row") == rows.groups[i][4] and _has_grid(op, "col") == cols.groups[j][4]:
+                folded = kron_fold(op, one_row, one_col)
+            if folded is not None and folded is not False and tuple(folded.shape) == want:
+                out_row.append(tocsr(folded))
+            else:
+                out_row.append(sp.csr_matrix(rows.matrix(kinds[0], i) @ tocsr(op) @ cols.matrix(kinds[1], j).T))
+        cells.append(out_row)
+    return Blocks(cells, [g[3] for g in rows.groups], [g[3] for g in cols.groups]).tocsr()
 
 
 def _by_group(group: np.ndarray, later: np.ndarray) -> np.ndarray:
@@ -205,50 +293,63 @@ class GridTruncation(Reduction):
         shape = grid_shape(lp)
         if shape is None:
             raise ValueError(f"{lp.name} has no single grid of profiles X to truncate")
-        inside, clipped = _clip(shape, self.box)
-        rows, cols = _place(lp.families.values(), lp.n_rows), _place(lp.variables.values(), lp.n_cols)
-        if self.extend == "dual":
-            # rows outside added to their clipped row; then identical columns merged
-            target = rows.moved(clipped)
-            kept_rows = np.unique(target)
-            row_of = np.searchsorted(kept_rows, target)
-            R = sp.csr_matrix((np.ones(lp.n_rows), (row_of, np.arange(lp.n_rows))), shape=(len(kept_rows), lp.n_rows))
-            A = (R @ lp.A).tocsc()
-            lower, upper = _summed(R, lp.row_lower), _summed(R, lp.row_upper)
-            columns = sp.hstack([A.T.tocsr(), sp.csr_matrix(lp.cost[:, None])], format="csr")
-            zeros = np.zeros(lp.n_cols)
+        points, dual = shape[0], self.extend == "dual"
+        one_row, one_col = one_agent_folds(points, self.box, self.extend)
+        rows = _folding(lp.families.values(), lp.n_rows, shape, self.box + 1, self.box)
+        cols = _folding(lp.variables.values(), lp.n_cols, shape, one_col.shape[1], self.box)
+        # dual: rows beyond the box added to the edge's, the columns up to box + 1 kept
+        # (those beyond equal them), each standing for its members, then identical columns
+        # merged; primal: the rows up to the box kept (those beyond are copies), the columns
+        # beyond added to the edge's (the point is constant there), then identical rows merged
+        kinds = ("membership", "selection") if dual else ("selection", "membership")
+        A = _folded_matrix(lp, rows, cols, kinds, one_row, one_col)
+        if lp.metadata.get("drop_rounding"):
+            A = drop_rounding_noise(A)  # the folded terms summed, as the builder's assembly does
+        if dual:
+            lower, upper = _summed(rows.target, rows.count, lp.row_lower), _summed(rows.target, rows.count,
+                                                                                 lp.row_upper)
+            columns = sp.hstack([A.T.tocsr(), sp.csr_matrix(lp.cost[cols.representative][:, None])], format="csr")
+            zeros = np.zeros(cols.count)
             kept_cols, first = row_groups(columns, zeros, zeros)
-            col_of = np.searchsorted(kept_cols, first)
-            C = sp.csr_matrix((np.ones(lp.n_cols), (np.arange(lp.n_cols), col_of)), shape=(lp.n_cols, len(kept_cols)))
+            merged_of = np.searchsorted(kept_cols, first)  # folded column -> small column
+            col_of = merged_of[cols.target]
             small_A = A[:, kept_cols].tocsr()
-            merge = C.T.tocsr()
-            col_lower, col_upper = _summed(merge, lp.col_lower), _summed(merge, lp.col_upper)
-            cost = lp.cost[kept_cols]
-            stand_in_rows = kept_rows  # each kept row is the row inside the box its outside rows were added to
-            stand_in_cols = _preferred(col_of, cols.outside(inside))
+            col_lower, col_upper = (_summed(col_of, len(kept_cols), lp.col_lower),
+                                    _summed(col_of, len(kept_cols), lp.col_upper))
+            cost = lp.cost[cols.representative[kept_cols]]
+            kept_rows = np.arange(rows.count)
+            row_of = rows.target
+            stand_in_rows = rows.representative
+            # per small column, a folded column inside the box where there is one, then its
+            # representative (a member inside the box, or the first beyond it)
+            stand_in_cols = cols.representative[_preferred(merged_of, cols.outside)]
         else:
-            # columns outside replaced by their clipped column; then identical rows merged
-            target = cols.moved(clipped)
-            kept_cols = np.unique(target)
-            col_of = np.searchsorted(kept_cols, target)
-            C = sp.csr_matrix((np.ones(lp.n_cols), (np.arange(lp.n_cols), col_of)), shape=(lp.n_cols, len(kept_cols)))
-            A = (lp.A @ C).tocsr()
-            cost = C.T @ lp.cost
-            col_lower = np.full(len(kept_cols), -np.inf)
-            np.maximum.at(col_lower, col_of, lp.col_lower)
-            col_upper = np.full(len(kept_cols), np.inf)
-            np.minimum.at(col_upper, col_of, lp.col_upper)
-            kept_rows, first = row_groups(A, lp.row_lower, lp.row_upper)
-            row_of = np.searchsorted(kept_rows, first)
+            cost = np.bincount(cols.target, weights=lp.cost, minlength=cols.count)
+            col_lower = np.full(cols.count, -np.inf)
+            np.maximum.at(col_lower, cols.target, lp.col_lower)
+            col_upper = np.full(cols.count, np.inf)
+            np.minimum.at(col_upper, cols.target, lp.col_upper)
+            row_lower, row_upper = lp.row_lower[rows.representative], lp.row_upper[rows.representative]
+            kept_rows, first = row_groups(A, row_lower, row_upper)
             small_A = A[kept_rows]
-            lower, upper = lp.row_lower[kept_rows], lp.row_upper[kept_rows]
-            stand_in_rows = _preferred(row_of, rows.outside(inside))
-            stand_in_cols = kept_cols
+            lower, upper = row_lower[kept_rows], row_upper[kept_rows]
+            kept_cols = np.arange(cols.count)
+            row_of = np.searchsorted(kept_rows, first)[rows.target]
+            col_of = cols.target
+            # every folded row's representative lies in the box: each small row's dual goes
+            # to its first folded row's
+            stand_in_rows = rows.representative[kept_rows]
+            stand_in_cols = cols.representative
+        folded_families = {f.name: ConstraintFamily(f.name, g[2], g[3], f.description)
+                           for f, g in zip(lp.families.values(), rows.groups)}
+        folded_blocks = {v.name: VariableBlock(v.name, g[2], (g[3],), v.description)
+                         for v, g in zip(lp.variables.values(), cols.groups)}
         small = LinearProgram(
             name=f"{lp.name} on the box x <= {self.box}/k", sense=lp.sense, cost=np.asarray(cost, dtype=float),
             A=small_A, row_lower=lower, row_upper=upper, col_lower=col_lower, col_upper=col_upper,
-            variables=_blocks(lp.variables, kept_cols), families=_families(lp.families, kept_rows), offset=lp.offset,
-            metadata={**lp.metadata, "truncated_to": self.box})
+            variables=_blocks(folded_blocks, kept_cols), families=_families(folded_families, kept_rows),
+            offset=lp.offset, metadata={**{k: v for k, v in lp.metadata.items() if k != "drop_rounding"},
+                                        "truncated_to": self.box})
         data = _TruncationData(lp, self.box, self.extend, row_of, col_of, stand_in_rows, stand_in_cols, small.n_rows,
                                small.n_cols)
         return small, data
@@ -279,9 +380,17 @@ def _spread(values: np.ndarray, group: np.ndarray, first: np.ndarray, lower: np.
     lower ones), the member ``first[g]`` first (one inside the box where there is one)."""
     x = np.clip(0.0, lower, upper)
     left = values - np.bincount(group, weights=x, minlength=len(values))
+    # where the chosen member can take what is left of its group's value, it does; the
+    # members of the other groups (rare: a bounded member, or a value past the bounds'
+    # sum) are filled in turn
+    absorbed = (left <= upper[first] - x[first]) & (-left <= x[first] - lower[first])
+    x[first[absorbed]] += left[absorbed]
+    rest = np.flatnonzero(~absorbed[group])
+    if not len(rest):
+        return x
     later = np.ones(len(group))
     later[first] = 0.0
-    order = _by_group(group, later)  # by group, its chosen member first
+    order = rest[_by_group(group[rest], later[rest])]  # by group, its chosen member first
     g = group[order]
     for sign, room in ((1.0, upper - x), (-1.0, x - lower)):
         need = np.maximum(sign * left, 0.0)[g]
@@ -303,11 +412,7 @@ def _earlier_in_group(amounts: np.ndarray, group: np.ndarray) -> np.ndarray:
     return total - total[first_of]
 
 
-def _summed(R: sp.csr_matrix, bounds: np.ndarray) -> np.ndarray:
-    """R @ bounds with infinite bounds kept infinite (a sum with one infinite term is
-    infinite; the rows summed here have bounds of one sign)."""
-    finite = np.isfinite(bounds)
-    total = R @ np.where(finite, bounds, 0.0)
-    infinite = (R @ (~finite).astype(float)) > 0
-    sign = np.sign(R @ np.where(finite, 0.0, np.sign(bounds)))
-    return np.where(infinite, np.copysign(np.inf, sign), total)
+def _summed(target: np.ndarray, count: int, bounds: np.ndarray) -> np.ndarray:
+    """The bounds of the items going to each of ``count`` targets, summed (the items summed
+    here have bounds of one sign, so a sum with an infinite term is that infinity)."""
+    return np.bincount(target, weights=bounds, minlength=count)

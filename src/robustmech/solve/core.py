@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import SolverError
-from ..programs.lp import LinearProgram
+from ..programs.lp import LinearProgram, chunks
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +118,14 @@ def dual_objective(lp: LinearProgram, y: np.ndarray, z: np.ndarray, activity: np
     for dual, lower, upper in ((y, lp.row_lower, lp.row_upper), (z, lp.col_lower, lp.col_upper)):
         if not len(dual):
             continue
-        scale = np.maximum(1.0, np.abs(dual).max(initial=0.0))
-        use_lower = sign * dual > 0
-        bound = np.where(use_lower, lower, upper)
-        infinite = ~np.isfinite(bound)
-        if np.any(infinite & (np.abs(dual) > tol * scale)):
-            return -sign * np.inf
-        total += float(np.dot(dual[~infinite], bound[~infinite]))
+        scale = max(1.0, abs(float(dual.max())), abs(float(dual.min())))
+        for part in chunks(len(dual)):  # a program on X(40) has millions of rows: small temporaries
+            d = dual[part]
+            bound = np.where(sign * d > 0, lower[part], upper[part])
+            infinite = ~np.isfinite(bound)
+            if np.any(infinite & (np.abs(d) > tol * scale)):
+                return -sign * np.inf
+            total += float(np.dot(d[~infinite], bound[~infinite]))
     return float(total)
 
 
