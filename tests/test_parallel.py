@@ -116,7 +116,8 @@ def test_the_default_solves_at_once_only_what_is_large_and_never_inside_a_pool_w
     # and two children would each build the whole program
     assert not api._worth_concurrent(low, pair, 14, truncate=True)
     three = api.validate(rm.load_model(PUBLIC_GOOD, {"N": 3, "vbar": 4}))
-    assert api._worth_concurrent(three, pair, 5, truncate=True)  # three agents keep the whole grid
+    # three agents: LB-G-8 is solved on boxes, UB-P-8 keeps the whole grid (minutes): at once
+    assert api._worth_concurrent(three, pair, 8, truncate=True)
     monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
     assert not api._worth_concurrent(low, pair, 14)
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)

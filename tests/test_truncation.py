@@ -157,6 +157,60 @@ def test_no_box_certified_means_the_whole_grid(public_good, monkeypatch, whole):
     assert any("no box was certified" in line for line in lines)
 
 
+def test_three_agents_try_boxes_for_the_guarantee_only(monkeypatch):
+    """N = 3, vbar = 4 (004 Section 4.2 with three agents): LB-G-4 through the boxes (the
+    threshold lowered to this size) is certified on x <= 3 at the value the whole
+    symmetric program gives without them; UB-P-4 keeps the whole grid."""
+    low = rm.validate(rm.load_model(MODELS / "public_good.mech", params={"N": 3, "vbar": 4}))
+    monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
+    on_boxes = rm.solve(low, "guarantee", 4)
+    whole = rm.solve(low, "guarantee", 4, truncate=False)
+    assert [(a["box"], a["certified"]) for a in on_boxes.extra["truncation"]["attempts"]] == [(12, True)]
+    assert on_boxes.extra["dual_certified"] and on_boxes.value == pytest.approx(whole.value, abs=1e-7)
+    assert "truncation" not in rm.solve(low, "potential", 4).extra
+
+
+def test_a_non_finite_point_or_dual_certifies_nothing():
+    """min x s.t. x >= 1, x >= -10 (optimum 1): a NaN in the point is refused, and a NaN
+    or infinite row dual gives no weak-duality bound (with y = (5, NaN) the finite part
+    alone would 'bound' the optimum at 5)."""
+    import scipy.sparse as sp
+
+    from robustmech.programs.lp import LinearProgram
+    from robustmech.solve import LPSolution
+
+    lp = LinearProgram("tiny", "min", np.array([1.0, 0.0]), sp.csr_matrix(np.array([[1.0, 0.0], [1.0, 0.0]])),
+                       np.array([1.0, -10.0]), np.array([np.inf, np.inf]), np.array([-np.inf, 0.0]),
+                       np.array([np.inf, 0.0]), {}, {})
+    x = np.array([5.0, 0.0])
+    for y in (np.array([5.0, np.nan]), np.array([5.0, -np.inf])):
+        assert dual_objective(lp, y, lp.cost - lp.A.T @ np.nan_to_num(y), lp.A @ x, x) == -np.inf
+    point = np.array([1.0, np.nan])
+    solution = LPSolution("optimal", 1.0, 1.0, point, np.zeros(2), np.zeros(2), lp.A @ point, 0.0, "test")
+    with pytest.raises(SolverError, match="not a bound"):
+        certify_solution(lp, solution.x, solution)
+
+
+def test_memory_for_the_whole_grids_vectors_is_enough(public_good, monkeypatch, whole):
+    """With memory between what the boxes need and what the assembled UB-P-10 would need,
+    the default path solves it on a box, certified at the whole program's value; with
+    less than the first box needs (besides the vectors) it stops the boxes, and the whole
+    grid, which does not fit either, is refused."""
+    from robustmech.lower import size
+
+    est = size.estimate(public_good, "potential", 10)
+    monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
+    monkeypatch.setattr(size, "available_memory", lambda: est.bytes // 2)
+    result = rm.solve(public_good, "potential", 10)
+    assert result.extra["truncation"]["attempts"][-1]["certified"]
+    assert result.value == pytest.approx(whole["potential"][1].value, abs=1e-9)
+    monkeypatch.setattr(size, "available_memory", lambda: est.bytes_on_boxes + 1)
+    lines: list[str] = []
+    with pytest.raises(rm.ParameterError, match="no box of low profiles was certified"):
+        rm.solve(public_good, "potential", 10, progress=lines.append)
+    assert any("would not fit in memory" in line for line in lines)
+
+
 def test_a_merged_value_is_shared_within_the_members_bounds():
     """Inverting the extended duals' program (extend="dual") puts each merged column's
     value on its members: the chosen member first, then the others, each within its own

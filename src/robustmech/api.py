@@ -21,7 +21,7 @@ from .directives import directives as check_directives
 from .errors import ModelError, SolverError
 from .lower.arrays import LoweredEnvironment, lower_environment
 from .lower.quasilinear import is_quasilinear
-from .lower.size import check_program_size, check_whole_grid, is_large, large_note
+from .lower.size import SizeEstimate, check_program_size, check_whole_grid, fits_on_box, is_large, large_note
 from .lower.symmetry import find_symmetries
 from .model.environment import Environment
 from .programs import truncation
@@ -107,7 +107,7 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     extend = prog.truncation(low) if truncate and solver.solver == "auto" else None
 
     def on_boxes(est) -> bool:
-        return extend is not None and truncation.tried_on_boxes(low.n_agents, est.columns)
+        return extend is not None and truncation.tried_on_boxes(low.n_agents, est.columns, extend)
 
     size = check_program_size(low, prog, options, on_boxes)  # refuse what cannot fit in memory before building it
     if size is None or not on_boxes(size):
@@ -118,14 +118,16 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     # vectors to certify the answer, never assembled unless no box is certified
     lp, inverse = prog.build_structured(low, **dict(options)) if extend else prog.build(low, **dict(options))
     if export:
+        if lp.structured:
+            check_whole_grid(size, low.env.name, "exporting it assembles the whole grid")
         lp.assembled().export(export)
-    boxes = solve_truncated(lp, solver, extend) if extend is not None else Truncated(None, [], 0.0)
+    boxes = solve_truncated(lp, solver, extend, size) if extend is not None else Truncated(None, [], 0.0)
     if boxes.answer is not None:
         solution, certificate, reduce_seconds = boxes.answer
         return Solved(prog, lp, solution, prog.read(lp, solution, inverse), certificate,
                       lp.build_seconds + reduce_seconds)
     if lp.structured:
-        check_whole_grid(size, low.env.name)  # no box certified: the whole matrix is assembled
+        check_whole_grid(size, low.env.name, "no box of low profiles was certified")
     lp = lp.assembled()
     if boxes.attempts and solver.time_limit is not None:
         solver = replace(solver, time_limit=max(solver.time_limit - boxes.seconds, 1.0))
@@ -165,7 +167,8 @@ class Truncated:
     seconds: float
 
 
-def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: truncation.Extension) -> Truncated:
+def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: truncation.Extension,
+                    size: SizeEstimate | None = None) -> Truncated:
     """``lp`` solved on growing boxes of low profiles
     (:class:`robustmech.programs.truncation.GridTruncation`, the boxes of
     :func:`~robustmech.programs.truncation.boxes`), each answer inverted onto the whole
@@ -175,14 +178,18 @@ def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: truncation
     all attempts' solves). No answer where the program is too small to gain, has no
     grid, no box is certified, or a box says the whole program cannot be solved there
     (infeasible, unbounded, out of time: the whole grid is then solved, and says why).
-    The solver's time limit is shared by the attempts."""
+    The solver's time limit is shared by the attempts. With the whole program's ``size``,
+    the boxes stop before one whose program would not fit in memory."""
     shape = truncation.grid_shape(lp)
     attempts: list[dict[str, Any]] = []
-    if shape is None or "k" not in lp.metadata or not truncation.tried_on_boxes(len(shape), lp.n_cols):
+    if shape is None or "k" not in lp.metadata or not truncation.tried_on_boxes(len(shape), lp.n_cols, extend):
         return Truncated(None, attempts, 0.0)
     start = time.perf_counter()
     solve_seconds = reduce_seconds = 0.0
     for box in truncation.boxes(shape[0], int(lp.metadata["k"])):
+        if size is not None and not fits_on_box(size, ((box + 2) / shape[0]) ** len(shape)):
+            _note(solver, f"{lp.name}: the box x <= {box}/k would not fit in memory; the whole grid")
+            break
         options = solver
         if solver.time_limit is not None:
             left = solver.time_limit - (time.perf_counter() - start)
@@ -402,9 +409,9 @@ def _worth_concurrent(low: LoweredEnvironment, programs: tuple[str, str], k: int
         sizes = [estimate(low, name, k) for name in programs]
     except Exception:  # a program the estimate does not know: no evidence it is large
         return False
-    if truncate and all(get_program(name).truncation(low) is not None
-                        and truncation.tried_on_boxes(low.n_agents, size.columns)
-                        for name, size in zip(programs, sizes)):
+    extensions = [get_program(name).truncation(low) for name in programs]
+    if truncate and all(extend is not None and truncation.tried_on_boxes(low.n_agents, size.columns, extend)
+                        for extend, size in zip(extensions, sizes)):
         # both are solved on small boxes (seconds each); two children would each build
         # the whole program, twice the memory for a second or two
         return False
@@ -427,7 +434,7 @@ def certify_solution(lp, x, sol) -> dict:
     Optimality is certified separately by the weak-duality value of the duals."""
     scale = max(1.0, abs(sol.objective))
     violation = max_violation(lp, x)
-    if violation > CERTIFICATE_TOLERANCE * scale:
+    if not (np.isfinite(violation) and np.isfinite(sol.objective)) or violation > CERTIFICATE_TOLERANCE * scale:
         raise SolverError(
             f"{lp.name}: the solver's point violates the program by {violation:.1e}, so its value is not a bound; "
             "rerun with --solver highs-simplex or highs-ipm", "uncertified")

@@ -119,6 +119,8 @@ class Kron:
         """``out += self @ v``, in place (``out`` a contiguous vector)."""
         cols = tuple(a.cols for a in self.axes)
         total = out.reshape(tuple(a.rows for a in self.axes))  # a view: each term added in place
+        if not np.may_share_memory(total, out):
+            raise ValueError("accumulate needs an output vector that reshapes in place")
         for c, factors in self.terms:
             t = v.reshape(cols)
             # the factors that shrink the tensor first (a row of payoffs over outcomes), so
@@ -256,6 +258,9 @@ class Blocks:
         folded = [[None if op is None else fold(op, rows, cols) for op in row] for row in self.cells]
         if any(op is False for row in folded for op in row):
             return None
+        if any(all(op is None for op in row) for row in folded) or \
+                any(all(op is None for op in column) for column in zip(*folded)):
+            return None  # a row or column of zero blocks: its folded size is not known here
         return Blocks(folded)
 
 

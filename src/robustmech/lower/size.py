@@ -25,7 +25,7 @@ BYTES_PER_NONZERO = 200
 BYTES_PER_COLUMN = 100
 #: bytes per row of a program solved on boxes of low profiles, whose whole matrix is kept
 #: as Kronecker-structured blocks and never assembled: its bounds, activity, duals and
-#: where each row folds (LB-G-40 and UB-P-40 of the public good, 5.1 million columns and
+#: where each row folds (LB-G-40 and UB-P-40 of the public good, 7.7 million columns and
 #: 7.7 million rows: 1.26 GB at the peak, both programs, one after the other)
 BYTES_PER_ROW_ON_BOXES = 60
 #: the programs of this size and beyond take minutes: say so before starting
@@ -148,14 +148,21 @@ def check_program_size(low, program: Any, options: Mapping[str, Any],
     return est
 
 
-def check_whole_grid(est: SizeEstimate | None, model: str) -> None:
-    """Refuse to assemble the whole program after no box of low profiles was certified,
-    where it does not fit in this machine's memory."""
+def check_whole_grid(est: SizeEstimate | None, model: str, why: str) -> None:
+    """Refuse to assemble the whole matrix of a program solved on boxes (``why``: no box
+    was certified, or it is exported) where it does not fit in this machine's memory; its
+    vectors are already held."""
     free = available_memory()
-    if est is not None and est.bytes > free:
-        raise ParameterError(f"{est.program} at k = {magnitude(est.k)} on {model}: no box of low profiles was "
-                             f"certified, and the whole grid is too large for this machine: {est.describe()}, and "
-                             f"{show_bytes(free)} is available; use a smaller k")
+    if est is not None and est.bytes - est.bytes_on_boxes > free:
+        raise ParameterError(f"{est.program} at k = {magnitude(est.k)} on {model}: {why}, and the whole grid is too "
+                             f"large for this machine: {est.describe()}, and {show_bytes(free)} is available; use a "
+                             "smaller k")
+
+
+def fits_on_box(est: SizeEstimate, share: float) -> bool:
+    """Whether the program on a box holding ``share`` of the grid's profiles fits beside
+    the whole grid's vectors (its build and solve at the bytes per nonzero of the whole)."""
+    return share * (est.bytes - est.columns * BYTES_PER_COLUMN) <= available_memory()
 
 
 def is_large(est: SizeEstimate | None) -> TypeGuard[SizeEstimate]:

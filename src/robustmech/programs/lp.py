@@ -280,6 +280,8 @@ class LinearProgram:
 
     def without_families(self, names: set[str]) -> "LinearProgram":
         """The same program with the rows of some families dropped (for diagnosis)."""
+        if self.structured:
+            return self.assembled().without_families(names)
         keep = np.ones(self.n_rows, dtype=bool)
         for n in names:
             keep[self.families[n].slice] = False
@@ -310,7 +312,7 @@ class LinearProgram:
         (:func:`robustmech.pyomo.model_from_program`); ``inverse`` is kept for the read-back."""
         from ..pyomo import model_from_program
 
-        return model_from_program(self, inverse)
+        return model_from_program(self.assembled(), inverse)
 
     def export(self, path: str) -> None:
         """Write the program's Pyomo model as ``.lp`` or ``.mps`` with Pyomo's writers and
@@ -438,7 +440,7 @@ class ProgramBuilder:
         dropped = 0
         metadata = dict(metadata or {})
         A: Any
-        if self.structured:
+        if self.structured and blocks:
             A = Blocks(blocks, [lo.size for lo in lowers], [v.size for v in self._variables.values()])
             if self.drop_rounding:
                 metadata["drop_rounding"] = True  # done where it is assembled
@@ -446,9 +448,9 @@ class ProgramBuilder:
             A = sp.bmat(blocks, format="csr")
         else:
             A = sp.csr_matrix((0, self._n_cols))
-        if not self.structured:
+        if not isinstance(A, Blocks):
             A.eliminate_zeros()
-        if self.drop_rounding and not self.structured:
+        if self.drop_rounding and not isinstance(A, Blocks):
             before = A.nnz
             A = drop_rounding_noise(A)
             dropped = before - A.nnz

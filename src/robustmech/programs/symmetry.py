@@ -169,7 +169,7 @@ def max_violation(lp: LinearProgram, x: np.ndarray) -> float:
     for value, lower, upper in ((act, lp.row_lower, lp.row_upper), (x, lp.col_lower, lp.col_upper)):
         for part in chunks(len(value)):  # small temporaries on programs of millions of rows
             v = value[part]
-            # np.max keeps a NaN, which then fails every tolerance
+            # np.max keeps a NaN, which the certificate refuses (robustmech.api.certify_solution)
             worst = np.max([worst, (lower[part] - v).max(initial=0.0), (v - upper[part]).max(initial=0.0)])
     return float(worst)
 

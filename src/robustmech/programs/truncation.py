@@ -67,11 +67,14 @@ from .symmetry import row_groups
 #: from this many columns the default path tries the truncated programs first (below it
 #: the whole program takes about a second)
 TRUNCATE_FROM_COLUMNS = 100_000
-#: grids of more agents keep the whole grid: the support reaches further into a smaller
-#: grid (N = 3, vbar = 4 at k = 6: UB-P-6 needs more than the box x <= 3 of the grid's
-#: 6), and the box program lacks the symmetry reduction that the whole one has (UB-P-6
-#: on that box took PDLP 258 s, the symmetric whole program 22.5 s)
-TRUNCATE_UP_TO_AGENTS = 2
+#: the most agents for which each side is tried on boxes. The point extended (LB-G-k):
+#: three agents too (N = 3, vbar = 4: LB-G-8 certified on x <= 3 in 21 s, where the
+#: symmetric whole program takes PDLP 102 s). The duals extended (UB-P-k): two, since
+#: the box program lacks the symmetry reduction that the whole one has, and σ reaches
+#: further into a coarser grid (UB-P-6 was not certified on x <= 3 of 6; PDLP took 258 s
+#: on that box, the symmetric whole program 22.5 s; UB-P-8 ran past 7 minutes on x <= 3,
+#: the symmetric whole program 234 s)
+TRUNCATE_UP_TO_AGENTS: dict[str, int] = {"primal": 3, "dual": 2}
 #: the first box reaches the value 3 of X(k) (index 3k); each next one is this much larger.
 #: From 2, measured on the public good (N = 2, vbar = 3): UB-P-k was refused on x <= 2 at
 #: every k tried (k = 10 to 30: σ reaches x = vbar) and LB-G-k from k = 20, each refusal
@@ -82,10 +85,10 @@ BOX_GROWTH = 1.5
 Extension = Literal["primal", "dual"]
 
 
-def tried_on_boxes(n_agents: int, columns: int) -> bool:
+def tried_on_boxes(n_agents: int, columns: int, extend: Extension) -> bool:
     """Whether the default path tries boxes first for a program of this grid dimension
-    and size (of a program that offers a truncation)."""
-    return n_agents <= TRUNCATE_UP_TO_AGENTS and columns >= TRUNCATE_FROM_COLUMNS
+    and size that offers the truncation ``extend``."""
+    return n_agents <= TRUNCATE_UP_TO_AGENTS[extend] and columns >= TRUNCATE_FROM_COLUMNS
 
 
 def boxes(points_per_agent: int, k: int) -> list[int]:

@@ -113,6 +113,8 @@ def dual_objective(lp: LinearProgram, y: np.ndarray, z: np.ndarray, activity: np
     vector of reduced costs); every backend returns them so.
     """
     sign = 1.0 if lp.sense == "min" else -1.0
+    if not np.all(np.isfinite(y)):
+        return -sign * np.inf  # a NaN or infinite dual certifies nothing
     z = lp.cost - lp.A.T @ y
     total = lp.offset
     for dual, lower, upper in ((y, lp.row_lower, lp.row_upper), (z, lp.col_lower, lp.col_upper)):
@@ -245,7 +247,9 @@ def method_for(lp: LinearProgram, solver: str) -> str:
 # ----------------------------------------------------------------------------- solving
 
 def solve(lp: LinearProgram, options: SolverOptions | None = None, *, raise_on_failure: bool = True) -> LPSolution:
-    """Solve ``lp``; on failure raise :class:`SolverError` naming the families to blame."""
+    """Solve ``lp``; on failure raise :class:`SolverError` naming the families to blame.
+    A structured program (:attr:`LinearProgram.structured`) is assembled first."""
+    lp = lp.assembled()
     options = options or SolverOptions()
     chosen = backend(method_for(lp, options.solver))
     if not chosen.available():
