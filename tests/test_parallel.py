@@ -116,8 +116,10 @@ def test_the_default_solves_at_once_only_what_is_large_and_never_inside_a_pool_w
     # and two children would each build the whole program
     assert not api._worth_concurrent(low, pair, 14, truncate=True)
     three = api.validate(rm.load_model(PUBLIC_GOOD, {"N": 3, "vbar": 4}))
-    # three agents: LB-G-8 is solved on boxes, UB-P-8 keeps the whole grid (minutes): at once
-    assert api._worth_concurrent(three, pair, 8, truncate=True)
+    # three agents: both on boxes from k = 8 (seconds), at k = 5 the whole grid (below
+    # 100,000 columns), solved at once
+    assert not api._worth_concurrent(three, pair, 8, truncate=True)
+    assert api._worth_concurrent(three, pair, 5, truncate=True)
     monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
     assert not api._worth_concurrent(low, pair, 14)
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)

@@ -157,17 +157,21 @@ def test_no_box_certified_means_the_whole_grid(public_good, monkeypatch, whole):
     assert any("no box was certified" in line for line in lines)
 
 
-def test_three_agents_try_boxes_for_the_guarantee_only(monkeypatch):
-    """N = 3, vbar = 4 (004 Section 4.2 with three agents): LB-G-4 through the boxes (the
-    threshold lowered to this size) is certified on x <= 3 at the value the whole
-    symmetric program gives without them; UB-P-4 keeps the whole grid."""
+def test_three_agents_on_symmetric_boxes(monkeypatch):
+    """N = 3, vbar = 4 (004 Section 4.2 with three agents), the threshold lowered to this
+    size: LB-G-4 on the box x <= 3, solved over symmetric solutions (the agents'
+    permutations, order 6), is certified at the value the whole symmetric program gives
+    without the boxes; UB-P-4's σ reaches x = vbar = 4, past the only box, which the
+    whole grid's rows refuse, and the whole grid gives its value."""
     low = rm.validate(rm.load_model(MODELS / "public_good.mech", params={"N": 3, "vbar": 4}))
     monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
-    on_boxes = rm.solve(low, "guarantee", 4)
-    whole = rm.solve(low, "guarantee", 4, truncate=False)
-    assert [(a["box"], a["certified"]) for a in on_boxes.extra["truncation"]["attempts"]] == [(12, True)]
-    assert on_boxes.extra["dual_certified"] and on_boxes.value == pytest.approx(whole.value, abs=1e-7)
-    assert "truncation" not in rm.solve(low, "potential", 4).extra
+    for name, certified in (("guarantee", [(12, True)]), ("potential", [(12, False)])):
+        on_boxes = rm.solve(low, name, 4)
+        whole = rm.solve(low, name, 4, truncate=False)
+        attempts = on_boxes.extra["truncation"]["attempts"]
+        assert [(a["box"], a["certified"]) for a in attempts] == certified
+        assert on_boxes.extra["symmetry"]["group_order"] == 6
+        assert on_boxes.extra["dual_certified"] and on_boxes.value == pytest.approx(whole.value, abs=1e-7)
 
 
 def test_a_non_finite_point_or_dual_certifies_nothing():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from .programs import truncation
 from .programs.base import Program, ReadBack, bounding_pair
 from .programs.base import program as get_program
 from .programs.lp import LinearProgram
-from .programs.reductions import Chain, Reduction, symmetry_reduction
+from .programs.reductions import Applied, Chain, Reduction, symmetry_reduction
 from .programs.symmetry import max_violation
 from .results.bounds import Bounds, ProgramResult
 from .solve import LPSolution, SolverOptions, dual_objective, solver_names
@@ -107,7 +107,7 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     extend = prog.truncation(low) if truncate and solver.solver == "auto" else None
 
     def on_boxes(est) -> bool:
-        return extend is not None and truncation.tried_on_boxes(low.n_agents, est.columns, extend)
+        return extend is not None and truncation.tried_on_boxes(low.n_agents, est.columns)
 
     size = check_program_size(low, prog, options, on_boxes)  # refuse what cannot fit in memory before building it
     if size is None or not on_boxes(size):
@@ -121,7 +121,12 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
         if lp.structured:
             check_whole_grid(size, low.env.name, "exporting it assembles the whole grid")
         lp.assembled().export(export)
-    boxes = solve_truncated(lp, solver, extend, size) if extend is not None else Truncated(None, [], 0.0)
+    def box_symmetry(box: LinearProgram) -> Reduction | None:
+        return symmetry_reduction(box, find_symmetries(low), low.env.agents, low.env.states.labels,
+                                  low.outcome_names)[0]
+
+    boxes = (solve_truncated(lp, solver, extend, size, box_symmetry if symmetry else None) if extend is not None
+             else Truncated(None, [], 0.0))
     if boxes.answer is not None:
         solution, certificate, reduce_seconds = boxes.answer
         return Solved(prog, lp, solution, prog.read(lp, solution, inverse), certificate,
@@ -168,7 +173,8 @@ class Truncated:
 
 
 def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: truncation.Extension,
-                    size: SizeEstimate | None = None) -> Truncated:
+                    size: SizeEstimate | None = None,
+                    symmetry: Callable[[LinearProgram], Reduction | None] | None = None) -> Truncated:
     """``lp`` solved on growing boxes of low profiles
     (:class:`robustmech.programs.truncation.GridTruncation`, the boxes of
     :func:`~robustmech.programs.truncation.boxes`), each answer inverted onto the whole
@@ -179,10 +185,12 @@ def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: truncation
     grid, no box is certified, or a box says the whole program cannot be solved there
     (infeasible, unbounded, out of time: the whole grid is then solved, and says why).
     The solver's time limit is shared by the attempts. With the whole program's ``size``,
-    the boxes stop before one whose program would not fit in memory."""
+    the boxes stop before one whose program would not fit in memory. ``symmetry`` gives
+    the symmetry reduction of a box program (None where it has none): the box is then
+    solved over symmetric solutions, as the whole grid would be."""
     shape = truncation.grid_shape(lp)
     attempts: list[dict[str, Any]] = []
-    if shape is None or "k" not in lp.metadata or not truncation.tried_on_boxes(len(shape), lp.n_cols, extend):
+    if shape is None or "k" not in lp.metadata or not truncation.tried_on_boxes(len(shape), lp.n_cols):
         return Truncated(None, attempts, 0.0)
     start = time.perf_counter()
     solve_seconds = reduce_seconds = 0.0
@@ -198,7 +206,13 @@ def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: truncation
             options = replace(solver, time_limit=left)
         attempt_start = time.perf_counter()
         try:
-            solution, certificate, seconds = solve_built(lp, options, [truncation.GridTruncation(box, extend)])
+            chain: list[Reduction] = [truncation.GridTruncation(box, extend)]
+            if symmetry is not None:
+                small, data = chain[0].apply(lp)
+                reduction = symmetry(small)
+                if reduction is not None:
+                    chain = [Applied(chain[0], lp, small, data), reduction]
+            solution, certificate, seconds = solve_built(lp, options, chain)
         except SolverError as error:
             if error.status == "interrupted":
                 raise
@@ -409,9 +423,9 @@ def _worth_concurrent(low: LoweredEnvironment, programs: tuple[str, str], k: int
         sizes = [estimate(low, name, k) for name in programs]
     except Exception:  # a program the estimate does not know: no evidence it is large
         return False
-    extensions = [get_program(name).truncation(low) for name in programs]
-    if truncate and all(extend is not None and truncation.tried_on_boxes(low.n_agents, size.columns, extend)
-                        for extend, size in zip(extensions, sizes)):
+    if truncate and all(get_program(name).truncation(low) is not None
+                        and truncation.tried_on_boxes(low.n_agents, size.columns)
+                        for name, size in zip(programs, sizes)):
         # both are solved on small boxes (seconds each); two children would each build
         # the whole program, twice the memory for a second or two
         return False

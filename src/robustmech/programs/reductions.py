@@ -90,6 +90,25 @@ class SymmetryReduction(Reduction):
                 "full_columns": data.full.n_cols, "full_rows": data.full.n_rows}
 
 
+class Applied(Reduction):
+    """A reduction already applied to one program: a chain given that program reuses the
+    result (a box of the grid is folded once, then its symmetry found on the box)."""
+
+    def __init__(self, reduction: Reduction, source: LinearProgram, result: LinearProgram, data: Any):
+        self.reduction, self.source, self.result, self.data = reduction, source, result, data
+
+    def apply(self, lp: LinearProgram) -> tuple[LinearProgram, Any]:
+        if lp is self.source:
+            return self.result, self.data
+        return self.reduction.apply(lp)
+
+    def invert(self, solution, data):
+        return self.reduction.invert(solution, data)
+
+    def describe(self, data) -> dict:
+        return self.reduction.describe(data)
+
+
 class Chain(Reduction):
     """Reductions applied in order and inverted in reverse; itself a reduction."""
 

@@ -60,21 +60,18 @@ import scipy.sparse as sp
 
 from ..lower.kron import Blocks, Kron, tocsr
 from ..lower.kron import fold as kron_fold
-from .lp import ConstraintFamily, LinearProgram, VariableBlock, drop_rounding_noise
+from .lp import ConstraintFamily, IndexSet, LinearProgram, VariableBlock, drop_rounding_noise
 from .reductions import Reduction
 from .symmetry import row_groups
 
 #: from this many columns the default path tries the truncated programs first (below it
 #: the whole program takes about a second)
 TRUNCATE_FROM_COLUMNS = 100_000
-#: the most agents for which each side is tried on boxes. The point extended (LB-G-k):
-#: three agents too (N = 3, vbar = 4: LB-G-8 certified on x <= 3 in 21 s, where the
-#: symmetric whole program takes PDLP 102 s). The duals extended (UB-P-k): two, since
-#: the box program lacks the symmetry reduction that the whole one has, and σ reaches
-#: further into a coarser grid (UB-P-6 was not certified on x <= 3 of 6; PDLP took 258 s
-#: on that box, the symmetric whole program 22.5 s; UB-P-8 ran past 7 minutes on x <= 3,
-#: the symmetric whole program 234 s)
-TRUNCATE_UP_TO_AGENTS: dict[str, int] = {"primal": 3, "dual": 2}
+#: grids of more agents keep the whole grid. Three agents are tried since each box is
+#: solved over symmetric solutions (N = 3, vbar = 4: LB-G-8 certified on x <= 3 in 2.8 s
+#: and UB-P-8 in 10.6 s, where the symmetric whole programs take PDLP 102 s and 234 s;
+#: without the symmetry on the box, 21 s and past 7 minutes)
+TRUNCATE_UP_TO_AGENTS = 3
 #: the first box reaches the value 3 of X(k) (index 3k); each next one is this much larger.
 #: From 2, measured on the public good (N = 2, vbar = 3): UB-P-k was refused on x <= 2 at
 #: every k tried (k = 10 to 30: σ reaches x = vbar) and LB-G-k from k = 20, each refusal
@@ -85,10 +82,10 @@ BOX_GROWTH = 1.5
 Extension = Literal["primal", "dual"]
 
 
-def tried_on_boxes(n_agents: int, columns: int, extend: Extension) -> bool:
+def tried_on_boxes(n_agents: int, columns: int) -> bool:
     """Whether the default path tries boxes first for a program of this grid dimension
-    and size that offers the truncation ``extend``."""
-    return n_agents <= TRUNCATE_UP_TO_AGENTS[extend] and columns >= TRUNCATE_FROM_COLUMNS
+    and size (of a program that offers a truncation)."""
+    return n_agents <= TRUNCATE_UP_TO_AGENTS and columns >= TRUNCATE_FROM_COLUMNS
 
 
 def boxes(points_per_agent: int, k: int) -> list[int]:
@@ -151,8 +148,9 @@ class _Folding:
         return sp.csr_matrix((np.ones(count), (np.arange(count), representative)), shape=(count, n))
 
 
-def _folding(groups, n_items: int, shape: tuple[int, ...], points: int, box: int) -> _Folding:
-    """Fold the groups (families or blocks, in order) onto ``points`` points per agent."""
+def _profile_maps(shape: tuple[int, ...], points: int, box: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the profiles of ``shape`` folded onto ``points`` points per agent: each profile's
+    folded profile, each folded profile's own profile, and whether it lies beyond the box."""
     full_points = shape[0]
     along, beyond = np.minimum(np.arange(full_points), points - 1), np.arange(full_points) > box
     x_target, x_outside, x_rep = along, beyond, np.arange(points)
@@ -160,9 +158,18 @@ def _folding(groups, n_items: int, shape: tuple[int, ...], points: int, box: int
         x_target = (x_target[:, None] * points + along[None, :]).ravel()
         x_outside = (x_outside[:, None] | beyond[None, :]).ravel()
         x_rep = (x_rep[:, None] * full_points + np.arange(points)[None, :]).ravel()
-    x_outside = x_outside[x_rep]  # per folded profile
+    return x_target, x_rep, x_outside[x_rep]
+
+
+def _folding(groups, n_items: int, shape: tuple[int, ...], points: int | list[int], box: int) -> _Folding:
+    """Fold the groups (families or blocks, in order) onto ``points`` points per agent
+    (one number for every group, or one per group)."""
+    groups = list(groups)
+    per_group = points if isinstance(points, list) else [points] * len(groups)
+    maps = {p: _profile_maps(shape, p, box) for p in set(per_group)}
     targets, reps, outs, placed, fstart, covered = [], [], [], [], 0, 0
-    for g in groups:
+    for g, own in zip(groups, per_group):
+        x_target, x_rep, x_outside = maps[own]
         start, names = g.slice.start, [s.name for s in g.index]
         full = tuple(s.size for s in g.index) or (g.slice.stop - start,)
         count = int(np.prod(full))
@@ -193,6 +200,26 @@ def _joined(arrays: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
 
 
+def _diagonal_blocks(lp: LinearProgram) -> list[bool]:
+    """Per variable block, whether it is local and every block of its columns is
+    structured with only identities on its grid columns (an assembled program: none)."""
+    if not lp.structured:
+        return [False] * len(lp.variables)
+    out = []
+    for j, v in enumerate(lp.variables.values()):
+        ops = [row[j] for row in lp.A.cells if row[j] is not None]
+        out.append(any(s.name == "X" for s in v.index) and all(_grid_identity(op) for op in ops))
+    return out
+
+
+def _grid_identity(op) -> bool:
+    if isinstance(op, Kron):
+        return all(f is None for _, factors in op.terms for a, f in zip(op.axes, factors) if a.col_grid)
+    if isinstance(op, Blocks):
+        return all(_grid_identity(o) for row in op.cells for o in row if o is not None)
+    return False
+
+
 def _has_grid(op, side: str) -> bool:
     """Whether a structured operator has an axis whose rows (``side="row"``) or columns are
     grid points."""
@@ -204,7 +231,7 @@ def _has_grid(op, side: str) -> bool:
 
 
 def _folded_matrix(lp: LinearProgram, rows: _Folding, cols: _Folding, kinds: tuple[str, str],
-                   one_row: sp.csr_matrix, one_col: sp.csr_matrix) -> sp.csr_matrix:
+                   one_row: sp.csr_matrix, one_cols: list[sp.csr_matrix]) -> sp.csr_matrix:
     """R A Cᵀ, with R and C the folded items × items maps of ``kinds`` (rows, columns), block
     by block: a structured block whose grid axes are those of its family and variable
     block is folded factor by factor with the one-agent maps (never assembled at the whole
@@ -222,7 +249,7 @@ def _folded_matrix(lp: LinearProgram, rows: _Folding, cols: _Folding, kinds: tup
             want = (rows.groups[i][3], cols.groups[j][3])
             folded = None
             if _has_grid(op, "row") == rows.groups[i][4] and _has_grid(op, "col") == cols.groups[j][4]:
-                folded = kron_fold(op, one_row, one_col)
+                folded = kron_fold(op, one_row, one_cols[j])
             if folded is not None and folded is not False and tuple(folded.shape) == want:
                 out_row.append(tocsr(folded))
             else:
@@ -260,10 +287,23 @@ def _families(families: dict[str, ConstraintFamily], kept: np.ndarray) -> dict[s
 
 
 def _blocks(variables: dict[str, VariableBlock], kept: np.ndarray) -> dict[str, VariableBlock]:
-    """The variable blocks of the kept columns, renumbered (as :func:`_families`)."""
-    ranges = {name: _kept_range(v, kept) for name, v in variables.items()}
-    return {name: VariableBlock(name, start, (count,), variables[name].description)
-            for name, (start, count) in ranges.items() if count}
+    """The variable blocks of the kept columns, renumbered (as :func:`_families`); a block
+    kept whole keeps its shape and index sets (what a symmetry acts on)."""
+    out = {}
+    for name, v in variables.items():
+        start, count = _kept_range(v, kept)
+        if count == v.size:
+            out[name] = VariableBlock(name, start, v.shape, v.description, v.index, v.symbol)
+        elif count:
+            out[name] = VariableBlock(name, start, (count,), v.description)
+    return out
+
+
+def _on_box(index: tuple[IndexSet, ...], points: int) -> tuple[IndexSet, ...]:
+    """The index sets of a folded group: the profiles X cut to each agent's first
+    ``points`` values (the last standing for all beyond it where the columns go to b + 1)."""
+    return tuple(IndexSet(s.name, axes=tuple(a[:points] for a in s.axes), kind=s.kind, description=s.description)
+                 if s.name == "X" and s.axes else s for s in index)
 
 
 @dataclass(frozen=True)
@@ -298,22 +338,33 @@ class GridTruncation(Reduction):
             raise ValueError(f"{lp.name} has no single grid of profiles X to truncate")
         points, dual = shape[0], self.extend == "dual"
         one_row, one_col = one_agent_folds(points, self.box, self.extend)
+        # dual, structured: a block that no grid factor but the identity acts on (γ(x) of
+        # UB-P-k) has its columns beyond the box equal to the edge's, so it keeps b + 1
+        # points, the others b + 2, and no columns are left to merge: the blocks keep
+        # their index sets, and a symmetry can act on the box
+        diagonal = _diagonal_blocks(lp) if dual else [False] * len(lp.variables)
+        col_points = [self.box + 1 if d else one_col.shape[1] for d in diagonal]
+        one_cols = [one_col[:, :p] for p in col_points]
         rows = _folding(lp.families.values(), lp.n_rows, shape, self.box + 1, self.box)
-        cols = _folding(lp.variables.values(), lp.n_cols, shape, one_col.shape[1], self.box)
+        cols = _folding(lp.variables.values(), lp.n_cols, shape, col_points, self.box)
         # dual: rows beyond the box added to the edge's, the columns up to box + 1 kept
         # (those beyond equal them), each standing for its members, then identical columns
         # merged; primal: the rows up to the box kept (those beyond are copies), the columns
         # beyond added to the edge's (the point is constant there), then identical rows merged
         kinds = ("membership", "selection") if dual else ("selection", "membership")
-        A = _folded_matrix(lp, rows, cols, kinds, one_row, one_col)
+        A = _folded_matrix(lp, rows, cols, kinds, one_row, one_cols)
         if lp.metadata.get("drop_rounding"):
             A = drop_rounding_noise(A)  # the folded terms summed, as the builder's assembly does
         if dual:
             lower, upper = _summed(rows.target, rows.count, lp.row_lower), _summed(rows.target, rows.count,
                                                                                  lp.row_upper)
-            columns = sp.hstack([A.T.tocsr(), sp.csr_matrix(lp.cost[cols.representative][:, None])], format="csr")
-            zeros = np.zeros(cols.count)
-            kept_cols, first = row_groups(columns, zeros, zeros)
+            if lp.structured:
+                kept_cols, first = np.arange(cols.count), np.arange(cols.count)
+            else:
+                columns = sp.hstack([A.T.tocsr(), sp.csr_matrix(lp.cost[cols.representative][:, None])],
+                                    format="csr")
+                zeros = np.zeros(cols.count)
+                kept_cols, first = row_groups(columns, zeros, zeros)
             merged_of = np.searchsorted(kept_cols, first)  # folded column -> small column
             col_of = merged_of[cols.target]
             small_A = A[:, kept_cols].tocsr()
@@ -345,8 +396,9 @@ class GridTruncation(Reduction):
             stand_in_cols = cols.representative
         folded_families = {f.name: ConstraintFamily(f.name, g[2], g[3], f.description)
                            for f, g in zip(lp.families.values(), rows.groups)}
-        folded_blocks = {v.name: VariableBlock(v.name, g[2], (g[3],), v.description)
-                         for v, g in zip(lp.variables.values(), cols.groups)}
+        folded_blocks = {v.name: VariableBlock(v.name, g[2], tuple(s.size for s in _on_box(v.index, p))
+                                               if v.index else (g[3],), v.description, _on_box(v.index, p), v.symbol)
+                         for v, g, p in zip(lp.variables.values(), cols.groups, col_points)}
         small = LinearProgram(
             name=f"{lp.name} on the box x <= {self.box}/k", sense=lp.sense, cost=np.asarray(cost, dtype=float),
             A=small_A, row_lower=lower, row_upper=upper, col_lower=col_lower, col_upper=col_upper,
