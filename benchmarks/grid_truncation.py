@@ -6,16 +6,23 @@ whole program certified it, and the seconds of building and solving.
 
     python benchmarks/grid_truncation.py 14 20 30
 
-Measured on the 2-core machine of the README (one case after another, nothing else
-running):
+Measured on the 2-core machine of the README (one case after another in one process,
+nothing else running; each box solved over symmetric solutions):
 
-    k   program     columns    boxes tried (b: certified, gap)              build s  solve s
-    30  guarantee  2,435,405   60: no (bound 2.886), 90: yes (1.9e-09)        7.30     6.08
-    30  potential  2,435,403   60: no (point breaks rows by 0.67), 90: yes    5.34     5.36
-    40  guarantee  7,689,605   80: no (bound 4.355), 120: yes (1.2e-10)      23.4     14.6
-    40  potential  7,689,603   80: no, 120: yes (2.2e-16)                    15.5     12.9
+      k program       columns  boxes tried              build s  solve s
+     14 guarantee     116,429  42: yes (5.1e-15)           0.01     0.72
+     14 potential     116,427  42: yes (2.2e-16)           0.01     0.37
+     20 guarantee     482,405  60: yes (2.5e-14)           0.02     3.30
+     20 potential     482,403  60: yes (2.2e-16)           0.02     1.62
+     30 guarantee   2,435,405  90: yes (6.8e-10)           0.26     0.72
+     30 potential   2,435,403  90: yes (2.4e-14)           0.03     0.86
+     40 guarantee   7,689,605  120: yes (1.4e-09)          0.57     2.21
+     40 potential   7,689,603  120: yes (4.2e-14)          0.07     2.61
 
-Without the boxes (``--no-truncation``) k = 30 took 654 s and 444 s of solving.
+The first version with boxes (the whole program assembled, the boxes from x <= 2, not
+symmetric) took 7.30 s and 6.08 s (LB-G-30), 5.34 s and 5.36 s (UB-P-30), 23.4 s and
+14.6 s, 15.5 s and 12.9 s at k = 40; without the boxes (``--no-truncation``) k = 30 took
+654 s and 444 s of solving.
 """
 
 from __future__ import annotations

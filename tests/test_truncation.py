@@ -251,9 +251,9 @@ def test_boxes_grow_from_the_value_three_and_stop_below_the_grid():
     assert boxes(10, 3) == []  # X(3) = {0, 1/3, ..., 3}: the first box would be the grid
 
 
-@pytest.mark.slow
 def test_figure_1_at_k_30_through_the_boxes(public_good):
-    """004 Figure 1 (N = 2, vbar = 3, k = 30: 2.4 million columns a program): the default
+    """004 Figure 1 (N = 2, vbar = 3, k = 30: 2.4 million columns a program; a few seconds
+    on symmetric boxes, so on every change): the default
     path solves both programs on boxes, each certified on the whole grid, and the bracket
     contains the closed form (15)-(17) of 004; UB-P-30's structure has no mass beyond
     x_i = 3 (Figure 1, ρ past its threshold), LB-G-30's mechanism is a lottery at every
