@@ -121,9 +121,10 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
         if lp.structured:
             check_whole_grid(size, low.env.name, "exporting it assembles the whole grid")
         lp.assembled().export(export)
+    symmetries = find_symmetries(low) if symmetry and extend is not None else []
+
     def box_symmetry(box: LinearProgram) -> Reduction | None:
-        return symmetry_reduction(box, find_symmetries(low), low.env.agents, low.env.states.labels,
-                                  low.outcome_names)[0]
+        return symmetry_reduction(box, symmetries, low.env.agents, low.env.states.labels, low.outcome_names)[0]
 
     boxes = (solve_truncated(lp, solver, extend, size, box_symmetry if symmetry else None) if extend is not None
              else Truncated(None, [], 0.0))
@@ -206,13 +207,19 @@ def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: truncation
             options = replace(solver, time_limit=left)
         attempt_start = time.perf_counter()
         try:
-            chain: list[Reduction] = [truncation.GridTruncation(box, extend)]
-            if symmetry is not None:
-                small, data = chain[0].apply(lp)
-                reduction = symmetry(small)
-                if reduction is not None:
-                    chain = [Applied(chain[0], lp, small, data), reduction]
+            fold = truncation.GridTruncation(box, extend)
+            small, data = fold.apply(lp)  # folded once: the chain reuses it
+            chain: list[Reduction] = [Applied(fold, lp, small, data)]
+            on_box = symmetry(small) if symmetry is not None else None
+            if on_box is not None:
+                chain.append(on_box)
+            fold_seconds = time.perf_counter() - attempt_start
+            del small, data  # the chain holds them; the next box is folded without them
             solution, certificate, seconds = solve_built(lp, options, chain)
+            seconds += fold_seconds
+            if on_box is not None and "symmetry" in certificate:
+                certificate["symmetry"]["program"] = f"{lp.name} on the box x <= {box}/k"
+            del chain
         except SolverError as error:
             if error.status == "interrupted":
                 raise

@@ -13,8 +13,9 @@ extended by zero, the other as a constant beyond the box's edge:
 
 - ``extend="dual"`` (UB-P-k, whose *primal* support is local): every row outside the box
   is added to the row of the same family at the clipped profile π(x) (each agent's index
-  capped at b), so the duals are constant outside the box; the columns that this makes
-  identical are merged (every column outside the box is then a copy of one at the edge).
+  capped at b), so the duals are constant outside the box; every column beyond the box is
+  then a copy of one at b + 1 (at b for a block only identities act on, γ of UB-P-k), which
+  stands for it (an assembled program has the copies found and merged numerically).
   The program is a relaxation: its value is at most the whole program's, and its duals,
   copied onto the rows they stand for, are feasible for the whole program by
   construction (each column's reduced cost is its merged column's). Its point, each
@@ -201,22 +202,34 @@ def _joined(arrays: list[np.ndarray], dtype) -> np.ndarray:
 
 
 def _diagonal_blocks(lp: LinearProgram) -> list[bool]:
-    """Per variable block, whether it is local and every block of its columns is
-    structured with only identities on its grid columns (an assembled program: none)."""
+    """Per variable block, whether its columns beyond the box equal the edge's once the
+    rows are folded: the block is local, of constant cost and bounds, and every block of
+    its columns sits in a local family and is structured with identities (None factors)
+    on grid axes that are grid rows too (γ(x) in UB-P-k's rows γ(x) >= ...). An assembled
+    program: none."""
     if not lp.structured:
         return [False] * len(lp.variables)
     out = []
     for j, v in enumerate(lp.variables.values()):
-        ops = [row[j] for row in lp.A.cells if row[j] is not None]
-        out.append(any(s.name == "X" for s in v.index) and all(_grid_identity(op) for op in ops))
+        sl = v.slice
+        constant = all(np.ptp(vec[sl]) == 0 for vec in (lp.cost, lp.col_lower, lp.col_upper)
+                       if sl.stop > sl.start and np.all(np.isfinite(vec[sl]))) and all(
+            np.all(np.isinf(vec[sl])) or np.all(np.isfinite(vec[sl])) for vec in (lp.col_lower, lp.col_upper))
+        cells = [(f, row[j]) for f, row in zip(lp.families.values(), lp.A.cells) if row[j] is not None]
+        out.append(any(s.name == "X" for s in v.index) and constant and bool(cells)
+                   and all(any(s.name == "X" for s in f.index) and _grid_identity(op) for f, op in cells))
     return out
 
 
 def _grid_identity(op) -> bool:
+    """Whether ``op`` acts on its grid columns by the identity onto grid rows only."""
     if isinstance(op, Kron):
-        return all(f is None for _, factors in op.terms for a, f in zip(op.axes, factors) if a.col_grid)
+        grid = [k for k, a in enumerate(op.axes) if a.col_grid]
+        return bool(grid) and all(op.axes[k].row_grid for k in grid) and all(
+            factors[k] is None for _, factors in op.terms for k in grid)
     if isinstance(op, Blocks):
-        return all(_grid_identity(o) for row in op.cells for o in row if o is not None)
+        parts = [o for row in op.cells for o in row if o is not None]
+        return bool(parts) and all(_grid_identity(o) for o in parts)
     return False
 
 
@@ -348,8 +361,8 @@ class GridTruncation(Reduction):
         rows = _folding(lp.families.values(), lp.n_rows, shape, self.box + 1, self.box)
         cols = _folding(lp.variables.values(), lp.n_cols, shape, col_points, self.box)
         # dual: rows beyond the box added to the edge's, the columns up to box + 1 kept
-        # (those beyond equal them), each standing for its members, then identical columns
-        # merged; primal: the rows up to the box kept (those beyond are copies), the columns
+        # (those beyond equal them), each standing for its members, then (an assembled
+        # program) identical columns merged; primal: the rows up to the box kept (those beyond are copies), the columns
         # beyond added to the edge's (the point is constant there), then identical rows merged
         kinds = ("membership", "selection") if dual else ("selection", "membership")
         A = _folded_matrix(lp, rows, cols, kinds, one_row, one_cols)
