@@ -254,22 +254,23 @@ class Blocks:
 
     def fold(self, rows: sp.csr_matrix, cols: sp.csr_matrix) -> Blocks | None:
         """Every block folded (:meth:`Kron.fold`); None where one is a plain matrix, which
-        carries no axes to fold."""
-        folded = [[None if op is None else fold(op, rows, cols) for op in row] for row in self.cells]
-        if any(op is False for row in folded for op in row):
+        carries no axes to fold, or where a row or column holds only zero blocks (its
+        folded size is not known here)."""
+        if any(op is not None and not isinstance(op, (Kron, Blocks)) for row in self.cells for op in row):
             return None
+        folded = [[None if op is None else op.fold(rows, cols) for op in row] for row in self.cells]
+        if any(op is None and old is not None for row, old_row in zip(folded, self.cells)
+               for op, old in zip(row, old_row)):
+            return None  # a nested block holds a plain matrix
         if any(all(op is None for op in row) for row in folded) or \
                 any(all(op is None for op in column) for column in zip(*folded)):
-            return None  # a row or column of zero blocks: its folded size is not known here
+            return None
         return Blocks(folded)
 
 
-def fold(op: Operator, rows: sp.csr_matrix, cols: sp.csr_matrix):
-    """``op`` folded, or False where it is (or holds) a plain matrix."""
-    if isinstance(op, (Kron, Blocks)):
-        out = op.fold(rows, cols)
-        return False if out is None else out
-    return False
+def fold(op: Operator, rows: sp.csr_matrix, cols: sp.csr_matrix) -> Kron | Blocks | None:
+    """``op`` folded, or None where it is (or holds) a plain matrix."""
+    return op.fold(rows, cols) if isinstance(op, (Kron, Blocks)) else None
 
 
 def tocsr(op: Operator) -> sp.csr_matrix:

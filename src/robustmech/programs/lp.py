@@ -247,14 +247,10 @@ class LinearProgram:
         import time
 
         start = time.perf_counter()
-        A = self.A.tocsr()
-        A.eliminate_zeros()
         metadata = dict(self.metadata)
-        if metadata.pop("drop_rounding", False):
-            before = A.nnz
-            A = drop_rounding_noise(A)
-            if before > A.nnz:
-                metadata["rounding_noise_dropped"] = before - A.nnz
+        A, dropped = _cleaned(self.A.tocsr(), metadata.pop("drop_rounding", False))
+        if dropped:
+            metadata["rounding_noise_dropped"] = dropped
         return dataclasses.replace(self, A=A, metadata=metadata,
                                    build_seconds=self.build_seconds + time.perf_counter() - start)
 
@@ -322,6 +318,17 @@ class LinearProgram:
         if not (path.endswith(".lp") or path.endswith(".mps")):
             raise ParameterError(f"export to a file ending in .lp or .mps, not {path!r}")
         self.to_pyomo().write(path, io_options={"symbolic_solver_labels": True})  # format from the suffix
+
+
+def _cleaned(A: sp.csr_matrix, drop_rounding: bool) -> tuple[sp.csr_matrix, int]:
+    """An assembled matrix without its zeros and, with ``drop_rounding``, without its
+    rounding noise (:func:`drop_rounding_noise`); and how many entries that noise was."""
+    A.eliminate_zeros()
+    if not drop_rounding:
+        return A, 0
+    before = A.nnz
+    A = drop_rounding_noise(A)
+    return A, before - A.nnz
 
 
 def _bounds_view(value, size: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -449,11 +456,7 @@ class ProgramBuilder:
         else:
             A = sp.csr_matrix((0, self._n_cols))
         if not isinstance(A, Blocks):
-            A.eliminate_zeros()
-        if self.drop_rounding and not isinstance(A, Blocks):
-            before = A.nnz
-            A = drop_rounding_noise(A)
-            dropped = before - A.nnz
+            A, dropped = _cleaned(A, self.drop_rounding)
         cost = np.zeros(self._n_cols)
         for name, c in self._cost.items():
             cost[self._variables[name].slice] = c

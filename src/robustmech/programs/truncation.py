@@ -221,26 +221,35 @@ def _diagonal_blocks(lp: LinearProgram) -> list[bool]:
     return out
 
 
+def _krons(op):
+    """The Kronecker blocks a structured operator is made of (a plain matrix: None)."""
+    if isinstance(op, Kron):
+        yield op
+    elif isinstance(op, Blocks):
+        for row in op.cells:
+            for o in row:
+                if o is not None:
+                    yield from _krons(o)
+    else:
+        yield None
+
+
 def _grid_identity(op) -> bool:
     """Whether ``op`` acts on its grid columns by the identity onto grid rows only."""
-    if isinstance(op, Kron):
-        grid = [k for k, a in enumerate(op.axes) if a.col_grid]
-        return bool(grid) and all(op.axes[k].row_grid for k in grid) and all(
-            factors[k] is None for _, factors in op.terms for k in grid)
-    if isinstance(op, Blocks):
-        parts = [o for row in op.cells for o in row if o is not None]
-        return bool(parts) and all(_grid_identity(o) for o in parts)
-    return False
+    krons = list(_krons(op))
+    for k in krons:
+        grid = [j for j, a in enumerate(k.axes) if a.col_grid] if k is not None else []
+        if not grid or not all(k.axes[j].row_grid for j in grid) or any(
+                factors[j] is not None for _, factors in k.terms for j in grid):
+            return False
+    return bool(krons)
 
 
 def _has_grid(op, side: str) -> bool:
     """Whether a structured operator has an axis whose rows (``side="row"``) or columns are
     grid points."""
-    if isinstance(op, Kron):
-        return any(a.row_grid if side == "row" else a.col_grid for a in op.axes)
-    if isinstance(op, Blocks):
-        return any(_has_grid(o, side) for row in op.cells for o in row if o is not None)
-    return False
+    return any(k is not None and any(a.row_grid if side == "row" else a.col_grid for a in k.axes)
+               for k in _krons(op))
 
 
 def _folded_matrix(lp: LinearProgram, rows: _Folding, cols: _Folding, kinds: tuple[str, str],
@@ -263,7 +272,7 @@ def _folded_matrix(lp: LinearProgram, rows: _Folding, cols: _Folding, kinds: tup
             folded = None
             if _has_grid(op, "row") == rows.groups[i][4] and _has_grid(op, "col") == cols.groups[j][4]:
                 folded = kron_fold(op, one_row, one_cols[j])
-            if folded is not None and folded is not False and tuple(folded.shape) == want:
+            if folded is not None and tuple(folded.shape) == want:
                 out_row.append(tocsr(folded))
             else:
                 out_row.append(sp.csr_matrix(rows.matrix(kinds[0], i) @ tocsr(op) @ cols.matrix(kinds[1], j).T))
@@ -362,8 +371,9 @@ class GridTruncation(Reduction):
         cols = _folding(lp.variables.values(), lp.n_cols, shape, col_points, self.box)
         # dual: rows beyond the box added to the edge's, the columns up to box + 1 kept
         # (those beyond equal them), each standing for its members, then (an assembled
-        # program) identical columns merged; primal: the rows up to the box kept (those beyond are copies), the columns
-        # beyond added to the edge's (the point is constant there), then identical rows merged
+        # program) identical columns merged; primal: the rows up to the box kept (those
+        # beyond are copies), the columns beyond added to the edge's (the point is
+        # constant there), then identical rows merged
         kinds = ("membership", "selection") if dual else ("selection", "membership")
         A = _folded_matrix(lp, rows, cols, kinds, one_row, one_cols)
         if lp.metadata.get("drop_rounding"):
