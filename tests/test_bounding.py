@@ -395,7 +395,8 @@ def test_auto_solver_picks_clarabel_for_large_programs_only(public_good_lowered)
 def test_auto_solver_picks_pdlp_on_the_grids_of_three_agents(monkeypatch):
     """From AUTO_INTERIOR_COLUMNS columns, ``auto`` chooses HiGHS's first-order method
     PDLP for a program over the grid of three or more agents (``grid_dimension`` in its
-    metadata) and Clarabel for two. PDLP's point is purified like Clarabel's
+    metadata), HiGHS's interior point method for such a program folded onto a box of its
+    grid, and Clarabel for two agents. PDLP's point is purified like Clarabel's
     (:mod:`robustmech.solve.vertex`). The N = 3 public good with vbar = 4 at k = 3, with
     the threshold lowered so that it counts as large: the values equal HiGHS's simplex
     method on the full program (no symmetry reduction), and they bracket the closed-form
@@ -407,6 +408,12 @@ def test_auto_solver_picks_pdlp_on_the_grids_of_three_agents(monkeypatch):
     lp3, _ = bounding.build("guarantee", three, 5)
     assert lp3.metadata["grid_dimension"] == 3 and lp3.n_cols >= AUTO_INTERIOR_COLUMNS
     assert method_for(lp3, "auto") == "highs-pdlp"
+    # folded onto a box of its grid (x <= 3 of X(5)), it is HiGHS's interior point method's
+    from robustmech.programs.truncation import GridTruncation
+
+    box, _ = GridTruncation(15, "primal").apply(lp3)
+    assert box.metadata["grid_dimension"] == 3 and box.n_cols >= AUTO_INTERIOR_COLUMNS
+    assert method_for(box, "auto") == core.BOX_METHOD == "highs-ipm"
     two = rm.validate(public_good(2, 3))
     lp2, _ = bounding.build("guarantee", two, 10)
     assert lp2.metadata["grid_dimension"] == 2 and method_for(lp2, "auto") == "clarabel"

@@ -164,3 +164,21 @@ def test_bench_check_compares_with_the_unaccelerated_solve(capsys, monkeypatch):
     code, _, err = run(capsys, "bench", "--suite", "tiny", "--check", "--json", "--models", str(MODELS))
     assert code == 3
     assert "1 case(s) differ from the unaccelerated reference solve: public_good k=2 potential" in err
+
+
+def test_bench_anchor_rows_solve_the_full_program_by_the_interior_point_method(capsys, monkeypatch):
+    """A suite row with its own options (the scale suite's anchor: the full LB-G-k by
+    HiGHS's interior point method, no symmetry, no boxes) is run with those, whatever
+    ``--solver`` says, and the table names it; LB-G-2's value is 1 (the README's Pyomo
+    table, the full program by HiGHS)."""
+    from robustmech import bench
+
+    monkeypatch.setitem(bench.SUITES, "tiny", [("public_good", {"N": "2", "vbar": "3"}, 2, ("guarantee",),
+                                                bench.ANCHOR)])
+    code, out, _ = run(capsys, "bench", "--suite", "tiny", "--solver", "clarabel", "--json", "--models", str(MODELS))
+    assert code == 0
+    (row,) = json.loads(out)["rows"]
+    assert (row["solver"], row["symmetry"], row["truncate"]) == ("highs-ipm", False, False)
+    assert row["solver_used"] == "highs-ipm" and row["value"] == pytest.approx(1.0, abs=1e-7)
+    assert row["certify_seconds"] >= 0.0
+    assert bench.format_row(row).rstrip().endswith("highs-ipm, full program")

@@ -18,7 +18,8 @@ import robustmech as rm
 from robustmech.api import solve_built
 from robustmech.lower.kron import Axis, Blocks, Kron, hstack, kron, vstack
 from robustmech.programs import bounding
-from robustmech.programs.truncation import GridTruncation, one_agent_folds
+from robustmech.programs.lp import VECTORS, Segments
+from robustmech.programs.truncation import GridTruncation, _Folding, grid_shape, one_agent_folds
 from robustmech.solve import SolverOptions
 
 from conftest import MODELS
@@ -135,6 +136,8 @@ def test_the_structured_program_is_the_program_of_004(public_goods, n, name):
     lp, _ = bounding.build(name, low, 4)
     structured, _ = bounding.build(name, low, 4, structured=True)
     assert structured.structured and not lp.structured
+    for name_ in VECTORS:  # kept as their views, joined when read: the same vectors
+        np.testing.assert_array_equal(getattr(structured, name_), getattr(lp, name_))
     x, y = RNG.random(lp.n_cols), RNG.random(lp.n_rows)
     scale = abs(lp.A).max()
     np.testing.assert_allclose(structured.A @ x, lp.A @ x, atol=1e-12 * scale * lp.n_cols)
@@ -158,6 +161,34 @@ def test_the_box_folded_factor_by_factor_is_the_box_of_the_assembled_program(pub
         folded, _ = GridTruncation(box, extend).apply(structured)
         assert folded.A.shape == small.A.shape
         assert abs(folded.A - small.A).max() <= 1e-12
+        for name_ in VECTORS:
+            np.testing.assert_allclose(getattr(folded, name_), getattr(small, name_), rtol=1e-14, atol=0)
+    # folding never wrote the whole grid's vectors: they are still the builder's views
+    assert all(isinstance(structured.__dict__["_" + name_], Segments) for name_ in VECTORS)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("name, extend", [("guarantee", "primal"), ("potential", "dual")])
+def test_vectors_fold_as_the_whole_size_maps_fold_them(public_goods, n, name, extend):
+    """Each group's vector folded axis by axis on its view (``_Folding.vector``) against
+    the whole-size maps: the membership matrix (sums), the selection matrix (each folded
+    item's representative) and an unbuffered scatter of the items onto their targets (max
+    and min), on random vectors over the rows and the columns of LB-G-4 and UB-P-4."""
+    low = public_goods[n]
+    lp, _ = bounding.build(name, low, 4, structured=True)
+    shape = grid_shape(lp)
+    for box in (3, 9):
+        for groups, n_items, points in ((lp.families, lp.n_rows, box + 1), (lp.variables, lp.n_cols, box + 2)):
+            folding = _Folding(list(groups.values()), n_items, shape, points, box)
+            v = RNG.standard_normal(n_items)
+            views = [v[g.slice] for g in groups.values()]
+            membership, selection = folding.matrix("membership"), folding.matrix("selection")
+            np.testing.assert_allclose(folding.vector(views, "sum"), membership @ v, rtol=1e-12, atol=1e-12)
+            np.testing.assert_array_equal(folding.vector(views, "select"), selection @ v)
+            for how, ufunc, start in (("max", np.maximum, -np.inf), ("min", np.minimum, np.inf)):
+                expected = np.full(folding.count, start)
+                ufunc.at(expected, folding.target, v)
+                np.testing.assert_array_equal(folding.vector(views, how), expected)
 
 
 @pytest.mark.parametrize("name, extend, box", [("guarantee", "primal", 20), ("potential", "dual", 30)])

@@ -21,7 +21,10 @@ from dataclasses import dataclass
 BOUNDS = ("guarantee", "potential")  # LB-G-k (9) and UB-P-k (10) of 004
 AUCTION = ("auction-guarantee", "auction-potential")  # (41) and (3) of 001, transfers solved out
 
-SUITES = {
+# a row solved as the anchor: the full program by HiGHS's interior point method
+ANCHOR = {"solver": "highs-ipm", "symmetry": False, "truncate": False}
+
+SUITES: dict[str, list[tuple]] = {
     # the public good of 004 Section 4, N = 2, vbar = 3 (Figure 1's setting)
     "public-good": [("public_good", {"N": "2", "vbar": "3"}, k, BOUNDS) for k in range(2, 11)],
     # the second scale step: the N = 3 public good at k = 8 (goal: under 10 minutes) and k = 10
@@ -29,6 +32,9 @@ SUITES = {
     # Appendix B.1.1 at k = 15 (goal: under 2 minutes) and with three bidders at k = 5
     # (the longest cases last, so that a timeout costs the fewest rows)
     "scale": [("public_good", {"N": "2", "vbar": "3"}, k, BOUNDS) for k in (10, 14)]
+    # the anchor to stay ahead of: HiGHS's interior point method on the full LB-G-k (no
+    # symmetry, no boxes), 7.0 s at k = 10 and 47 s with 8.6 GB at k = 14 when this was set
+    + [("public_good", {"N": "2", "vbar": "3"}, k, ("guarantee",), ANCHOR) for k in (10, 14)]
     + [("common_value_auction", {"N": n, "nvalues": "10"}, k, AUCTION) for n, k in (("2", 10), ("2", 15), ("3", 5))]
     + [("public_good", {"N": "3", "vbar": "4"}, k, BOUNDS) for k in (5, 8, 10)],
     # 004 Figure 1: the public good at k = 30 (811,801 profiles; goal: both bounds in 5 minutes,
@@ -90,19 +96,24 @@ def _child(payload: str) -> None:
                  truncate=spec.get("truncate", True))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps({**{k: v for k, v in spec.items() if k != "models_dir"}, "status": r.status, "value": r.value,
-                      "build_seconds": r.build_seconds, "solve_seconds": r.solve_seconds, "peak_mib": peak_mib,
+                      "build_seconds": r.build_seconds, "solve_seconds": r.solve_seconds,
+                      "certify_seconds": r.extra.get("certify_seconds"), "peak_mib": peak_mib,
                       "solver_used": r.solver,
                       "variables": r.n_variables, "constraints": r.n_constraints,
-                      "reduced_variables": r.extra.get("truncation", r.extra.get("symmetry", {})).get("columns"),
+                      # the columns solved: the box's orbits where both apply
+                      "reduced_variables": r.extra.get("symmetry", r.extra.get("truncation", {})).get("columns"),
                       "box": r.extra.get("truncation", {}).get("box")}))
 
 
 def run_suite(suite: str, models_dir: str, solver: str = "auto", check: bool = False, timeout: float | None = None,
               progress=None) -> list[dict]:
     rows = []
-    for model, params, k, programs in SUITES[suite]:
+    for model, params, k, programs, *how in SUITES[suite]:
+        fixed = how[0] if how else {}  # a row's own solver and reductions (the anchor's)
         for program in programs:
-            row = run_case(Case(model, params, k, program, solver), models_dir, timeout)
+            case = Case(model, params, k, program, fixed.get("solver", solver), fixed.get("symmetry", True),
+                        fixed.get("truncate", True))
+            row = run_case(case, models_dir, timeout)
             profiles = (k * k + 1) ** int(params.get("N", 2))
             if check and row.get("status") == "optimal" and profiles <= CHECK_MAX_PROFILES:
                 ref = run_case(Case(model, params, k, program, "highs", symmetry=False, truncate=False), models_dir,
@@ -124,18 +135,20 @@ def format_row(row: dict) -> str:
         check = "  ok" if row["matches_reference"] else f"  MISMATCH ({row['reference_value']})"
     return (f"{row['model']:<20} {params:<12} {row['k']:>3} {row['program']:<17} {row['variables']:>9} "
             f"{row['constraints']:>9} "
-            f"{row['build_seconds']:>8.3f} {row['solve_seconds']:>8.2f} {row['peak_mib']:>8.0f} "
+            f"{row['build_seconds']:>8.3f} {row['solve_seconds']:>8.2f} {row.get('certify_seconds') or 0.0:>8.2f} "
+            f"{row['peak_mib']:>8.0f} "
             f"{row['value']:>10.6f} {_solver_text(row):<14}{check}")
 
 
 def _solver_text(row: dict) -> str:
     """The solver, and the box where the program was solved on one (robustmech.programs.truncation)."""
     box = row.get("box")
-    return row.get("solver_used", "") + (f", box x<={box}/k" if box else "")
+    full = ", full program" if row.get("symmetry") is False and row.get("truncate") is False else ""
+    return row.get("solver_used", "") + (f", box x<={box}/k" if box else "") + full
 
 
 HEADER = (f"{'model':<20} {'params':<12} {'k':>3} {'program':<17} {'vars':>9} {'rows':>9} "
-          f"{'build s':>8} {'solve s':>8} {'peak MiB':>8} {'value':>10} {'solver':<14}")
+          f"{'build s':>8} {'solve s':>8} {'check s':>8} {'peak MiB':>8} {'value':>10} {'solver':<14}")
 
 
 if __name__ == "__main__":  # the subprocess of run_case

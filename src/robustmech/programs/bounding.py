@@ -78,25 +78,30 @@ def _mechanism_rows(grid: Grid, low: LoweredEnvironment, derivative):
     """Rows of w(q(x), θ) + Σ_i u_i(∂_i q(x), θ) over (θ, x), θ-major: the strategic
     virtual objective (4) of 004 with ∂ = ∇+, or the modified one of (11) with ∂ = ∇-.
 
-    Returns the coefficient matrix on m and the constant part per row
-    (w's constant, plus u_i's constant times ∂_i 1, which is non-zero only for ∇-).
+    Returns the coefficient matrix on m and the constant part per row (w's constant,
+    plus u_i's constant times ∂_i 1, which is non-zero only for ∇-), of shape
+    (states, 1) where it is one number per state (it broadcasts over X(k) without being
+    written out), else (states, |X(k)|).
     """
     n_x = grid.size
     eye = grid.identity_operator()
     ops = [derivative(i) for i in range(low.n_agents)]
-    blocks, consts = [], []
+    blocks, along = [], []
     for s in range(low.n_states):
         block = kron(eye, low.designer_coef[s][None, :])
-        const = np.full(n_x, low.designer_const[s])
         for i, op in enumerate(ops):
             coef = low.utility_coef[i, s]
             if np.any(coef):
                 block = block + kron(op, coef[None, :])
             if low.utility_const[i, s]:
-                const = const + low.utility_const[i, s] * (op @ np.ones(n_x))
+                along.append((s, low.utility_const[i, s] * (op @ np.ones(n_x))))
         blocks.append(block)
-        consts.append(const)
-    return vstack(blocks), np.concatenate(consts)
+    const = np.asarray(low.designer_const, dtype=float)[:, None]
+    if any(np.any(term) for _, term in along):
+        const = np.repeat(const, n_x, axis=1)
+        for s, term in along:
+            const[s] += term
+    return vstack(blocks), const
 
 
 def _polytope_rows(builder: ProgramBuilder, grid: Grid, low: LoweredEnvironment) -> None:

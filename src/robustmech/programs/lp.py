@@ -227,7 +227,19 @@ class LinearProgram:
 
     @property
     def n_cols(self) -> int:
-        return self.cost.shape[0]
+        cost = self.__dict__["_cost"]
+        return cost.size if isinstance(cost, Segments) else cost.shape[0]
+
+    def segments(self, name: str, groups) -> list[np.ndarray]:
+        """One of the vectors (``VECTORS``) as views on ``groups`` (the families, for a row
+        vector, or the variable blocks, in order), without joining it: the views it was
+        written from where they are those, else slices of the joined vector."""
+        value = self.__dict__["_" + name]
+        groups = list(groups)
+        if isinstance(value, Segments) and len(value.views) == len(groups) and all(
+                v.size == g.slice.stop - g.slice.start for v, g in zip(value.views, groups)):
+            return list(value.views)
+        return [getattr(self, name)[g.slice] for g in groups]
 
     @property
     def n_rows(self) -> int:
@@ -342,7 +354,7 @@ def _bounds_view(value, size: int, shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(value, shape)
 
 
-def _joined(views: list[np.ndarray]) -> np.ndarray:
+def _joined(views: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray:
     """The views written one after the other into one new vector (no copy in between)."""
     out = np.empty(sum(v.size for v in views))
     start = 0
@@ -350,6 +362,46 @@ def _joined(views: list[np.ndarray]) -> np.ndarray:
         out[start:start + v.size].reshape(v.shape)[...] = v
         start += v.size
     return out
+
+
+class Segments:
+    """A vector of a structured program kept as the read-only views it is written from,
+    one per variable block or constraint family (a bound per outcome repeated over X(k)
+    is a broadcast view of a few numbers): joined into one array only when it is read
+    (:class:`LinearProgram`), so that folding the program onto a box of its grid
+    (:mod:`robustmech.programs.truncation`) never writes the whole grid's vectors."""
+
+    __slots__ = ("views", "size")
+
+    def __init__(self, views):
+        self.views = tuple(np.asarray(v) for v in views)
+        self.size = sum(v.size for v in self.views)
+
+    def joined(self) -> np.ndarray:
+        return _joined(self.views)
+
+
+#: the vectors of a LinearProgram that a structured program may keep as Segments
+VECTORS = ("cost", "row_lower", "row_upper", "col_lower", "col_upper")
+
+
+def _vector_property(name: str) -> property:
+    key = "_" + name
+
+    def get(self):
+        value = self.__dict__[key]
+        if isinstance(value, Segments):  # joined once, when first read
+            value = self.__dict__[key] = value.joined()
+        return value
+
+    def put(self, value):
+        self.__dict__[key] = value
+
+    return property(get, put, doc=f"The program's {name.replace('_', ' ')} vector (joined when first read).")
+
+
+for _name in VECTORS:  # after the dataclass made its __init__, which assigns through them
+    setattr(LinearProgram, _name, _vector_property(_name))
 
 
 class ProgramBuilder:
@@ -400,7 +452,7 @@ class ProgramBuilder:
     def set_cost(self, name: str, cost) -> None:
         block = self._variables[name]
         self._cost[name] = np.broadcast_to(np.asarray(cost, dtype=float).reshape(-1) if np.ndim(cost) else cost,
-                                           (block.size,)).astype(float)
+                                           (block.size,)).astype(float, copy=False)
 
     def add_rows(self, family: str, coefficients: dict, lower=-np.inf, upper=np.inf, description: str = "",
                  index: tuple[IndexSet, ...] = ()) -> None:
@@ -457,18 +509,24 @@ class ProgramBuilder:
             A = sp.csr_matrix((0, self._n_cols))
         if not isinstance(A, Blocks):
             A, dropped = _cleaned(A, self.drop_rounding)
-        cost = np.zeros(self._n_cols)
-        for name, c in self._cost.items():
-            cost[self._variables[name].slice] = c
+        vectors: dict[str, Any]
+        if self.structured:  # kept as their views: a box of the grid reads only its part
+            zero = np.zeros(1)
+            vectors = {"cost": Segments(self._cost.get(name, np.broadcast_to(zero, (v.size,)))
+                                        for name, v in self._variables.items()),
+                       "row_lower": Segments(lowers), "row_upper": Segments(uppers),
+                       "col_lower": Segments(self._col_lower), "col_upper": Segments(self._col_upper)}
+        else:
+            cost = np.zeros(self._n_cols)
+            for name, c in self._cost.items():
+                cost[self._variables[name].slice] = c
+            vectors = {"cost": cost, "row_lower": _joined(lowers), "row_upper": _joined(uppers),
+                       "col_lower": _joined(self._col_lower), "col_upper": _joined(self._col_upper)}
         return LinearProgram(
             name=self.name,
             sense=self.sense,
-            cost=cost,
             A=A,
-            row_lower=_joined(lowers),
-            row_upper=_joined(uppers),
-            col_lower=_joined(self._col_lower),
-            col_upper=_joined(self._col_upper),
+            **vectors,
             variables=dict(self._variables),
             families=families,
             offset=self.offset,

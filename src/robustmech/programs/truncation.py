@@ -54,6 +54,7 @@ is kept as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -124,16 +125,86 @@ def one_agent_folds(points: int, box: int, extend: Extension) -> tuple[sp.csr_ma
 
 
 @dataclass(frozen=True)
+class _Group:
+    """Where one group (family or block) of items lies before and after the fold, and how
+    its items are indexed: ``pre`` × profiles × ``post`` for a local group (its index sets
+    before and after the profiles X), ``count`` items kept as they are otherwise."""
+
+    start: int
+    count: int
+    folded_start: int
+    folded_count: int
+    local: bool
+    pre: int
+    post: int
+    points: int  # points per agent after the fold
+
+
 class _Folding:
     """Where the items (rows or columns) of a program go on the box: each local item (of a
     group indexed by the profiles X) to the item of its group with every agent's index
-    clipped to ``points - 1``, every other item to itself."""
+    clipped to ``points - 1``, every other item to itself. The whole-size maps (each
+    item's folded item, ...) are made only when asked for (the inverse; a block folded
+    through them): the vectors fold group by group (:meth:`vector`)."""
 
-    target: np.ndarray  # each item's folded item
-    representative: np.ndarray  # each folded item's item with the same indices (unclipped)
-    outside: np.ndarray  # whether each folded item is local with some agent's index beyond the box
-    groups: tuple[tuple[int, int, int, int, bool], ...]  # (start, count, folded start, folded count, local)
-    count: int
+    def __init__(self, groups, n_items: int, shape: tuple[int, ...], points: int | list[int], box: int):
+        groups = list(groups)
+        per_group = points if isinstance(points, list) else [points] * len(groups)
+        placed, fstart, covered = [], 0, 0
+        profiles = int(np.prod(shape))
+        for g, own in zip(groups, per_group):
+            start, names = g.slice.start, [s.name for s in g.index]
+            full = tuple(s.size for s in g.index) or (g.slice.stop - start,)
+            count = int(np.prod(full))
+            if start != covered:
+                raise ValueError("the groups must cover the items in order")
+            local = "X" in names
+            pre = post = 1
+            fcount = count
+            if local:
+                pos = names.index("X")
+                pre, post = int(np.prod(full[:pos])), int(np.prod(full[pos + 1:]))
+                fcount = pre * own ** len(shape) * post
+                if full[pos] != profiles:
+                    raise ValueError("a group's profiles must be the grid's")
+            placed.append(_Group(start, count, fstart, fcount, local, pre, post, own))
+            fstart += fcount
+            covered += count
+        if covered != n_items:
+            raise ValueError("the groups must cover every item")
+        self.groups, self.count, self.shape, self.box = tuple(placed), fstart, tuple(shape), box
+
+    @cached_property
+    def _maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        maps = {p: _profile_maps(self.shape, p, self.box) for p in {g.points for g in self.groups}}
+        targets, reps, outs = [], [], []
+        for g in self.groups:
+            if g.local:
+                x_target, x_rep, x_outside = maps[g.points]
+                a, c = np.arange(g.pre)[:, None, None], np.arange(g.post)[None, None, :]
+                targets.append(g.folded_start + ((a * len(x_rep) + x_target[None, :, None]) * g.post + c).ravel())
+                reps.append(g.start + ((a * len(x_target) + x_rep[None, :, None]) * g.post + c).ravel())
+                outs.append(np.broadcast_to(x_outside[None, :, None], (g.pre, len(x_rep), g.post)).ravel())
+            else:
+                targets.append(g.folded_start + np.arange(g.count))
+                reps.append(g.start + np.arange(g.count))
+                outs.append(np.zeros(g.count, dtype=bool))
+        return _joined(targets, np.int64), _joined(reps, np.int64), _joined(outs, bool)
+
+    @property
+    def target(self) -> np.ndarray:
+        """Each item's folded item."""
+        return self._maps[0]
+
+    @property
+    def representative(self) -> np.ndarray:
+        """Each folded item's item with the same indices (unclipped)."""
+        return self._maps[1]
+
+    @property
+    def outside(self) -> np.ndarray:
+        """Whether each folded item is local with some agent's index beyond the box."""
+        return self._maps[2]
 
     def matrix(self, kind: str, g: int | None = None) -> sp.csr_matrix:
         """Folded items × items: ``"membership"``, 1 where an item goes to the folded item;
@@ -141,12 +212,37 @@ class _Folding:
         group ``g`` only."""
         target, representative, count, n = self.target, self.representative, self.count, len(self.target)
         if g is not None:
-            start, n, fstart, count, _ = self.groups[g]
+            group = self.groups[g]
+            start, n, fstart, count = group.start, group.count, group.folded_start, group.folded_count
             target = target[start:start + n] - fstart
             representative = representative[fstart:fstart + count] - start
         if kind == "membership":
             return sp.csr_matrix((np.ones(n), (target, np.arange(n))), shape=(count, n))
         return sp.csr_matrix((np.ones(count), (np.arange(count), representative)), shape=(count, n))
+
+    def vector(self, views: list[np.ndarray], how: str) -> np.ndarray:
+        """A vector on these items (its views per group, :meth:`LinearProgram.segments`)
+        folded: ``"select"`` keeps each folded item's representative's entry, ``"sum"``,
+        ``"max"`` and ``"min"`` reduce the entries of the items that go to it. Each agent's
+        axis is folded in turn on the group's view, so a bound repeated over the grid (a
+        broadcast view) is read, never written at the whole grid's size."""
+        reduce = {"sum": np.add, "max": np.maximum, "min": np.minimum}.get(how)
+        parts = []
+        for g, view in zip(self.groups, views):
+            if not g.local:
+                parts.append(np.asarray(view, dtype=float).ravel())
+                continue
+            v = np.reshape(view, (g.pre, *self.shape, g.post))
+            p = g.points
+            for axis in range(1, len(self.shape) + 1):
+                head = (slice(None),) * axis + (slice(0, p if reduce is None else p - 1),)
+                if reduce is None:
+                    v = v[head]
+                    continue
+                tail = reduce.reduce(v[(slice(None),) * axis + (slice(p - 1, None),)], axis=axis, keepdims=True)
+                v = np.concatenate([v[head], tail], axis=axis)
+            parts.append(np.asarray(v, dtype=float).ravel())
+        return _joined(parts, float)
 
 
 def _profile_maps(shape: tuple[int, ...], points: int, box: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -162,41 +258,6 @@ def _profile_maps(shape: tuple[int, ...], points: int, box: int) -> tuple[np.nda
     return x_target, x_rep, x_outside[x_rep]
 
 
-def _folding(groups, n_items: int, shape: tuple[int, ...], points: int | list[int], box: int) -> _Folding:
-    """Fold the groups (families or blocks, in order) onto ``points`` points per agent
-    (one number for every group, or one per group)."""
-    groups = list(groups)
-    per_group = points if isinstance(points, list) else [points] * len(groups)
-    maps = {p: _profile_maps(shape, p, box) for p in set(per_group)}
-    targets, reps, outs, placed, fstart, covered = [], [], [], [], 0, 0
-    for g, own in zip(groups, per_group):
-        x_target, x_rep, x_outside = maps[own]
-        start, names = g.slice.start, [s.name for s in g.index]
-        full = tuple(s.size for s in g.index) or (g.slice.stop - start,)
-        count = int(np.prod(full))
-        if start != covered:
-            raise ValueError("the groups must cover the items in order")
-        if "X" in names:
-            pos = names.index("X")
-            pre, post = int(np.prod(full[:pos])), int(np.prod(full[pos + 1:]))
-            a, c = np.arange(pre)[:, None, None], np.arange(post)[None, None, :]
-            targets.append(fstart + ((a * len(x_rep) + x_target[None, :, None]) * post + c).ravel())
-            reps.append(start + ((a * len(x_target) + x_rep[None, :, None]) * post + c).ravel())
-            outs.append(np.broadcast_to(x_outside[None, :, None], (pre, len(x_rep), post)).ravel())
-            fcount = pre * len(x_rep) * post
-        else:
-            targets.append(fstart + np.arange(count))
-            reps.append(start + np.arange(count))
-            outs.append(np.zeros(count, dtype=bool))
-            fcount = count
-        placed.append((start, count, fstart, fcount, "X" in names))
-        fstart += fcount
-        covered += count
-    if covered != n_items:
-        raise ValueError("the groups must cover every item")
-    return _Folding(_joined(targets, np.int64), _joined(reps, np.int64), _joined(outs, bool), tuple(placed), fstart)
-
-
 def _joined(arrays: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
 
@@ -210,11 +271,12 @@ def _diagonal_blocks(lp: LinearProgram) -> list[bool]:
     if not lp.structured:
         return [False] * len(lp.variables)
     out = []
-    for j, v in enumerate(lp.variables.values()):
-        sl = v.slice
-        constant = all(np.ptp(vec[sl]) == 0 for vec in (lp.cost, lp.col_lower, lp.col_upper)
-                       if sl.stop > sl.start and np.all(np.isfinite(vec[sl]))) and all(
-            np.all(np.isinf(vec[sl])) or np.all(np.isfinite(vec[sl])) for vec in (lp.col_lower, lp.col_upper))
+    blocks = list(lp.variables.values())
+    views = zip(*(lp.segments(name, blocks) for name in ("cost", "col_lower", "col_upper")))
+    for j, (v, (cost, lower, upper)) in enumerate(zip(blocks, views)):
+        constant = all(np.ptp(vec) == 0 for vec in (cost, lower, upper)
+                       if vec.size and np.all(np.isfinite(vec))) and all(
+            np.all(np.isinf(vec)) or np.all(np.isfinite(vec)) for vec in (lower, upper))
         cells = [(f, row[j]) for f, row in zip(lp.families.values(), lp.A.cells) if row[j] is not None]
         out.append(any(s.name == "X" for s in v.index) and constant and bool(cells)
                    and all(any(s.name == "X" for s in f.index) and _grid_identity(op) for f, op in cells))
@@ -268,16 +330,16 @@ def _folded_matrix(lp: LinearProgram, rows: _Folding, cols: _Folding, kinds: tup
             if op is None:
                 out_row.append(None)
                 continue
-            want = (rows.groups[i][3], cols.groups[j][3])
+            want = (rows.groups[i].folded_count, cols.groups[j].folded_count)
             folded = None
-            if _has_grid(op, "row") == rows.groups[i][4] and _has_grid(op, "col") == cols.groups[j][4]:
+            if _has_grid(op, "row") == rows.groups[i].local and _has_grid(op, "col") == cols.groups[j].local:
                 folded = kron_fold(op, one_row, one_cols[j])
             if folded is not None and tuple(folded.shape) == want:
                 out_row.append(tocsr(folded))
             else:
                 out_row.append(sp.csr_matrix(rows.matrix(kinds[0], i) @ tocsr(op) @ cols.matrix(kinds[1], j).T))
         cells.append(out_row)
-    return Blocks(cells, [g[3] for g in rows.groups], [g[3] for g in cols.groups]).tocsr()
+    return Blocks(cells, [g.folded_count for g in rows.groups], [g.folded_count for g in cols.groups]).tocsr()
 
 
 def _by_group(group: np.ndarray, later: np.ndarray) -> np.ndarray:
@@ -330,15 +392,46 @@ def _on_box(index: tuple[IndexSet, ...], points: int) -> tuple[IndexSet, ...]:
 
 @dataclass(frozen=True)
 class _TruncationData:
+    """What the inverse needs: the whole program, the foldings of its rows and columns,
+    and the merge after the fold (``extend="dual"``: folded column -> small column, the
+    small columns being the folded ones ``kept``; ``extend="primal"``: folded row -> small
+    row, likewise). The whole-size maps are made here, when the answer is inverted."""
+
     full: LinearProgram
     box: int
     extend: Extension
-    row_of: np.ndarray  # full row -> small row (extend="dual": the row it was added to)
-    col_of: np.ndarray  # full column -> small column
-    stand_in_rows: np.ndarray  # per small row, the full row that takes its dual
-    stand_in_cols: np.ndarray  # per small column, the full column that takes its value
-    rows: int
-    columns: int
+    rows: _Folding
+    cols: _Folding
+    merged: np.ndarray
+    kept: np.ndarray
+    small_rows: int
+    small_columns: int
+
+    @property
+    def row_of(self) -> np.ndarray:
+        """Each full row's small row (``extend="dual"``: the row it was added to)."""
+        return self.rows.target if self.extend == "dual" else self.merged[self.rows.target]
+
+    @property
+    def col_of(self) -> np.ndarray:
+        """Each full column's small column."""
+        return self.merged[self.cols.target] if self.extend == "dual" else self.cols.target
+
+    @property
+    def stand_in_rows(self) -> np.ndarray:
+        """Per small row, the full row that takes its dual (``extend="primal"``: every
+        folded row's representative lies in the box, and each small row's dual goes to its
+        first folded row's)."""
+        return self.rows.representative if self.extend == "dual" else self.rows.representative[self.kept]
+
+    @property
+    def stand_in_cols(self) -> np.ndarray:
+        """Per small column, the full column that takes its value: a folded column inside
+        the box where there is one, then its representative (a member inside the box, or
+        the first beyond it)."""
+        if self.extend == "dual":
+            return self.cols.representative[_preferred(self.merged, self.cols.outside)]
+        return self.cols.representative
 
 
 class GridTruncation(Reduction):
@@ -367,8 +460,9 @@ class GridTruncation(Reduction):
         diagonal = _diagonal_blocks(lp) if dual else [False] * len(lp.variables)
         col_points = [self.box + 1 if d else one_col.shape[1] for d in diagonal]
         one_cols = [one_col[:, :p] for p in col_points]
-        rows = _folding(lp.families.values(), lp.n_rows, shape, self.box + 1, self.box)
-        cols = _folding(lp.variables.values(), lp.n_cols, shape, col_points, self.box)
+        families, blocks = list(lp.families.values()), list(lp.variables.values())
+        rows = _Folding(families, lp.n_rows, shape, self.box + 1, self.box)
+        cols = _Folding(blocks, lp.n_cols, shape, col_points, self.box)
         # dual: rows beyond the box added to the edge's, the columns up to box + 1 kept
         # (those beyond equal them), each standing for its members, then (an assembled
         # program) identical columns merged; primal: the rows up to the box kept (those
@@ -378,49 +472,44 @@ class GridTruncation(Reduction):
         A = _folded_matrix(lp, rows, cols, kinds, one_row, one_cols)
         if lp.metadata.get("drop_rounding"):
             A = drop_rounding_noise(A)  # the folded terms summed, as the builder's assembly does
+        def row_vector(name: str, how: str) -> np.ndarray:
+            return rows.vector(lp.segments(name, families), how)
+
+        def col_vector(name: str, how: str) -> np.ndarray:
+            return cols.vector(lp.segments(name, blocks), how)
+
         if dual:
-            lower, upper = _summed(rows.target, rows.count, lp.row_lower), _summed(rows.target, rows.count,
-                                                                                 lp.row_upper)
+            lower, upper = row_vector("row_lower", "sum"), row_vector("row_upper", "sum")
+            folded_cost = col_vector("cost", "select")
             if lp.structured:
-                kept_cols, first = np.arange(cols.count), np.arange(cols.count)
+                kept_cols = first = np.arange(cols.count)
+                col_lower, col_upper = col_vector("col_lower", "sum"), col_vector("col_upper", "sum")
             else:
-                columns = sp.hstack([A.T.tocsr(), sp.csr_matrix(lp.cost[cols.representative][:, None])],
-                                    format="csr")
+                columns = sp.hstack([A.T.tocsr(), sp.csr_matrix(folded_cost[:, None])], format="csr")
                 zeros = np.zeros(cols.count)
                 kept_cols, first = row_groups(columns, zeros, zeros)
-            merged_of = np.searchsorted(kept_cols, first)  # folded column -> small column
-            col_of = merged_of[cols.target]
+            merged = np.searchsorted(kept_cols, first)  # folded column -> small column
+            if not lp.structured:
+                col_of = merged[cols.target]
+                col_lower, col_upper = (_summed(col_of, len(kept_cols), lp.col_lower),
+                                        _summed(col_of, len(kept_cols), lp.col_upper))
             small_A = A[:, kept_cols].tocsr()
-            col_lower, col_upper = (_summed(col_of, len(kept_cols), lp.col_lower),
-                                    _summed(col_of, len(kept_cols), lp.col_upper))
-            cost = lp.cost[cols.representative[kept_cols]]
-            kept_rows = np.arange(rows.count)
-            row_of = rows.target
-            stand_in_rows = rows.representative
-            # per small column, a folded column inside the box where there is one, then its
-            # representative (a member inside the box, or the first beyond it)
-            stand_in_cols = cols.representative[_preferred(merged_of, cols.outside)]
+            cost = folded_cost[kept_cols]
+            kept_rows, kept = np.arange(rows.count), kept_cols
         else:
-            cost = np.bincount(cols.target, weights=lp.cost, minlength=cols.count)
-            col_lower = np.full(cols.count, -np.inf)
-            np.maximum.at(col_lower, cols.target, lp.col_lower)
-            col_upper = np.full(cols.count, np.inf)
-            np.minimum.at(col_upper, cols.target, lp.col_upper)
-            row_lower, row_upper = lp.row_lower[rows.representative], lp.row_upper[rows.representative]
+            cost = col_vector("cost", "sum")
+            col_lower, col_upper = col_vector("col_lower", "max"), col_vector("col_upper", "min")
+            row_lower, row_upper = row_vector("row_lower", "select"), row_vector("row_upper", "select")
             kept_rows, first = row_groups(A, row_lower, row_upper)
             small_A = A[kept_rows]
             lower, upper = row_lower[kept_rows], row_upper[kept_rows]
-            kept_cols = np.arange(cols.count)
-            row_of = np.searchsorted(kept_rows, first)[rows.target]
-            col_of = cols.target
-            # every folded row's representative lies in the box: each small row's dual goes
-            # to its first folded row's
-            stand_in_rows = rows.representative[kept_rows]
-            stand_in_cols = cols.representative
-        folded_families = {f.name: ConstraintFamily(f.name, g[2], g[3], f.description)
+            kept_cols, kept = np.arange(cols.count), kept_rows
+            merged = np.searchsorted(kept_rows, first)  # folded row -> small row
+        folded_families = {f.name: ConstraintFamily(f.name, g.folded_start, g.folded_count, f.description)
                            for f, g in zip(lp.families.values(), rows.groups)}
-        folded_blocks = {v.name: VariableBlock(v.name, g[2], tuple(s.size for s in _on_box(v.index, p))
-                                               if v.index else (g[3],), v.description, _on_box(v.index, p), v.symbol)
+        folded_blocks = {v.name: VariableBlock(v.name, g.folded_start, tuple(s.size for s in _on_box(v.index, p))
+                                               if v.index else (g.folded_count,), v.description,
+                                               _on_box(v.index, p), v.symbol)
                          for v, g, p in zip(lp.variables.values(), cols.groups, col_points)}
         small = LinearProgram(
             name=f"{lp.name} on the box x <= {self.box}/k", sense=lp.sense, cost=np.asarray(cost, dtype=float),
@@ -428,8 +517,7 @@ class GridTruncation(Reduction):
             variables=_blocks(folded_blocks, kept_cols), families=_families(folded_families, kept_rows),
             offset=lp.offset, metadata={**{k: v for k, v in lp.metadata.items() if k != "drop_rounding"},
                                         "truncated_to": self.box})
-        data = _TruncationData(lp, self.box, self.extend, row_of, col_of, stand_in_rows, stand_in_cols, small.n_rows,
-                               small.n_cols)
+        data = _TruncationData(lp, self.box, self.extend, rows, cols, merged, kept, small.n_rows, small.n_cols)
         return small, data
 
     def invert(self, solution, data: _TruncationData):
@@ -446,8 +534,9 @@ class GridTruncation(Reduction):
                        col_dual=lp.cost - lp.A.T @ y, row_activity=lp.A @ x)
 
     def describe(self, data: _TruncationData) -> dict:
-        return {"truncation": {"box": data.box, "extended": data.extend, "columns": data.columns,
-                               "rows": data.rows, "full_columns": data.full.n_cols, "full_rows": data.full.n_rows}}
+        return {"truncation": {"box": data.box, "extended": data.extend, "columns": data.small_columns,
+                               "rows": data.small_rows, "full_columns": data.full.n_cols,
+                               "full_rows": data.full.n_rows}}
 
 
 def _spread(values: np.ndarray, group: np.ndarray, first: np.ndarray, lower: np.ndarray,
