@@ -173,7 +173,8 @@ def test_vectors_fold_as_the_whole_size_maps_fold_them(public_goods, n, name, ex
     """Each group's vector folded axis by axis on its view (``_Folding.vector``) against
     the whole-size maps: the membership matrix (sums), the selection matrix (each folded
     item's representative) and an unbuffered scatter of the items onto their targets (max
-    and min), on random vectors over the rows and the columns of LB-G-4 and UB-P-4."""
+    and min), on random vectors over the rows and the columns of LB-G-4 and UB-P-4; and
+    the way back (``spread``, ``place``) against indexing with those maps."""
     low = public_goods[n]
     lp, _ = bounding.build(name, low, 4, structured=True)
     shape = grid_shape(lp)
@@ -189,6 +190,13 @@ def test_vectors_fold_as_the_whole_size_maps_fold_them(public_goods, n, name, ex
                 expected = np.full(folding.count, start)
                 ufunc.at(expected, folding.target, v)
                 np.testing.assert_array_equal(folding.vector(views, how), expected)
+            # back onto the whole grid (the inverse): each item its folded item's value, and
+            # each folded item's value on its representative only
+            f = RNG.standard_normal(folding.count)
+            np.testing.assert_array_equal(folding.spread(f), f[folding.target])
+            placed = np.zeros(n_items)
+            placed[folding.representative] = f
+            np.testing.assert_array_equal(folding.place(f), placed)
 
 
 @pytest.mark.parametrize("name, extend, box", [("guarantee", "primal", 20), ("potential", "dual", 30)])

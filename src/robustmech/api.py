@@ -270,12 +270,17 @@ def solve_built(lp: LinearProgram, solver: SolverOptions,
     solved = solve_lp(reduced, solver)
     certify_start = time.perf_counter()  # the inverse and the checks on lp's own rows
     solution = chain.invert(solved, data)
+    activity = None
     if reductions:
-        # the duals of the reduced program, spread over the full rows: recompute the bound
-        # on the full program's own rows
-        solution.dual_objective = dual_objective(lp, solution.row_dual, solution.col_dual, solution.row_activity,
-                                                 solution.x)
-    certificate = certify_solution(lp, solution.x, solution)
+        # the point and the duals of the reduced program, spread over the full program:
+        # its own row activity and reduced costs (each product once), and the bound
+        # recomputed on its own rows
+        activity = lp.A @ solution.x
+        reduced_costs = lp.cost - lp.A.T @ solution.row_dual
+        solution = replace(solution, row_activity=activity, col_dual=reduced_costs)
+        solution.dual_objective = dual_objective(lp, solution.row_dual, reduced_costs, activity, solution.x,
+                                                 own_reduced_costs=True)
+    certificate = certify_solution(lp, solution.x, solution, activity)
     certificate["certify_seconds"] = time.perf_counter() - certify_start
     described = chain.describe(data)
     certificate.update({key: value for key, value in described.items() if key != "symmetry"})
@@ -447,7 +452,7 @@ FAMILIES = ("auto", "general", "auction")
 CERTIFICATE_TOLERANCE = 1e-6
 
 
-def certify_solution(lp, x, sol) -> dict:
+def certify_solution(lp, x, sol, activity: np.ndarray | None = None) -> dict:
     """Refuse to report a value that is not a bound, and say whether it is certified optimal.
 
     A point that satisfies every row and column bound (to ``CERTIFICATE_TOLERANCE``,
@@ -455,9 +460,10 @@ def certify_solution(lp, x, sol) -> dict:
     feasible LB-G-k mechanism's value is at most the max guarantee, a feasible UB-P-k
     structure's at least the min potential. A point that violates them does not, and
     is refused (first-order methods such as PDLP that stop early fail here loudly).
-    Optimality is certified separately by the weak-duality value of the duals."""
+    Optimality is certified separately by the weak-duality value of the duals.
+    ``activity``: A x, computed by the caller from ``x`` (never a solver's report)."""
     scale = max(1.0, abs(sol.objective))
-    violation = max_violation(lp, x)
+    violation = max_violation(lp, x, activity)
     if not (np.isfinite(violation) and np.isfinite(sol.objective)) or violation > CERTIFICATE_TOLERANCE * scale:
         raise SolverError(
             f"{lp.name}: the solver's point violates the program by {violation:.1e}, so its value is not a bound; "

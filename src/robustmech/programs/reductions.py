@@ -21,10 +21,18 @@ import scipy.sparse as sp
 from .lp import LinearProgram
 from .symmetry import column_permutation, max_violation, orbit_matrix, reduce_with_rows, row_permutation
 
+#: the row activity and reduced costs of an inverted solution, until the end of the chain
+#: computes them on the whole program (an empty array: a stale one would pass unnoticed)
+NOT_YET_COMPUTED = np.zeros(0)
+
 
 class Reduction(ABC):
     """``apply(lp) -> (smaller lp, inverse data)``; ``invert(solution, inverse data)``
-    maps a solution of the smaller program to one of ``lp`` (an ``LPSolution``)."""
+    maps a solution of the smaller program to one of ``lp`` (an ``LPSolution``): its
+    point ``x`` and row duals ``row_dual``, which is all a reduction reads of the solution
+    it inverts. The row activity A x and the reduced costs c - Aᵀy of the whole program
+    are computed once, where the chain ends (:func:`robustmech.api.solve_built`), and
+    certify it there."""
 
     @abstractmethod
     def apply(self, lp: LinearProgram) -> tuple[LinearProgram, Any]: ...
@@ -82,8 +90,7 @@ class SymmetryReduction(Reduction):
             shared = solution.row_dual[data.reduced_row] / data.row_count[data.reduced_row]
             Q = data.row_orbits
             y = Q @ ((Q.T @ shared) / np.asarray(Q.sum(axis=0)).ravel())
-        activity = lp.A @ x
-        return replace(solution, x=x, row_dual=y, col_dual=lp.cost - lp.A.T @ y, row_activity=activity)
+        return replace(solution, x=x, row_dual=y, col_dual=NOT_YET_COMPUTED, row_activity=NOT_YET_COMPUTED)
 
     def describe(self, data: _OrbitData) -> dict:
         return {"group_order": data.group_order, "columns": data.columns, "rows": data.rows,

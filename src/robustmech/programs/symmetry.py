@@ -162,9 +162,10 @@ def _kept_families(families: dict, keep: np.ndarray) -> dict:
     return out
 
 
-def max_violation(lp: LinearProgram, x: np.ndarray) -> float:
-    """The largest violation of a row or column bound by x (0 when feasible)."""
-    act = lp.A @ x
+def max_violation(lp: LinearProgram, x: np.ndarray, activity: np.ndarray | None = None) -> float:
+    """The largest violation of a row or column bound by x (0 when feasible); ``activity``
+    is A x where the caller has computed it from x."""
+    act = lp.A @ x if activity is None else activity
     worst = 0.0
     for value, lower, upper in ((act, lp.row_lower, lp.row_upper), (x, lp.col_lower, lp.col_upper)):
         for part in chunks(len(value)):  # small temporaries on programs of millions of rows

@@ -63,7 +63,7 @@ import scipy.sparse as sp
 from ..lower.kron import Blocks, Kron, tocsr
 from ..lower.kron import fold as kron_fold
 from .lp import ConstraintFamily, IndexSet, LinearProgram, VariableBlock, drop_rounding_noise
-from .reductions import Reduction
+from .reductions import NOT_YET_COMPUTED, Reduction
 from .symmetry import row_groups
 
 #: from this many columns the default path tries the truncated programs first (below it
@@ -243,6 +243,33 @@ class _Folding:
                 v = np.concatenate([v[head], tail], axis=axis)
             parts.append(np.asarray(v, dtype=float).ravel())
         return _joined(parts, float)
+
+
+    def spread(self, folded: np.ndarray) -> np.ndarray:
+        """Each item takes its folded item's value (``folded[target]``), one agent's axis
+        at a time."""
+        parts = []
+        for g in self.groups:
+            f = folded[g.folded_start:g.folded_start + g.folded_count]
+            if g.local:
+                f = f.reshape((g.pre,) + (g.points,) * len(self.shape) + (g.post,))
+                for axis, n in enumerate(self.shape, start=1):
+                    f = np.take(f, np.minimum(np.arange(n), g.points - 1), axis=axis)
+            parts.append(f.ravel())
+        return _joined(parts, folded.dtype)
+
+    def place(self, folded: np.ndarray) -> np.ndarray:
+        """Each folded item's value on its representative, zero on every other item."""
+        out = np.zeros(self.groups[-1].start + self.groups[-1].count if self.groups else 0, dtype=folded.dtype)
+        for g in self.groups:
+            f = folded[g.folded_start:g.folded_start + g.folded_count]
+            if g.local:
+                inside = (slice(None),) + (slice(0, g.points),) * len(self.shape)
+                out[g.start:g.start + g.count].reshape((g.pre, *self.shape, g.post))[inside] = f.reshape(
+                    (g.pre,) + (g.points,) * len(self.shape) + (g.post,))
+            else:
+                out[g.start:g.start + g.count] = f
+        return out
 
 
 def _profile_maps(shape: tuple[int, ...], points: int, box: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -522,16 +549,20 @@ class GridTruncation(Reduction):
 
     def invert(self, solution, data: _TruncationData):
         lp = data.full
+        rows, cols = data.rows, data.cols
         if data.extend == "dual":
             x = _spread(solution.x, data.col_of, data.stand_in_cols, lp.col_lower, lp.col_upper)
-            y = solution.row_dual[data.row_of] if len(solution.row_dual) else np.zeros(lp.n_rows)
+            y = rows.spread(solution.row_dual) if len(solution.row_dual) else np.zeros(lp.n_rows)
         else:
-            x = solution.x[data.col_of]
+            x = cols.spread(solution.x)
             y = np.zeros(lp.n_rows)
             if len(solution.row_dual):
-                y[data.stand_in_rows] = solution.row_dual
+                folded = np.zeros(rows.count)
+                folded[data.kept] = solution.row_dual  # each small row's dual on its first folded row
+                y = rows.place(folded)
+        # A x and c - Aᵀy are the whole program's, made once where the chain ends
         return replace(solution, x=x, objective=float(lp.cost @ x + lp.offset), row_dual=y,
-                       col_dual=lp.cost - lp.A.T @ y, row_activity=lp.A @ x)
+                       col_dual=NOT_YET_COMPUTED, row_activity=NOT_YET_COMPUTED)
 
     def describe(self, data: _TruncationData) -> dict:
         return {"truncation": {"box": data.box, "extended": data.extend, "columns": data.small_columns,
