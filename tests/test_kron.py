@@ -181,15 +181,22 @@ def test_vectors_fold_as_the_whole_size_maps_fold_them(public_goods, n, name, ex
     for box in (3, 9):
         for groups, n_items, points in ((lp.families, lp.n_rows, box + 1), (lp.variables, lp.n_cols, box + 2)):
             folding = _Folding(list(groups.values()), n_items, shape, points, box)
-            v = RNG.standard_normal(n_items)
-            views = [v[g.slice] for g in groups.values()]
             membership, selection = folding.matrix("membership"), folding.matrix("selection")
-            np.testing.assert_allclose(folding.vector(views, "sum"), membership @ v, rtol=1e-12, atol=1e-12)
-            np.testing.assert_array_equal(folding.vector(views, "select"), selection @ v)
-            for how, ufunc, start in (("max", np.maximum, -np.inf), ("min", np.minimum, np.inf)):
-                expected = np.full(folding.count, start)
-                ufunc.at(expected, folding.target, v)
-                np.testing.assert_array_equal(folding.vector(views, how), expected)
+            # entries that vary everywhere, and views broadcast over the profiles (a bound per
+            # outcome, the same at every x: what the builder keeps), which fold without being read
+            # entry by entry
+            varying = [RNG.standard_normal(g.slice.stop - g.slice.start) for g in groups.values()]
+            repeated = [np.broadcast_to(RNG.standard_normal(tuple(1 if s.name == "X" else s.size for s in g.index)),
+                                        tuple(s.size for s in g.index)) if g.index else v
+                        for g, v in zip(groups.values(), varying)]
+            for views in (varying, repeated):
+                v = np.concatenate([np.ravel(w) for w in views])
+                np.testing.assert_allclose(folding.vector(views, "sum"), membership @ v, rtol=1e-12, atol=1e-12)
+                np.testing.assert_array_equal(folding.vector(views, "select"), selection @ v)
+                for how, ufunc, start in (("max", np.maximum, -np.inf), ("min", np.minimum, np.inf)):
+                    expected = np.full(folding.count, start)
+                    ufunc.at(expected, folding.target, v)
+                    np.testing.assert_array_equal(folding.vector(views, how), expected)
             # back onto the whole grid (the inverse): each item its folded item's value, and
             # each folded item's value on its representative only
             f = RNG.standard_normal(folding.count)

@@ -234,14 +234,26 @@ class _Folding:
                 continue
             v = np.reshape(view, (g.pre, *self.shape, g.post))
             p = g.points
+            folded_shape = (g.pre,) + (p,) * len(self.shape) + (g.post,)
+            weight = np.ones((1,) * len(folded_shape))
             for axis in range(1, len(self.shape) + 1):
-                head = (slice(None),) * axis + (slice(0, p if reduce is None else p - 1),)
+                at = (slice(None),) * axis
+                if v.strides[axis] == 0:
+                    # constant along this agent (a broadcast view): one entry stands for the
+                    # axis, and a sum counts the entries the edge takes
+                    v = v[at + (slice(0, 1),)]
+                    if how == "sum":
+                        counts = np.ones(p)
+                        counts[-1] = self.shape[axis - 1] - p + 1
+                        weight = weight * counts.reshape((-1,) + (1,) * (len(folded_shape) - axis - 1))
+                    continue
+                head = at + (slice(0, p if reduce is None else p - 1),)
                 if reduce is None:
                     v = v[head]
                     continue
-                tail = reduce.reduce(v[(slice(None),) * axis + (slice(p - 1, None),)], axis=axis, keepdims=True)
+                tail = reduce.reduce(v[at + (slice(p - 1, None),)], axis=axis, keepdims=True)
                 v = np.concatenate([v[head], tail], axis=axis)
-            parts.append(np.asarray(v, dtype=float).ravel())
+            parts.append((np.broadcast_to(v, folded_shape) * weight).ravel())
         return _joined(parts, float)
 
 
@@ -299,7 +311,7 @@ def _diagonal_blocks(lp: LinearProgram) -> list[bool]:
         return [False] * len(lp.variables)
     out = []
     blocks = list(lp.variables.values())
-    views = zip(*(lp.segments(name, blocks) for name in ("cost", "col_lower", "col_upper")))
+    views = zip(*([_compact(v) for v in lp.segments(name, blocks)] for name in ("cost", "col_lower", "col_upper")))
     for j, (v, (cost, lower, upper)) in enumerate(zip(blocks, views)):
         constant = all(np.ptp(vec) == 0 for vec in (cost, lower, upper)
                        if vec.size and np.all(np.isfinite(vec))) and all(
@@ -308,6 +320,12 @@ def _diagonal_blocks(lp: LinearProgram) -> list[bool]:
         out.append(any(s.name == "X" for s in v.index) and constant and bool(cells)
                    and all(any(s.name == "X" for s in f.index) and _grid_identity(op) for f, op in cells))
     return out
+
+
+def _compact(view: np.ndarray) -> np.ndarray:
+    """The view with each broadcast axis (stride 0) cut to one entry: the same values, as
+    few as were written."""
+    return view[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in view.strides)]
 
 
 def _krons(op):
