@@ -182,3 +182,22 @@ def test_bench_anchor_rows_solve_the_full_program_by_the_interior_point_method(c
     assert row["solver_used"] == "highs-ipm" and row["value"] == pytest.approx(1.0, abs=1e-7)
     assert row["certify_seconds"] >= 0.0
     assert bench.format_row(row).rstrip().endswith("highs-ipm, full program")
+
+
+def test_bench_exact_guarantee_row(capsys, monkeypatch):
+    """The scale suite's exact-guarantee row (the first-price auction with k bids on a
+    common value, worst and best BCE) at 11 values and 21 bids: the best BCE extracts
+    E[v] = 1/2 (bidding 0 never loses money, and bidders who both learn v and bid it obey
+    every deviation), the worst is below it, and both meet their weak-duality bounds."""
+    from robustmech import bench
+
+    monkeypatch.setitem(bench.SUITES, "tiny", [("common_value_auction", {"N": "2", "nvalues": "11"}, 21,
+                                                (bench.EXACT,))])
+    code, out, _ = run(capsys, "bench", "--suite", "tiny", "--json", "--models", str(MODELS))
+    assert code == 0
+    (row,) = json.loads(out)["rows"]
+    assert row["status"] == "optimal" and row["program"] == bench.EXACT
+    assert row["best_value"] == pytest.approx(0.5, abs=1e-8) and row["value"] < row["best_value"]
+    assert row["value"] == pytest.approx(row["dual_value"], abs=1e-8)
+    assert row["best_value"] == pytest.approx(row["best_dual_value"], abs=1e-8)
+    assert "best 0.500000" in bench.format_row(row)

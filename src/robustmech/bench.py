@@ -20,6 +20,9 @@ from dataclasses import dataclass
 
 BOUNDS = ("guarantee", "potential")  # LB-G-k (9) and UB-P-k (10) of 004
 AUCTION = ("auction-guarantee", "auction-potential")  # (41) and (3) of 001, transfers solved out
+# the exact guarantee of the first-price auction with k bids: its worst and best BCE
+# (robustmech.certify.guarantee; the row's value is the worst, the best is reported too)
+EXACT = "first-price-bce"
 
 # a row solved as the anchor: the full program by HiGHS's interior point method
 ANCHOR = {"solver": "highs-ipm", "symmetry": False, "truncate": False}
@@ -36,7 +39,10 @@ SUITES: dict[str, list[tuple]] = {
     # symmetry, no boxes), 7.0 s at k = 10 and 47 s with 8.6 GB at k = 14 when this was set
     + [("public_good", {"N": "2", "vbar": "3"}, k, ("guarantee",), ANCHOR) for k in (10, 14)]
     + [("common_value_auction", {"N": n, "nvalues": "10"}, k, AUCTION) for n, k in (("2", 10), ("2", 15), ("3", 5))]
-    + [("public_good", {"N": "3", "vbar": "4"}, k, BOUNDS) for k in (5, 8, 10)],
+    + [("public_good", {"N": "3", "vbar": "4"}, k, BOUNDS) for k in (5, 8, 10)]
+    # the exact guarantee at BCESolve's sizes: the first-price auction with 150 bids (k) on
+    # the common value's 21 points, worst and best BCE (goal: under 10 minutes)
+    + [("common_value_auction", {"N": "2", "nvalues": "21"}, 150, (EXACT,))],
     # 004 Figure 1: the public good at k = 30 (811,801 profiles; goal: both bounds in 5 minutes,
     # 2 GB) and k = 40 (goal: 20 minutes)
     "figure": [("public_good", {"N": "2", "vbar": "3"}, k, BOUNDS) for k in (30, 40)],
@@ -92,6 +98,20 @@ def _child(payload: str) -> None:
     spec = json.loads(payload)
     path = os.path.join(spec["models_dir"], spec["model"] + ".mech")
     env = rm.load_model(path, spec["params"])
+    if spec["program"] == EXACT:
+        from .model.generators import first_price_auction
+
+        g = rm.guarantee(env, first_price_auction(env, bids=spec["k"]), solver=spec["solver"],
+                         symmetry=spec["symmetry"])
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        print(json.dumps({**{k: v for k, v in spec.items() if k != "models_dir"}, "status": g.status,
+                          "value": g.value, "dual_value": g.dual_value, "best_value": g.best_value,
+                          "best_dual_value": g.best_dual_value, "build_seconds": g.build_seconds,
+                          "solve_seconds": g.solve_seconds, "certify_seconds": None, "peak_mib": peak_mib,
+                          "solver_used": (f"highs, rows generated in {g.generation_rounds} rounds"
+                                          if g.generation_rounds > 1 else f"{spec['solver']}, all rows"),
+                          "variables": g.n_variables, "constraints": g.n_constraints}))
+        return
     r = rm.solve(env, spec["program"], spec["k"], solver=spec["solver"], symmetry=spec["symmetry"],
                  truncate=spec.get("truncate", True))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -144,7 +164,8 @@ def _solver_text(row: dict) -> str:
     """The solver, and the box where the program was solved on one (robustmech.programs.truncation)."""
     box = row.get("box")
     full = ", full program" if row.get("symmetry") is False and row.get("truncate") is False else ""
-    return row.get("solver_used", "") + (f", box x<={box}/k" if box else "") + full
+    best = f", best {row['best_value']:.6f}" if row.get("best_value") is not None else ""
+    return row.get("solver_used", "") + (f", box x<={box}/k" if box else "") + full + best
 
 
 HEADER = (f"{'model':<20} {'params':<12} {'k':>3} {'program':<17} {'vars':>9} {'rows':>9} "
