@@ -138,10 +138,11 @@ def dual_objective(lp: LinearProgram, y: np.ndarray, z: np.ndarray, activity: np
         for part in chunks(len(dual)):  # a program on X(40) has millions of rows: small temporaries
             d = dual[part]
             bound = np.where(sign * d > 0, lower[part], upper[part])
-            infinite = ~np.isfinite(bound)
-            if np.any(infinite & (np.abs(d) > tol * scale)):
+            finite = np.isfinite(bound)
+            if not np.all(finite | (np.abs(d) <= tol * scale)):
                 return -sign * np.inf
-            total += float(np.dot(d[~infinite], bound[~infinite]))
+            # zeros where the bound is infinite (no boolean gathers: a tenth of the time)
+            total += float(np.dot(np.where(finite, d, 0.0), np.where(finite, bound, 0.0)))
     return float(total)
 
 
