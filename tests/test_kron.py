@@ -110,6 +110,10 @@ def test_blocks_are_laid_out_as_bmat():
     np.testing.assert_allclose(blocks.T @ y, dense.T @ y, atol=1e-12)
     # plain matrices stay plain
     assert isinstance(kron(sp.identity(2), np.ones((3, 1))), sp.csr_matrix)
+    # zero blocks are filled in as empty CSR blocks: the matrix bmat builds with None
+    sparse = Blocks([[structured, None], [None, extra], [-structured, extra]])
+    reference = sp.bmat([[plain, None], [None, extra], [-plain, extra]], format="csr")
+    assert _same_csr(sparse.tocsr(), reference)
 
 
 @pytest.mark.parametrize("extend", ["primal", "dual"])

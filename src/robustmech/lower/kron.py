@@ -282,12 +282,13 @@ class Blocks:
 
     def tocsr(self) -> sp.csr_matrix:
         cells = [[None if op is None else tocsr(op) for op in row] for row in self.cells]
-        for i, size in enumerate(self.row_sizes):  # bmat needs every row and column of blocks sized
-            if all(op is None for op in cells[i]):
-                cells[i][0] = sp.csr_matrix((size, self.col_sizes[0]))
-        for j, size in enumerate(self.col_sizes):
-            if all(cells[i][j] is None for i in range(len(cells))):
-                cells[0][j] = sp.csr_matrix((self.row_sizes[0], size))
+        present = [op for row in cells for op in row if op is not None]
+        dtype = np.result_type(*(op.dtype for op in present)) if present else np.float64
+        # every zero block as an empty CSR block of its size (and the blocks' dtype): bmat
+        # then stacks the CSR blocks directly (its fast path) instead of going through COO;
+        # the same matrix, its rows' entries in the same (sorted) order
+        cells = [[sp.csr_matrix((self.row_sizes[i], self.col_sizes[j]), dtype=dtype) if op is None else op
+                  for j, op in enumerate(row)] for i, row in enumerate(cells)]
         return sp.bmat(cells, format="csr")
 
     def fold(self, rows: sp.csr_matrix, cols: sp.csr_matrix) -> Blocks | None:
