@@ -106,8 +106,7 @@ class Kron:
         """The assembled matrix (``scipy.sparse.kron`` of each term's factors, summed)."""
         total = sp.csr_matrix(self.shape)
         for c, factors in self.terms:
-            mats = [sp.identity(a.rows, format="csr") if f is None else f for a, f in zip(self.axes, factors)]
-            total = total + c * reduce(lambda left, right: sp.kron(left, right, format="csr"), mats)
+            total = total + c * _kron_all(_collapsed(self.axes, factors))
         return total.tocsr()
 
     def __matmul__(self, v: np.ndarray) -> np.ndarray:
@@ -159,6 +158,45 @@ class Kron:
                 folded.append(sp.csr_matrix(m))
             terms.append((coef, tuple(folded)))
         return Kron(tuple(axes), tuple(terms))
+
+
+def _collapsed(axes: tuple[Axis, ...], factors: tuple[Factor, ...]) -> list:
+    """A term's factors with each run of identities as one identity (I_a ⊗ I_b = I_ab, the
+    same entries and values: a product by 1.0 is exact), so that a term such as
+    I ⊗ I ⊗ I ⊗ row on the N = 3 grid is one Kronecker product, not three."""
+    mats: list = []
+    run = 0
+    for a, f in zip(axes, factors):
+        if f is None:
+            run = (run or 1) * a.rows
+            continue
+        if run:
+            mats.append(sp.identity(run, format="csr"))
+            run = 0
+        mats.append(f)
+    if run:
+        mats.append(sp.identity(run, format="csr"))
+    return mats
+
+
+def _kron_all(mats: list) -> sp.csr_matrix:
+    """``scipy.sparse.kron`` of the matrices, left to right, as CSR: the same entries and
+    values (each the product of its factors' entries, left to right), in one pass over
+    the factors' entries instead of a COO round trip per product. Factors in canonical
+    form give the product's entries row by row with sorted columns; any other goes
+    through scipy, which sums duplicates its way."""
+    mats = [sp.csr_matrix(m) for m in mats]
+    if len(mats) == 1 or not all(m.has_canonical_format for m in mats):
+        return reduce(lambda left, right: sp.kron(left, right, format="csr"), mats)
+    shape = (int(np.prod([m.shape[0] for m in mats])), int(np.prod([m.shape[1] for m in mats])))
+    first = mats[0].tocoo()
+    rows, cols, data = first.row.astype(np.int64), first.col.astype(np.int64), first.data
+    for m in mats[1:]:
+        coo = m.tocoo()
+        rows = (rows[:, None] * m.shape[0] + coo.row).ravel()
+        cols = (cols[:, None] * m.shape[1] + coo.col).ravel()
+        data = (data[:, None] * coo.data).ravel()
+    return sp.csr_matrix((data, (rows, cols)), shape=shape)
 
 
 def _along(f: sp.csr_matrix, t: np.ndarray, axis: int) -> np.ndarray:
@@ -244,12 +282,13 @@ class Blocks:
 
     def tocsr(self) -> sp.csr_matrix:
         cells = [[None if op is None else tocsr(op) for op in row] for row in self.cells]
-        for i, size in enumerate(self.row_sizes):  # bmat needs every row and column of blocks sized
-            if all(op is None for op in cells[i]):
-                cells[i][0] = sp.csr_matrix((size, self.col_sizes[0]))
-        for j, size in enumerate(self.col_sizes):
-            if all(cells[i][j] is None for i in range(len(cells))):
-                cells[0][j] = sp.csr_matrix((self.row_sizes[0], size))
+        present = [op for row in cells for op in row if op is not None]
+        dtype = np.result_type(*(op.dtype for op in present)) if present else np.float64
+        # every zero block as an empty CSR block of its size (and the blocks' dtype): bmat
+        # then stacks the CSR blocks directly (its fast path) instead of going through COO;
+        # the same matrix, its rows' entries in the same (sorted) order
+        cells = [[sp.csr_matrix((self.row_sizes[i], self.col_sizes[j]), dtype=dtype) if op is None else op
+                  for j, op in enumerate(row)] for i, row in enumerate(cells)]
         return sp.bmat(cells, format="csr")
 
     def fold(self, rows: sp.csr_matrix, cols: sp.csr_matrix) -> Blocks | None:

@@ -162,7 +162,7 @@ def _participation_rows(b: ProgramBuilder, grid: Grid, low: LoweredEnvironment) 
     mats: list[sp.csr_matrix] = []
     lowers: list[np.ndarray] = []
     members: list[tuple] = []
-    others = list(itertools.product(*([tuple(float(v) for v in grid.values)] * (grid.n_agents - 1))))
+    values = tuple(float(v) for v in grid.values)
     for i in range(low.n_agents):
         select = grid.at_zero_operator(i)
         seen = set()
@@ -177,7 +177,10 @@ def _participation_rows(b: ProgramBuilder, grid: Grid, low: LoweredEnvironment) 
             mats.append(kron(select, coef[None, :]))
             lowers.append(np.full(select.shape[0], -const))
             # θ names the first state of its class (states with the same utility for i)
-            members.extend((low.env.agents[i], low.env.states.labels[s]) + x for x in others)
+            # (i, θ) + x_-i for every x_-i, in the product's order, the tuples made by
+            # itertools (in C) rather than one concatenation per row in Python
+            members.extend(itertools.product((low.env.agents[i],), (low.env.states.labels[s],),
+                                             *([values] * (grid.n_agents - 1))))
     if mats:
         b.add_rows("participation", {"m": vstack(mats)}, lower=np.concatenate(lowers),
                    description="action 0 is participation secure: u_i(m(0, x_-i), θ) >= 0",
