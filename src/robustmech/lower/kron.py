@@ -146,16 +146,20 @@ class Kron:
                              a.row_grid, a.col_grid))
             maps.append((r, c))
         terms = []
+        done: dict[tuple, sp.csr_matrix] = {}  # a factor shared by terms (∇+_i in every state) folds once
         for coef, factors in self.terms:
             folded = []
-            for a, f, (r, c) in zip(self.axes, factors, maps):
+            for j, (a, f, (r, c)) in enumerate(zip(self.axes, factors, maps)):
                 if r is None and c is None:
                     folded.append(f)
                     continue
-                m = sp.identity(a.rows, format="csr") if f is None else f
-                m = m if r is None else r @ m
-                m = m if c is None else m @ c
-                folded.append(sp.csr_matrix(m))
+                key = (j, id(f))
+                if key not in done:
+                    m = sp.identity(a.rows, format="csr") if f is None else f
+                    m = m if r is None else r @ m
+                    m = m if c is None else m @ c
+                    done[key] = sp.csr_matrix(m)
+                folded.append(done[key])
             terms.append((coef, tuple(folded)))
         return Kron(tuple(axes), tuple(terms))
 
