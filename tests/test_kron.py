@@ -18,8 +18,9 @@ import robustmech as rm
 from robustmech.api import solve_built
 from robustmech.lower.kron import Axis, Blocks, Kron, hstack, kron, vstack
 from robustmech.programs import bounding
+from robustmech.programs.folding import Folding
 from robustmech.programs.lp import VECTORS, Segments
-from robustmech.programs.truncation import GridTruncation, _Folding, grid_shape, one_agent_folds
+from robustmech.programs.truncation import GridTruncation, grid_shape, one_agent_folds
 from robustmech.solve import SolverOptions
 
 from conftest import MODELS
@@ -218,7 +219,7 @@ def test_the_box_folded_factor_by_factor_is_the_box_of_the_assembled_program(pub
 @pytest.mark.parametrize("n", [2, 3])
 @pytest.mark.parametrize("name, extend", [("guarantee", "primal"), ("potential", "dual")])
 def test_vectors_fold_as_the_whole_size_maps_fold_them(public_goods, n, name, extend):
-    """Each group's vector folded axis by axis on its view (``_Folding.vector``) against
+    """Each group's vector folded axis by axis on its view (``Folding.vector``) against
     the whole-size maps: the membership matrix (sums), the selection matrix (each folded
     item's representative) and an unbuffered scatter of the items onto their targets (max
     and min), on random vectors over the rows and the columns of LB-G-4 and UB-P-4; and
@@ -228,7 +229,7 @@ def test_vectors_fold_as_the_whole_size_maps_fold_them(public_goods, n, name, ex
     shape = grid_shape(lp)
     for box in (3, 9):
         for groups, n_items, points in ((lp.families, lp.n_rows, box + 1), (lp.variables, lp.n_cols, box + 2)):
-            folding = _Folding(list(groups.values()), n_items, shape, points, box)
+            folding = Folding(list(groups.values()), n_items, shape, points, box)
             membership, selection = folding.matrix("membership"), folding.matrix("selection")
             # entries that vary everywhere, and views broadcast over the profiles (a bound per
             # outcome, the same at every x: what the builder keeps), which fold without being read
