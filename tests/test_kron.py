@@ -269,3 +269,42 @@ def test_the_certificate_on_the_structured_program_is_the_assembled_ones(public_
     np.testing.assert_allclose(on_structured.x, on_assembled.x, atol=1e-12)
     assert on_structured.dual_objective == pytest.approx(on_assembled.dual_objective, abs=1e-9)
     assert structured_certificate["max_violation"] == pytest.approx(certificate["max_violation"], abs=1e-12)
+
+
+def test_a_range_of_a_kept_vector_is_the_joined_vectors_range():
+    """``Segments.part`` (what the certificate reads, a chunk at a time) against slicing
+    the joined vector, on views as the builder keeps them: a bound per state broadcast
+    over the profiles, a plain vector, a bound per outcome repeated over the profiles, a
+    scalar repeated, and a (state, profile, outcome) view; ranges inside one view, across
+    views and across rows, and every chunk of :func:`robustmech.programs.lp.chunks`."""
+    from robustmech.programs.lp import chunks
+
+    views = [np.broadcast_to(RNG.standard_normal((3, 1)), (3, 400_000)), RNG.standard_normal(1000),
+             np.broadcast_to(RNG.standard_normal(5), (300_000, 5)), np.broadcast_to(np.float64(2.0), (7,)),
+             np.broadcast_to(RNG.standard_normal((2, 1, 4)), (2, 200_000, 4))]
+    kept = Segments(views)
+    joined = np.concatenate([np.ravel(v) for v in views])
+    assert kept.size == joined.size
+    for start, stop in [(0, 10), (399_995, 400_010), (1_199_990, 1_201_005), (kept.size - 5, kept.size),
+                        (5, kept.size)]:
+        np.testing.assert_array_equal(kept.part(start, stop), joined[start:stop])
+    for part in chunks(kept.size):
+        np.testing.assert_array_equal(kept.part(part.start, part.stop), joined[part])
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_box_point_goes_back_as_spread_shares_it(public_goods, n):
+    """UB-P-4's box point (``extend="dual"``) taken back onto the whole grid: each folded
+    column's value on its representative (the structured program's shortcut, where zero
+    lies within every column's bounds) is what ``_spread`` gives through the whole-size
+    maps; a value its representative's bounds refuse (σ >= 0) leaves it to ``_spread``."""
+    from robustmech.programs.truncation import _on_representatives, _spread
+
+    lp, _ = bounding.build("potential", public_goods[n], 4, structured=True)
+    for box in (3, 9):
+        _, data = GridTruncation(box, "dual").apply(lp)
+        values = RNG.random(data.cols.count)
+        shared = _spread(values, data.col_of, data.stand_in_cols, lp.col_lower, lp.col_upper)
+        np.testing.assert_array_equal(_on_representatives(lp, data.cols, values), shared)
+        values[0] = -1.0
+        assert _on_representatives(lp, data.cols, values) is None

@@ -27,7 +27,7 @@ from .model.environment import Environment
 from .programs import truncation
 from .programs.base import Program, ReadBack, bounding_pair
 from .programs.base import program as get_program
-from .programs.lp import LinearProgram
+from .programs.lp import LinearProgram, chunks
 from .programs.reductions import Applied, Chain, Reduction, symmetry_reduction
 from .programs.symmetry import max_violation
 from .results.bounds import Bounds, ProgramResult
@@ -276,7 +276,9 @@ def solve_built(lp: LinearProgram, solver: SolverOptions,
         # its own row activity and reduced costs (each product once), and the bound
         # recomputed on its own rows
         activity = lp.A @ solution.x
-        reduced_costs = lp.cost - lp.A.T @ solution.row_dual
+        reduced_costs = -(lp.A.T @ solution.row_dual)
+        for part in chunks(lp.n_cols):  # c - Aᵀy, the cost read a range at a time
+            reduced_costs[part] += lp.vector_part("cost", part)
         solution = replace(solution, row_activity=activity, col_dual=reduced_costs)
         solution.dual_objective = dual_objective(lp, solution.row_dual, reduced_costs, activity, solution.x,
                                                  own_reduced_costs=True)

@@ -230,6 +230,13 @@ class LinearProgram:
         cost = self.__dict__["_cost"]
         return cost.size if isinstance(cost, Segments) else cost.shape[0]
 
+    def vector_part(self, name: str, part: slice) -> np.ndarray:
+        """One of the vectors (``VECTORS``) on the range ``part`` (a slice of
+        :func:`chunks`), without joining the whole vector where it is kept as Segments
+        (the certificate reads a program of millions of rows this way)."""
+        value = self.__dict__["_" + name]
+        return value.part(part.start, part.stop) if isinstance(value, Segments) else value[part]
+
     def segments(self, name: str, groups) -> list[np.ndarray]:
         """One of the vectors (``VECTORS``) as views on ``groups`` (the families, for a row
         vector, or the variable blocks, in order), without joining it: the views it was
@@ -379,6 +386,31 @@ class Segments:
 
     def joined(self) -> np.ndarray:
         return _joined(self.views)
+
+    def part(self, start: int, stop: int) -> np.ndarray:
+        """Entries ``start:stop`` of the vector, written out for that range only."""
+        pieces, offset = [], 0
+        for v in self.views:
+            a, b = max(start - offset, 0), min(stop - offset, v.size)
+            if a < b:
+                pieces.append(_flat_range(v, a, b))
+            offset += v.size
+            if offset >= stop:
+                break
+        return np.concatenate(pieces) if len(pieces) != 1 else np.array(pieces[0], dtype=float)
+
+
+def _flat_range(view: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Entries ``start:stop`` of ``view`` in C order, writing out no more than the
+    leading rows they lie in (a broadcast view of the whole grid is never written)."""
+    if view.ndim <= 1:
+        return view.reshape(-1)[start:stop]
+    lead = int(np.prod(view.shape[1:]))
+    first, last = start // lead, -(-stop // lead)
+    if lead <= stop - start or last - first == 1 and lead <= CHUNK:
+        return view[first:last].reshape(-1)[start - first * lead:stop - first * lead]
+    return np.concatenate([_flat_range(view[i], max(start - i * lead, 0), min(stop - i * lead, lead))
+                           for i in range(first, last)])
 
 
 #: the vectors of a LinearProgram that a structured program may keep as Segments

@@ -167,11 +167,12 @@ def max_violation(lp: LinearProgram, x: np.ndarray, activity: np.ndarray | None 
     is A x where the caller has computed it from x."""
     act = lp.A @ x if activity is None else activity
     worst = 0.0
-    for value, lower, upper in ((act, lp.row_lower, lp.row_upper), (x, lp.col_lower, lp.col_upper)):
+    for value, lower, upper in ((act, "row_lower", "row_upper"), (x, "col_lower", "col_upper")):
         for part in chunks(len(value)):  # small temporaries on programs of millions of rows
             v = value[part]
             # np.max keeps a NaN, which the certificate refuses (robustmech.api.certify_solution)
-            worst = np.max([worst, (lower[part] - v).max(initial=0.0), (v - upper[part]).max(initial=0.0)])
+            worst = np.max([worst, (lp.vector_part(lower, part) - v).max(initial=0.0),
+                            (v - lp.vector_part(upper, part)).max(initial=0.0)])
     return float(worst)
 
 

@@ -61,7 +61,7 @@ import scipy.sparse as sp
 from ..lower.kron import Blocks, Kron, tocsr
 from ..lower.kron import fold as kron_fold
 from .folding import Extension, Folding, compact, one_agent_folds
-from .lp import ConstraintFamily, IndexSet, LinearProgram, VariableBlock, drop_rounding_noise
+from .lp import ConstraintFamily, IndexSet, LinearProgram, VariableBlock, chunks, drop_rounding_noise
 from .reductions import NOT_YET_COMPUTED, Reduction
 from .symmetry import row_groups
 
@@ -369,7 +369,9 @@ class GridTruncation(Reduction):
         lp = data.full
         rows, cols = data.rows, data.cols
         if data.extend == "dual":
-            x = _spread(solution.x, data.col_of, data.stand_in_cols, lp.col_lower, lp.col_upper)
+            x = _on_representatives(lp, cols, solution.x) if lp.structured else None
+            if x is None:
+                x = _spread(solution.x, data.col_of, data.stand_in_cols, lp.col_lower, lp.col_upper)
             y = rows.spread(solution.row_dual) if len(solution.row_dual) else np.zeros(lp.n_rows)
         else:
             x = cols.spread(solution.x)
@@ -379,13 +381,30 @@ class GridTruncation(Reduction):
                 folded[data.kept] = solution.row_dual  # each small row's dual on its first folded row
                 y = rows.place(folded)
         # A x and c - Aᵀy are the whole program's, made once where the chain ends
-        return replace(solution, x=x, objective=float(lp.cost @ x + lp.offset), row_dual=y,
+        objective = sum(float(lp.vector_part("cost", part) @ x[part]) for part in chunks(len(x))) + lp.offset
+        return replace(solution, x=x, objective=objective, row_dual=y,
                        col_dual=NOT_YET_COMPUTED, row_activity=NOT_YET_COMPUTED)
 
     def describe(self, data: _TruncationData) -> dict:
         return {"truncation": {"box": data.box, "extended": data.extend, "columns": data.small_columns,
                                "rows": data.small_rows, "full_columns": data.full.n_cols,
                                "full_rows": data.full.n_rows}}
+
+
+def _on_representatives(lp: LinearProgram, cols: Folding, values: np.ndarray) -> np.ndarray | None:
+    """A structured program's point from the box's (``extend="dual"``, where no columns were
+    merged after the fold, so each folded column stands for its members and its
+    representative is the member :func:`_spread` fills first): each value on its
+    representative and zero elsewhere, which is what :func:`_spread` gives when zero lies
+    within every column's bounds and each value within its representative's; None
+    otherwise (then :func:`_spread` shares it out)."""
+    blocks = list(lp.variables.values())
+    lower, upper = lp.segments("col_lower", blocks), lp.segments("col_upper", blocks)
+    if not all(np.all(compact(lo) <= 0.0) and np.all(compact(hi) >= 0.0) for lo, hi in zip(lower, upper)):
+        return None
+    if not np.all((values >= cols.vector(lower, "select")) & (values <= cols.vector(upper, "select"))):
+        return None
+    return cols.place(values)
 
 
 def _spread(values: np.ndarray, group: np.ndarray, first: np.ndarray, lower: np.ndarray,

@@ -131,13 +131,13 @@ def dual_objective(lp: LinearProgram, y: np.ndarray, z: np.ndarray, activity: np
     if not own_reduced_costs:
         z = lp.cost - lp.A.T @ y
     total = lp.offset
-    for dual, lower, upper in ((y, lp.row_lower, lp.row_upper), (z, lp.col_lower, lp.col_upper)):
+    for dual, lower, upper in ((y, "row_lower", "row_upper"), (z, "col_lower", "col_upper")):
         if not len(dual):
             continue
         scale = max(1.0, abs(float(dual.max())), abs(float(dual.min())))
         for part in chunks(len(dual)):  # a program on X(40) has millions of rows: small temporaries
             d = dual[part]
-            bound = np.where(sign * d > 0, lower[part], upper[part])
+            bound = np.where(sign * d > 0, lp.vector_part(lower, part), lp.vector_part(upper, part))
             finite = np.isfinite(bound)
             if not np.all(finite | (np.abs(d) <= tol * scale)):
                 return -sign * np.inf
