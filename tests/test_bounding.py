@@ -396,7 +396,7 @@ def test_auto_solver_picks_pdlp_on_the_grids_of_three_agents(monkeypatch):
     """From AUTO_INTERIOR_COLUMNS columns, ``auto`` chooses HiGHS's first-order method
     PDLP for a program over the grid of three or more agents (``grid_dimension`` in its
     metadata), HiGHS's interior point method for such a program folded onto a box of its
-    grid, and Clarabel for two agents. PDLP's point is purified like Clarabel's
+    grid, and Clarabel for two agents (on a box of their grid, at every size). PDLP's point is purified like Clarabel's
     (:mod:`robustmech.solve.vertex`). The N = 3 public good with vbar = 4 at k = 3, with
     the threshold lowered so that it counts as large: the values equal HiGHS's simplex
     method on the full program (no symmetry reduction), and they bracket the closed-form
@@ -417,6 +417,9 @@ def test_auto_solver_picks_pdlp_on_the_grids_of_three_agents(monkeypatch):
     two = rm.validate(public_good(2, 3))
     lp2, _ = bounding.build("guarantee", two, 10)
     assert lp2.metadata["grid_dimension"] == 2 and method_for(lp2, "auto") == "clarabel"
+    # on a box of a two-agent grid it is Clarabel's below AUTO_INTERIOR_COLUMNS too
+    box2, _ = GridTruncation(30, "primal").apply(lp2)
+    assert box2.n_cols < AUTO_INTERIOR_COLUMNS and method_for(box2, "auto") == core.BOX_METHOD_TWO_AGENTS
 
     monkeypatch.setattr(core, "AUTO_INTERIOR_COLUMNS", 1)
     lam = public_good_solution(3, 4).guarantee

@@ -44,14 +44,19 @@ AUTO_INTERIOR_COLUMNS = 10_000
 FIRST_ORDER_GRID_DIMENSION = 3
 
 # A program folded onto a box of its grid (``metadata["truncated_to"]``,
-# robustmech.programs.truncation) is the exception: its edge rows or columns sum up to
+# robustmech.programs.truncation) is chosen for apart: its edge rows or columns sum up to
 # k times as many of the whole grid's as the others, which a first-order method pays for
-# in iterations, and the box is small enough to factorize. So the default there is
-# HiGHS's interior point method (with its crossover: a vertex). Measured on the public
-# good, N = 3, vbar = 4, symmetric boxes x <= 3, two cores, seconds of PDLP / HiGHS IPM /
-# Clarabel: LB-G-10 187 / 23.7 / 22.2, UB-P-10 28.3 / 13.4 / 37.8, UB-P-8 10.1 / 3.4 /
-# 6.8, LB-G-8 2.1 / 5.7 / 4.8.
+# in iterations, and the box is small enough to factorize. On a grid of three or more
+# agents the default there is HiGHS's interior point method (with its crossover: a
+# vertex); measured on the public good, N = 3, vbar = 4, symmetric boxes x <= 3, two
+# cores, seconds of PDLP / HiGHS IPM / Clarabel: LB-G-10 187 / 23.7 / 22.2, UB-P-10
+# 28.3 / 13.4 / 37.8, UB-P-8 10.1 / 3.4 / 6.8, LB-G-8 2.1 / 5.7 / 4.8. On two agents
+# it is Clarabel at every size, below AUTO_INTERIOR_COLUMNS too; N = 2, vbar = 3,
+# seconds of HiGHS's choice / Clarabel / HiGHS IPM: LB-G-14 (2,796 symmetric columns)
+# 0.60 / 0.08 / 0.31, LB-G-20 (5,613) 3.24 / 0.29 / 1.07, UB-P-14 (2,882) 0.35 / 0.18 /
+# 0.28, UB-P-20 (5,735) 1.42 / 0.52 / 1.03.
 BOX_METHOD = "highs-ipm"
+BOX_METHOD_TWO_AGENTS = "clarabel"
 
 # HiGHS's own default feasibility tolerances. Some programs (the direct-mechanism LP of
 # an information structure with probabilities near 1e-10, whose free transfers must be
@@ -60,9 +65,9 @@ BOX_METHOD = "highs-ipm"
 # (two_goods_common_values, UB-P-6 structure: IPM 2 s, simplex 24 s).
 RECOVERY_TOLERANCE = 1e-7
 
-AUTO_HELP = ("auto (default): Clarabel for programs with at least 10,000 columns (HiGHS's PDLP on the "
-             "grids of three or more agents, its interior point method on a box of such a grid), HiGHS's own "
-             "choice below")
+AUTO_HELP = ("auto (default): Clarabel for programs with at least 10,000 columns and on the boxes of a "
+             "two-agent grid (HiGHS's PDLP on the grids of three or more agents, its interior point method "
+             "on their boxes), HiGHS's own choice below")
 
 
 @dataclass
@@ -249,11 +254,14 @@ def method_for(lp: LinearProgram, solver: str) -> str:
     """The solver ``auto`` stands for on this program (any other name is itself)."""
     if solver != "auto":
         return solver
+    dimension = int(lp.metadata.get("grid_dimension", 0))
+    if "truncated_to" in lp.metadata:  # a box of a grid (above)
+        chosen = _REGISTRY.get(BOX_METHOD if dimension >= FIRST_ORDER_GRID_DIMENSION else BOX_METHOD_TWO_AGENTS)
+        if chosen is not None and chosen.available():
+            return chosen.name
     if lp.n_cols < AUTO_INTERIOR_COLUMNS:
         return "highs"
-    if int(lp.metadata.get("grid_dimension", 0)) >= FIRST_ORDER_GRID_DIMENSION:
-        if "truncated_to" in lp.metadata:
-            return BOX_METHOD
+    if dimension >= FIRST_ORDER_GRID_DIMENSION:
         first_order = _REGISTRY.get("highs-pdlp")
         if first_order is not None and first_order.available():
             return "highs-pdlp"
