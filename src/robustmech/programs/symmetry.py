@@ -120,13 +120,15 @@ def row_groups(A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> tuple[
     row, its coefficients rounded to that quantum, and its bounds; each candidate is then
     compared entry by entry with its group's first row, so a hash collision can never
     merge rows that differ."""
-    A = A.tocsr(copy=True)
-    A.sum_duplicates()
-    A.sort_indices()
+    A = A.tocsr()
+    if not A.has_canonical_format:  # a copy only where the caller's matrix would change
+        A = A.copy()
+        A.sum_duplicates()
+        A.sort_indices()
     quantum = _row_quantum(A)
-    snapped = A.copy()
-    if snapped.nnz:
-        snapped.data = np.round(A.data / np.repeat(quantum, np.diff(A.indptr)))
+    # the rounded coefficients on A's own structure (no copy of A to overwrite)
+    snapped = sp.csr_matrix((np.round(A.data / np.repeat(quantum, np.diff(A.indptr))), A.indices, A.indptr),
+                            shape=A.shape)
     key = _row_keys(snapped, lower, upper, np.random.default_rng(0).standard_normal((A.shape[1], 2)))
     # one number per row (a random combination): np.unique of a vector, not of rows,
     # takes a tenth of the time; identical rows give bit-identical numbers, and a
