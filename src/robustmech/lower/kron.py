@@ -192,12 +192,15 @@ def _kron_all(mats: list, scale: float = 1.0) -> sp.csr_matrix:
     if len(mats) == 1 or not all(m.has_canonical_format for m in mats):
         return scale * reduce(lambda left, right: sp.kron(left, right, format="csr"), mats)
     shape = (int(np.prod([m.shape[0] for m in mats])), int(np.prod([m.shape[1] for m in mats])))
+    # 32-bit indices where the product's shape allows (half the memory, and the dtype
+    # scipy would give the CSR anyway)
+    index = np.int32 if max(shape) < np.iinfo(np.int32).max else np.int64
     first = mats[0].tocoo()
-    rows, cols, data = first.row.astype(np.int64), first.col.astype(np.int64), first.data
+    rows, cols, data = first.row.astype(index), first.col.astype(index), first.data
     for m in mats[1:]:
         coo = m.tocoo()
-        rows = (rows[:, None] * m.shape[0] + coo.row).ravel()
-        cols = (cols[:, None] * m.shape[1] + coo.col).ravel()
+        rows = (rows[:, None] * index(m.shape[0]) + coo.row.astype(index)).ravel()
+        cols = (cols[:, None] * index(m.shape[1]) + coo.col.astype(index)).ravel()
         data = (data[:, None] * coo.data).ravel()
     return sp.csr_matrix((scale * data, (rows, cols)), shape=shape)
 
