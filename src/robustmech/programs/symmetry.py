@@ -67,13 +67,9 @@ def reduce_with_rows(lp: LinearProgram, permutations: list[np.ndarray],
         _, first_of, which = np.unique(orbit, return_index=True, return_inverse=True)
         first = first_of[which.ravel()]
         # the invariance check matched rows to a tolerance: a member whose reduced row is
-        # not its leader's (up to the quantum) stands for itself (only members other than
-        # their orbit's first row are compared: a leader is its own first)
-        members = np.flatnonzero(first != np.arange(lp.n_rows))
-        if len(members):
-            own = A[members]
-            apart = abs(own - A[first[members]]).max(axis=1).toarray().ravel() > _row_quantum(own)
-            first[members[apart]] = members[apart]
+        # not its leader's (up to the quantum) stands for itself
+        apart = abs(A - A[first]).max(axis=1).toarray().ravel() > _row_quantum(A)
+        first[apart] = np.flatnonzero(apart)
     # the sorted distinct firsts, by a mask rather than a sort
     leaders = np.flatnonzero(np.bincount(first, minlength=lp.n_rows))
     kept, leader_representative = row_groups(A[leaders], lp.row_lower[leaders], lp.row_upper[leaders])
