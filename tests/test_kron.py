@@ -86,7 +86,12 @@ def test_the_assembly_is_scipys_to_the_bit():
     messy = sp.csr_matrix((np.array([1.0, 2.0, 3.0]), np.array([2, 0, 2]), np.array([0, 3, 3])), shape=(2, 3))
     assert not messy.has_canonical_format
     block = Kron((Axis(2, 3), Axis(3, 3)), ((1.5, (messy, None)), (-1.0, (messy, _random(3, 3)))))
-    np.testing.assert_allclose(block.tocsr().toarray(), _scipy_sum(block).toarray(), atol=0)
+    assert _same_csr(block.tocsr(), _scipy_sum(block))
+    # a first term with explicit zeros: dropped, as the sum with the empty matrix drops them
+    zeros = sp.csr_matrix((np.array([0.0, 2.0, -0.0]), np.array([0, 1, 2]), np.array([0, 2, 3])), shape=(2, 3))
+    for terms in (((1.0, (zeros, None)),), ((1.0, (zeros, None)), (2.0, (zeros, _random(3, 3))))):
+        block = Kron((Axis(2, 3), Axis(3, 3)), terms)
+        assert _same_csr(block.tocsr(), _scipy_sum(block))
     low = rm.validate(rm.load_model(MODELS / "public_good.mech", params={"N": 3, "vbar": 4}))
     for name in ("guarantee", "potential", "dual"):
         lp, _ = bounding.build(name, low, 3, structured=True)

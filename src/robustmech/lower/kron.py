@@ -104,10 +104,12 @@ class Kron:
 
     def tocsr(self) -> sp.csr_matrix:
         """The assembled matrix (``scipy.sparse.kron`` of each term's factors, summed)."""
-        total = sp.csr_matrix(self.shape)
+        total = None
         for c, factors in self.terms:
-            total = total + c * _kron_all(_collapsed(self.axes, factors))
-        return total.tocsr()
+            term = _kron_all(_collapsed(self.axes, factors), c)
+            # the first term as the empty matrix plus it would give it: its zeros dropped
+            total = _without_zeros(term) if total is None else total + term
+        return sp.csr_matrix(self.shape) if total is None else total
 
     def __matmul__(self, v: np.ndarray) -> np.ndarray:
         out = np.zeros(self.shape[0])
@@ -183,24 +185,38 @@ def _collapsed(axes: tuple[Axis, ...], factors: tuple[Factor, ...]) -> list:
     return mats
 
 
-def _kron_all(mats: list) -> sp.csr_matrix:
-    """``scipy.sparse.kron`` of the matrices, left to right, as CSR: the same entries and
-    values (each the product of its factors' entries, left to right), in one pass over
-    the factors' entries instead of a COO round trip per product. Factors in canonical
+def _kron_all(mats: list, scale: float = 1.0) -> sp.csr_matrix:
+    """``scale * scipy.sparse.kron`` of the matrices, left to right, as CSR: the same
+    entries and values (each the product of its factors' entries, left to right, times
+    ``scale``), in one pass over the factors' entries instead of a COO round trip per
+    product, and scaled before the CSR is made (not a copy of it). Factors in canonical
     form give the product's entries row by row with sorted columns; any other goes
     through scipy, which sums duplicates its way."""
     mats = [sp.csr_matrix(m) for m in mats]
     if len(mats) == 1 or not all(m.has_canonical_format for m in mats):
-        return reduce(lambda left, right: sp.kron(left, right, format="csr"), mats)
+        return scale * reduce(lambda left, right: sp.kron(left, right, format="csr"), mats)
     shape = (int(np.prod([m.shape[0] for m in mats])), int(np.prod([m.shape[1] for m in mats])))
+    # 32-bit indices where the product's shape allows (half the memory, and the dtype
+    # scipy would give the CSR anyway)
+    index = np.int32 if max(shape) < np.iinfo(np.int32).max else np.int64
     first = mats[0].tocoo()
-    rows, cols, data = first.row.astype(np.int64), first.col.astype(np.int64), first.data
+    rows, cols, data = first.row.astype(index), first.col.astype(index), first.data
     for m in mats[1:]:
         coo = m.tocoo()
-        rows = (rows[:, None] * m.shape[0] + coo.row).ravel()
-        cols = (cols[:, None] * m.shape[1] + coo.col).ravel()
+        rows = (rows[:, None] * index(m.shape[0]) + coo.row.astype(index)).ravel()
+        cols = (cols[:, None] * index(m.shape[1]) + coo.col.astype(index)).ravel()
         data = (data[:, None] * coo.data).ravel()
-    return sp.csr_matrix((data, (rows, cols)), shape=shape)
+    return sp.csr_matrix((scale * data, (rows, cols)), shape=shape)
+
+
+def _without_zeros(m: sp.csr_matrix) -> sp.csr_matrix:
+    """``m`` with its explicit zeros dropped (in place: ``m`` is a fresh product), as the
+    empty matrix plus ``m`` gives it; through that sum where ``m`` has duplicates."""
+    if not m.has_canonical_format:
+        return sp.csr_matrix(m.shape) + m
+    if m.nnz and not m.data.all():
+        m.eliminate_zeros()
+    return m
 
 
 def _along(f: sp.csr_matrix, t: np.ndarray, axis: int) -> np.ndarray:

@@ -70,14 +70,20 @@ class SymmetryReduction(Reduction):
     averaged dual is the group average of a dual solution, hence feasible for the full
     program, with the same objective."""
 
-    def __init__(self, permutations: list[np.ndarray], row_permutations: list[np.ndarray], group_order: int):
+    def __init__(self, permutations: list[np.ndarray], row_permutations: list[np.ndarray], group_order: int,
+                 column_orbits: sp.csr_matrix | None = None):
         self.permutations = permutations
         self.row_permutations = row_permutations
         self.group_order = group_order
+        # the orbit matrix of ``permutations`` (a function of them and the number of
+        # columns only), where the detection has made it already
+        self.column_orbits = column_orbits
 
     def apply(self, lp: LinearProgram) -> tuple[LinearProgram, _OrbitData]:
         orbits = orbit_matrix(lp.n_rows, self.row_permutations)
-        reduced, P, reduced_row = reduce_with_rows(lp, self.permutations, orbits)
+        P = self.column_orbits if self.column_orbits is not None and self.column_orbits.shape[0] == lp.n_cols \
+            else None
+        reduced, P, reduced_row = reduce_with_rows(lp, self.permutations, orbits, P)
         counts = np.bincount(reduced_row, minlength=reduced.n_rows)
         return reduced, _OrbitData(lp, P, reduced_row, counts, orbits, self.group_order, reduced.n_cols,
                                    reduced.n_rows)
@@ -161,6 +167,7 @@ def symmetry_reduction(lp: LinearProgram, symmetries, agents: tuple, states: tup
     kept = []
     refused = skipped = 0
     orbit = np.arange(lp.n_cols)
+    column_orbits = None
     matcher: RowMatcher | None = None  # the program's side of the check, made once for all symmetries
     for sym in symmetries:
         perm = column_permutation(lp, sym, agents, states, outcomes)
@@ -178,11 +185,12 @@ def symmetry_reduction(lp: LinearProgram, symmetries, agents: tuple, states: tup
         permutations.append(perm)
         row_permutations.append(rows)
         kept.append(sym)
-        orbit = orbit_matrix(lp.n_cols, permutations).indices  # each column's orbit label
+        column_orbits = orbit_matrix(lp.n_cols, permutations)
+        orbit = column_orbits.indices  # each column's orbit label
     if not permutations:
         why = "the program is not invariant under them" if symmetries else "the environment has none"
         return None, {"used": False, "detected": len(symmetries), "reason": why}
-    reduction = SymmetryReduction(permutations, row_permutations, group_order(kept))
+    reduction = SymmetryReduction(permutations, row_permutations, group_order(kept), column_orbits)
     return reduction, {"detected": len(symmetries), "refused": refused, "skipped": skipped}
 
 

@@ -1,0 +1,130 @@
+"""The symmetry check and reduction (robustmech.programs.symmetry) against the way they
+were first written: the same row permutations, the same refusals, the same reduced
+programs. The reference below is the first version of ``row_permutation``: both
+programs' rows keyed, sorted and compared, the relabelled matrix a column gather."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import robustmech as rm
+from robustmech.lower.symmetry import find_symmetries
+from robustmech.programs import bounding
+from robustmech.programs.reductions import symmetry_reduction
+from robustmech.programs.symmetry import (
+    RowMatcher,
+    _row_keys,
+    _stable_argsort,
+    column_permutation,
+    orbit_matrix,
+    reduce_with_rows,
+    row_permutation,
+)
+
+from conftest import MODELS
+
+
+def _reference_rows(lp, perm, rtol=1e-9):
+    if not (np.array_equal(lp.col_lower[perm], lp.col_lower) and np.array_equal(lp.col_upper[perm], lp.col_upper)):
+        return None
+    scale = max(1.0, float(np.abs(lp.cost).max(initial=0.0)))
+    if np.abs(lp.cost[perm] - lp.cost).max(initial=0.0) > rtol * scale:
+        return None
+    inverse = np.empty_like(perm)
+    inverse[perm] = np.arange(perm.size)
+    A = lp.A.tocsr()
+    moved = A[:, inverse].tocsr()
+    project = np.random.default_rng(1).standard_normal((A.shape[1], 3))
+    ka = _row_keys(A, lp.row_lower, lp.row_upper, project)
+    kb = _row_keys(moved, lp.row_lower, lp.row_upper, project)
+    step = rtol * 1e3 * max(1.0, float(np.abs(ka).max(initial=0.0)))
+    ra, rb = np.round(ka / step), np.round(kb / step)
+    mix = np.random.default_rng(2).standard_normal(ra.shape[1])
+    order_a, order_b = np.argsort(ra @ mix, kind="stable"), np.argsort(rb @ mix, kind="stable")
+    if not np.array_equal(ra[order_a], rb[order_b]):
+        return None
+    if not (np.array_equal(lp.row_lower[order_a], lp.row_lower[order_b])
+            and np.array_equal(lp.row_upper[order_a], lp.row_upper[order_b])):
+        return None
+    diff = A[order_a] - moved[order_b]
+    if diff.nnz and abs(diff).max() > rtol * max(1.0, abs(A).max()):
+        return None
+    rows = np.empty(lp.n_rows, dtype=np.int64)
+    rows[order_b] = order_a
+    return rows
+
+
+@pytest.fixture(scope="module")
+def programs():
+    out = []
+    for n, vbar, k in ((3, 4, 3), (2, 3, 6)):
+        low = rm.validate(rm.load_model(MODELS / "public_good.mech", params={"N": n, "vbar": vbar}))
+        syms = find_symmetries(low)
+        for name in ("guarantee", "potential", "dual"):
+            lp, _ = bounding.build(name, low, k)
+            perms = [column_permutation(lp, s, low.env.agents, low.env.states.labels, low.outcome_names)
+                     for s in syms]
+            out.append((low, syms, lp, [p for p in perms if p is not None]))
+    return out
+
+
+def test_the_stable_sort_is_numpys():
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        n = int(rng.integers(0, 300))
+        key = rng.integers(0, 1 + trial, n).astype(float) * rng.choice([1.0, -1.0, 0.5])
+        if trial % 5 == 0 and n:
+            key[rng.integers(0, n, 3)] = rng.choice([np.nan, np.inf, -np.inf, -0.0])
+        assert np.array_equal(_stable_argsort(key), np.argsort(key, kind="stable"))
+
+
+def test_row_permutations_are_the_first_versions(programs):
+    for _, _, lp, perms in programs:
+        matcher = RowMatcher(lp)
+        for perm in perms:
+            expected = _reference_rows(lp, perm)
+            assert expected is not None
+            assert np.array_equal(matcher.rows(perm), expected)
+            assert np.array_equal(row_permutation(lp, perm), expected)
+
+
+def test_refusals_are_the_first_versions(programs):
+    """A program that is no longer invariant is refused by both: a row bound moved, a
+    coefficient moved beyond the tolerance (and one within it, accepted by both), a cost."""
+    _, _, lp, perms = programs[0]
+    perm = perms[0]
+    A = lp.A.tocsr().copy()
+    images = _reference_rows(lp, perm)
+    moving = np.flatnonzero((images != np.arange(lp.n_rows)) & (np.diff(A.indptr) > 0))
+    r = int(moving[len(moving) // 3])  # a row mapped onto another
+    bumped_far, bumped_near = A.copy(), A.copy()
+    bumped_far.data[A.indptr[r]] += 1e-3
+    bumped_near.data[A.indptr[r]] += 1e-13
+    lower = lp.row_lower.copy()
+    finite = np.flatnonzero(np.isfinite(lower) & (images != np.arange(lp.n_rows)))
+    lower[finite[len(finite) // 2]] += 1e-12
+    cost = lp.cost.copy()
+    cost[np.flatnonzero(perm != np.arange(perm.size))[0]] += 1.0
+    for changed, accepted in ((replace(lp, A=bumped_far), False), (replace(lp, A=bumped_near), True),
+                              (replace(lp, row_lower=lower), False), (replace(lp, cost=cost), False)):
+        expected = _reference_rows(changed, perm)
+        assert (expected is not None) == accepted
+        got = RowMatcher(changed).rows(perm)
+        assert (got is None and expected is None) or np.array_equal(got, expected)
+
+
+def test_the_reduction_with_the_detections_orbits_is_the_same(programs):
+    for low, syms, lp, _ in programs:
+        reduction, _ = symmetry_reduction(lp, syms, low.env.agents, low.env.states.labels, low.outcome_names)
+        assert reduction is not None and reduction.column_orbits is not None
+        rows = orbit_matrix(lp.n_rows, reduction.row_permutations)
+        fresh, P, reduced_row = reduce_with_rows(lp, reduction.permutations, rows)  # P found again
+        reused, data = reduction.apply(lp)  # P from the detection
+        assert np.array_equal(P.indices, data.orbit_matrix.indices)
+        assert np.array_equal(reduced_row, data.reduced_row)
+        assert (fresh.A != reused.A).nnz == 0
+        for field in ("row_lower", "row_upper", "col_lower", "col_upper", "cost"):
+            assert np.array_equal(getattr(fresh, field), getattr(reused, field))
