@@ -197,9 +197,12 @@ def test_ctrl_c_of_a_process_pool_sweep_stops_now_and_keeps_finished_rows(tmp_pa
     from conftest import MODELS
 
     out = tmp_path / "runs"
-    # k = 2 and 3 finish in a second; k = 16 runs for minutes on the default path
+    # k = 2 and 3 finish in a second; k = 10 of the three-agent public good (1,030,301
+    # profiles) runs for most of a minute on the default path (N = 2 at k = 16, the row
+    # this test first waited on, now takes a second)
     proc = subprocess.Popen([sys.executable, "-m", "robustmech", "sweep", str(MODELS / "public_good.mech"),
-                             "--k", "2,3,16", "--out", str(out), "--jobs", "2"],
+                             "--param", "N=3", "--param", "vbar=4", "--k", "2,3,10", "--out", str(out),
+                             "--jobs", "2"],
                             start_new_session=True, stderr=subprocess.PIPE, text=True,
                             # a terminal's default disposition: a test run started in the
                             # background (`cmd &` without job control) ignores SIGINT, and
@@ -208,8 +211,9 @@ def test_ctrl_c_of_a_process_pool_sweep_stops_now_and_keeps_finished_rows(tmp_pa
     deadline = time.time() + 120
     while len(glob.glob(str(out / "rows" / "*.json"))) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
-    assert sorted(os.listdir(out / "rows")) == ["k=2.json", "k=3.json"], "the two small rows did not finish"
-    time.sleep(1.0)  # k = 16 is in its solve
+    small = ["N=3_vbar=4_k=2.json", "N=3_vbar=4_k=3.json"]
+    assert sorted(os.listdir(out / "rows")) == small, "the two small rows did not finish"
+    time.sleep(1.0)  # k = 10 is in its solve
     os.killpg(proc.pid, signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=60)
@@ -221,6 +225,6 @@ def test_ctrl_c_of_a_process_pool_sweep_stops_now_and_keeps_finished_rows(tmp_pa
     assert err.splitlines()[-1] == (f"robustmech: interrupted: finished rows are saved in {out}; "
                                     "run the same command to resume")
     assert "Traceback" not in err
-    assert sorted(os.listdir(out / "rows")) == ["k=2.json", "k=3.json"]
+    assert sorted(os.listdir(out / "rows")) == small
     with open(out / "table.csv") as fh:
         assert [row["k"] for row in csv.DictReader(fh)] == ["2", "3"]
