@@ -20,6 +20,8 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
+from .lp import joined
+
 Extension = Literal["primal", "dual"]
 
 
@@ -103,7 +105,7 @@ class Folding:
                 targets.append(g.folded_start + np.arange(g.count))
                 reps.append(g.start + np.arange(g.count))
                 outs.append(np.zeros(g.count, dtype=bool))
-        return _joined(targets, np.int64), _joined(reps, np.int64), _joined(outs, bool)
+        return joined(targets, np.int64), joined(reps, np.int64), joined(outs, bool)
 
     @property
     def target(self) -> np.ndarray:
@@ -168,7 +170,7 @@ class Folding:
                 tail = reduce.reduce(v[at + (slice(p - 1, None),)], axis=axis, keepdims=True)
                 v = np.concatenate([v[head], tail], axis=axis)
             parts.append((np.broadcast_to(v, folded_shape) * weight).ravel())
-        return _joined(parts, float)
+        return joined(parts, float)
 
 
     def spread(self, folded: np.ndarray) -> np.ndarray:
@@ -182,7 +184,7 @@ class Folding:
                 for axis, n in enumerate(self.shape, start=1):
                     f = np.take(f, np.minimum(np.arange(n), g.points - 1), axis=axis)
             parts.append(f.ravel())
-        return _joined(parts, folded.dtype)
+        return joined(parts, folded.dtype)
 
     def place(self, folded: np.ndarray) -> np.ndarray:
         """Each folded item's value on its representative, zero on every other item."""
@@ -209,10 +211,6 @@ def _profile_maps(shape: tuple[int, ...], points: int, box: int) -> tuple[np.nda
         x_outside = (x_outside[:, None] | beyond[None, :]).ravel()
         x_rep = (x_rep[:, None] * full_points + np.arange(points)[None, :]).ravel()
     return x_target, x_rep, x_outside[x_rep]
-
-
-def _joined(arrays: list[np.ndarray], dtype) -> np.ndarray:
-    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
 
 
 def compact(view: np.ndarray) -> np.ndarray:

@@ -361,9 +361,10 @@ def _bounds_view(value, size: int, shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(value, shape)
 
 
-def _joined(views: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray:
-    """The views written one after the other into one new vector (no copy in between)."""
-    out = np.empty(sum(v.size for v in views))
+def joined(views: list[np.ndarray] | tuple[np.ndarray, ...], dtype: Any = float) -> np.ndarray:
+    """The views written one after the other into one new vector of ``dtype`` (no copy in
+    between: a broadcast view is written without being expanded first)."""
+    out = np.empty(sum(v.size for v in views), dtype=dtype)
     start = 0
     for v in views:
         out[start:start + v.size].reshape(v.shape)[...] = v
@@ -385,7 +386,7 @@ class Segments:
         self.size = sum(v.size for v in self.views)
 
     def joined(self) -> np.ndarray:
-        return _joined(self.views)
+        return joined(self.views)
 
     def part(self, start: int, stop: int) -> np.ndarray:
         """Entries ``start:stop`` of the vector, written out for that range only."""
@@ -552,8 +553,8 @@ class ProgramBuilder:
             cost = np.zeros(self._n_cols)
             for name, c in self._cost.items():
                 cost[self._variables[name].slice] = c
-            vectors = {"cost": cost, "row_lower": _joined(lowers), "row_upper": _joined(uppers),
-                       "col_lower": _joined(self._col_lower), "col_upper": _joined(self._col_upper)}
+            vectors = {"cost": cost, "row_lower": joined(lowers), "row_upper": joined(uppers),
+                       "col_lower": joined(self._col_lower), "col_upper": joined(self._col_upper)}
         return LinearProgram(
             name=self.name,
             sense=self.sense,
