@@ -228,3 +228,31 @@ def test_ctrl_c_of_a_process_pool_sweep_stops_now_and_keeps_finished_rows(tmp_pa
     assert sorted(os.listdir(out / "rows")) == small
     with open(out / "table.csv") as fh:
         assert [row["k"] for row in csv.DictReader(fh)] == ["2", "3"]
+
+
+def test_no_truncation_solves_every_row_on_its_whole_grid(factory, tmp_path, monkeypatch, capsys):
+    """``--no-truncation`` reaches every solve of a sweep: with the box threshold lowered
+    to this size, the default rows are certified on boxes of low profiles and the rows of
+    ``--no-truncation`` on the whole grid, with the same LB(k) and UB(k) (both exact:
+    Theorem 1 of 004, around (15)-(17)'s 1.556724 for N = 2, vbar = 3); the setting is
+    part of the sweep, so a folder is not resumed with the other one."""
+    from robustmech.programs import truncation
+
+    monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
+    base = ["sweep", factory, "--k", "6", "--param", "vbar=3", "--backend", "serial", "--save-results", "--quiet"]
+    boxes, whole = str(tmp_path / "boxes"), str(tmp_path / "whole")
+    assert main(base + ["--out", boxes]) == 0
+    assert main(base + ["--out", whole, "--no-truncation"]) == 0
+    capsys.readouterr()
+    for tag in ("lb", "ub"):
+        on_boxes = rm.load(os.path.join(boxes, "results", f"vbar=3_k=6.{tag}.json"))
+        on_grid = rm.load(os.path.join(whole, "results", f"vbar=3_k=6.{tag}.json"))
+        assert [a["certified"] for a in on_boxes.extra["truncation"]["attempts"]][-1] is True
+        assert "truncation" not in on_grid.extra
+        assert on_boxes.value == pytest.approx(on_grid.value, abs=1e-8)
+    rows = [sw.load_sweep(folder).rows[0] for folder in (boxes, whole)]
+    assert rows[0]["lower"] <= 1.556724 <= rows[0]["upper"]
+    with open(os.path.join(whole, "sweep.json")) as fh:
+        assert json.load(fh)["truncate"] is False
+    assert main(base + ["--out", whole]) == 2
+    assert "truncation setting" in capsys.readouterr().err

@@ -235,10 +235,10 @@ def grid_tasks(ks: Sequence[int], params: Mapping[str, Sequence[str]]) -> list[T
 
 
 def solve_row(model: ModelSpec, task: Task, solver: str = "auto", time_limit: float | None = None,
-              results_dir: str | None = None) -> dict:
+              results_dir: str | None = None, truncate: bool = True) -> dict:
     """One row: build the environment, solve LB(k) and UB(k) with
-    :func:`robustmech.bounds` (Theorem 1 of 004), return the row (never raises for a
-    model or solver failure: the row records it)."""
+    :func:`robustmech.bounds` (Theorem 1 of 004; ``truncate`` as there), return the row
+    (never raises for a model or solver failure: the row records it)."""
     from . import api
 
     start = time.perf_counter()
@@ -248,7 +248,7 @@ def solve_row(model: ModelSpec, task: Task, solver: str = "auto", time_limit: fl
         env = model.build(task.params)
         row["model"] = env.name
         # the sweep's workers share the cores among its rows: one process a row
-        b = api.bounds(env, task.k, solver=solver, time_limit=time_limit, concurrent=False)
+        b = api.bounds(env, task.k, solver=solver, time_limit=time_limit, concurrent=False, truncate=truncate)
         s = b.summary()
         row.update({"lower": s["lower"], "upper": s["upper"], "gap": s["gap"], "status": s["status"]})
         for c in TIMING_COLUMNS[:-1]:
@@ -391,7 +391,8 @@ def load_sweep(path: str | os.PathLike) -> SweepTable:
         raise ParameterError(f"{path}/sweep.json is not a robustmech sweep (format {manifest.get('format')!r})")
     tasks = grid_tasks(manifest["ks"], manifest["params"])
     rows = [r for r in (_read_row(path, t.id) for t in tasks) if r is not None]
-    meta = {k: manifest[k] for k in ("model", "model_name", "ks", "solver", "time_limit", "backend") if k in manifest}
+    kept = ("model", "model_name", "ks", "solver", "time_limit", "truncate", "backend")
+    meta = {k: manifest[k] for k in kept if k in manifest}
     return SweepTable(rows, list(manifest["params"]), meta)
 
 
@@ -420,11 +421,12 @@ def _prepare(out: str, manifest: dict, force: bool) -> None:
     if is_sweep_dir(out):
         with open(os.path.join(out, "sweep.json")) as fh:
             old = json.load(fh)
-        keys = ("model_identity", "solver", "time_limit")
+        old.setdefault("truncate", True)  # a sweep written before the setting was recorded used the default
+        keys = ("model_identity", "solver", "time_limit", "truncate")
         changed = [k for k in keys if old.get(k) != manifest.get(k)]
         if changed:
             what = {"model_identity": "the model (its file changed, or another model)", "solver": "the solver",
-                    "time_limit": "the time limit"}
+                    "time_limit": "the time limit", "truncate": "truncation setting (--no-truncation)"}
             if not force:
                 raise FileExistsError(f"{out} holds a sweep with a different {what[changed[0]]}; "
                                       "refusing to mix them (use --force to start it over)")
@@ -459,9 +461,12 @@ def run_sweep(model, ks: Sequence[int] | str, params: Mapping[str, Sequence[Any]
               out: str | os.PathLike, *, backend: str = "local", jobs: int | None = None,
               scheduler: str | None = None, solver: str = "auto",
               time_limit: float | None = None, save_results: bool = False, force: bool = False,
-              progress: Callable[[int, int, dict], None] | None = None) -> SweepRun:
+              progress: Callable[[int, int, dict], None] | None = None, truncate: bool = True) -> SweepRun:
     """Solve LB(k) and UB(k) for every combination of ``params`` and every k in ``ks``,
-    into the folder ``out``; rows already there are not solved again.
+    into the folder ``out``; rows already there are not solved again. ``truncate=False``
+    solves every program on its whole grid (:func:`robustmech.bounds`), never on boxes of
+    low profiles first: the same values, certified either way, and a sweep resumes only
+    with the setting it was started with.
 
     ``progress(done, total, row)`` is called after each row. On an interruption
     (Ctrl-C) the finished rows stay on disk and the table is written before the
@@ -482,7 +487,7 @@ def run_sweep(model, ks: Sequence[int] | str, params: Mapping[str, Sequence[Any]
     params = {str(n): [str(v) for v in vals] for n, vals in params.items()}
     out = os.fspath(out)
     manifest = {"format": FORMAT, "model": spec.name, "model_identity": spec.identity(), "ks": ks, "params": params,
-                "solver": solver, "time_limit": time_limit, "backend": backend}
+                "solver": solver, "time_limit": time_limit, "truncate": bool(truncate), "backend": backend}
     _prepare(out, manifest, force)
     results_dir = None
     if save_results:
@@ -503,7 +508,7 @@ def run_sweep(model, ks: Sequence[int] | str, params: Mapping[str, Sequence[Any]
         if progress is not None:
             progress(count, total, row)
 
-    args = (solver, time_limit, results_dir)
+    args = (solver, time_limit, results_dir, bool(truncate))
     try:
         if pending:
             _BACKEND_RUNNERS[backend](spec, pending, args, record, jobs=jobs, scheduler=scheduler)

@@ -69,6 +69,14 @@ def add_solver_arguments(p: argparse.ArgumentParser, time_limit: bool = True, ve
                        help="solve the full program even when the environment is symmetric (slower, same value)")
 
 
+def add_truncation_argument(p: argparse.ArgumentParser) -> None:
+    """``--no-truncation``: the whole grid, never its boxes of low profiles first."""
+    p.add_argument("--no-truncation", action="store_true",
+                   help="solve the whole grid even where the solution stays near its origin (by default a large "
+                        "LB-G-k or UB-P-k is solved first on boxes of low profiles and kept where the whole "
+                        "program's rows and dual bound certify it; slower, same value)")
+
+
 def solver_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of the library's solving functions that the solver
     argument set gave: ``solver``, ``time_limit``, ``verbose``, ``symmetry``."""

@@ -15,6 +15,7 @@ from .common import (
     add_output_arguments,
     add_restrict_argument,
     add_solver_arguments,
+    add_truncation_argument,
     emit_json,
     parse_params,
     positive_int,
@@ -66,13 +67,6 @@ def register(sub) -> None:
     add_truncation_argument(b)
     add_json_argument(b)
     b.set_defaults(handler=run_bounds)
-
-
-def add_truncation_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-truncation", action="store_true",
-                   help="solve the whole grid even where the solution stays near its origin (by default a large "
-                        "LB-G-k or UB-P-k is solved first on boxes of low profiles and kept where the whole "
-                        "program's rows and dual bound certify it; slower, same value)")
 
 
 def check_output_path(path: str, force: bool) -> None:

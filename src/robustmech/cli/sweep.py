@@ -14,6 +14,7 @@ from .common import (
     add_model_arguments,
     add_out_arguments,
     add_solver_arguments,
+    add_truncation_argument,
     emit_json,
     positive_int,
 )
@@ -46,6 +47,7 @@ def register(sub) -> None:
                    help="a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (--backend dask)")
     # the rows are solved in worker processes, each its own log: no --verbose
     add_solver_arguments(p, verbose=False, symmetry=False, time_limit_help="per solve")
+    add_truncation_argument(p)
     p.add_argument("--save-results", action="store_true",
                    help="also save each row's LB and UB solutions under DIR/results/ (for robustmech plot)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> None:
     try:
         result = run_sweep(args.model, ks, grid, args.out, backend=args.backend, jobs=args.jobs,
                            scheduler=args.scheduler, solver=args.solver, time_limit=args.time_limit,
-                           save_results=args.save_results, force=args.force, progress=None if quiet else _progress)
+                           save_results=args.save_results, force=args.force,
+                           truncate=not args.no_truncation, progress=None if quiet else _progress)
     except KeyboardInterrupt:  # main prints it (exit 130) with where the finished rows are
         raise KeyboardInterrupt(f"finished rows are saved in {args.out}; run the same command to resume") from None
     if args.json:
