@@ -7,9 +7,10 @@
 What it draws, and from what:
 
 * ``public_good_fig1.png``: 004 Figure 1 (six panels) for the public good of 004
-  Section 4 with N = 2, θ̄ = 3, from LB-G-10 and UB-P-10 solves by the default solver
-  (``auto``: Clarabel, then a vertex, ``robustmech.solve.vertex``) saved with
-  ``ProgramResult.save`` and drawn by ``robustmech plot lb.json --with ub.json``;
+  Section 4 with N = 2, θ̄ = 3, from LB-G-30 and UB-P-30 solves (the paper's k) by the
+  default path (symmetric boxes of low profiles, Clarabel, certified on the whole grid)
+  saved with ``ProgramResult.save`` and drawn by ``robustmech plot lb.json --with
+  ub.json`` (its default view: where E reaches 1 and σ's support ends);
   ``public_good_fig1_closed_form.png`` is the same with the closed forms (15)-(16)
   overlaid (``--closed-form``).
 * ``convergence_cva.png``: 001 Figure 1 (left panel): LB(k), UB(k) and (k-1)/k UB(k)
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "figures"), help="where the PNGs go (default docs/figures)")
     p.add_argument("--work", default=str(ROOT / "build" / "figures"), help="where solves and sweeps are kept")
-    p.add_argument("--k", type=int, default=10, help="k of the public-good solves (default 10)")
+    p.add_argument("--k", type=int, default=30, help="k of the public-good solves (default 30, as in 004 Figure 1)")
     p.add_argument("--ks", default="2..7", help="k of the convergence sweep (default 2..7)")
     p.add_argument("--quick", action="store_true", help="k = 4 and a sweep over 2..4")
     args = p.parse_args(argv)

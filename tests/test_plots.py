@@ -136,6 +136,39 @@ def test_shares_and_interim_values_are_proportional_below_the_boundary(pg_figure
             np.testing.assert_allclose(v, scale * x / level, atol=1e-6)
 
 
+def test_the_view_covers_the_features_or_what_is_asked():
+    # 004 Section 4.2: E reaches 1 at the aggregate y and ρ drops to near zero past a
+    # threshold; the default view shows both, near the origin of a grid that reaches
+    # x_i = 8 (k = 8)
+    b = rm.bounds(public_good(2, 3), 8)
+    fig = plots.public_good_figure(b.lower, b.upper)
+    view = fig.robustmech_panels["density_aggregate"].data["view"]
+    y = fig.robustmech_panels["expenditure_aggregate"].data["threshold"]
+    info = b.upper.information
+    rho = info.joint.sum(-1)
+    support = np.add.outer(*info.signals)[rho >= 1e-6 * rho.max()].max()
+    assert max(y, support) < view < 8
+    assert plots.panel_axes(fig, "log_density_contour").get_ylim() == (0.0, view)
+    whole = plots.public_good_figure(b.lower, b.upper, view="grid")
+    assert whole.robustmech_panels["expenditure_contour"].data["view"] is None
+    assert plots.panel_axes(whole, "expenditure_contour").get_xlim() == (0.0, 8.0)  # contourf's own: the grid
+    asked = plots.public_good_figure(b.lower, b.upper, view=1.5)
+    assert plots.panel_axes(asked, "expenditure_contour").get_xlim() == (0.0, 1.5)
+    for bad in ("wide", -1.0, float("nan")):
+        with pytest.raises(rm.ParameterError, match="view must be"):
+            plots.public_good_figure(b.lower, b.upper, view=bad)
+
+
+def test_cli_view_is_checked_and_only_for_the_public_good_figure(saved, tmp_path, capsys):
+    lb, ub = saved
+    out = str(tmp_path / "v.png")
+    assert main(["plot", lb, "--with", ub, "--view", "0", "--out", out]) == 2
+    assert "--view expects" in capsys.readouterr().err
+    assert main(["plot", lb, "--with", ub, "--view", "grid", "--out", out]) == 0
+    assert main(["plot", lb, "--figure", "allocation", "--view", "2", "--out", str(tmp_path / "a.png")]) == 2
+    assert "--view is for the public-good figure" in capsys.readouterr().err
+
+
 def test_figure_from_saved_results_equals_figure_from_the_solve(saved, pg_figure):
     lb, ub = (rm.load(p) for p in saved)
     fig = plots.public_good_figure(lb, ub)

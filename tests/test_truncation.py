@@ -268,3 +268,15 @@ def test_figure_1_at_k_30_through_the_boxes(public_good):
     assert rho.shape == (901, 901) and rho[91:, :].max() <= 1e-9 and rho[:, 91:].max() <= 1e-9
     rule = np.asarray(b.lower.mechanism.rule)
     assert np.abs(rule.sum(axis=-1) - 1).max() <= 1e-9 and rule.min() >= 0
+    # the default figure is drawn where Figure 1's features lie (004 Section 4.2): past
+    # the boundary y where Ê of (15) reaches 1, and past σ's support, near the origin of
+    # a grid that reaches x_i = 30
+    from robustmech.results import plots
+    from robustmech.symbolic.public_good import public_good_solution
+
+    fig = plots.public_good_figure(b.lower, b.upper)
+    view = fig.robustmech_panels["expenditure_contour"].data["view"]
+    support = (np.add.outer(*b.upper.information.signals[:2]))[rho > 1e-9]
+    assert public_good_solution(2, 3).boundary < view and support.max() < view <= 30 / 6
+    for name in ("expenditure_contour", "log_density_contour"):
+        assert plots.panel_axes(fig, name).get_xlim() == (0.0, view)

@@ -40,6 +40,9 @@ def register(sub) -> None:
     p.add_argument("--levels", metavar="Y1,Y2,...",
                    help="public-good: the aggregate actions Σx of the bottom panels (default: four up to where "
                         "E reaches 1)")
+    p.add_argument("--view", metavar="auto|grid|X", default=None,
+                   help="public-good: the largest action x_i and aggregate Σx the panels show (default auto: half "
+                        "as far again as where E reaches 1 and σ's support ends; grid: the whole grid)")
     p.add_argument("--closed-form", action="store_true",
                    help="public-good: overlay the closed forms (15)-(16) of 004 (needs the symbolic layer)")
     p.add_argument("--outcome", action="append", default=None, metavar="NAME",
@@ -54,6 +57,7 @@ def register(sub) -> None:
 FIGURE_OPTIONS = (
     ("--with", "other", ("public-good",)),
     ("--levels", "levels", ("public-good",)),
+    ("--view", "view", ("public-good",)),
     ("--closed-form", "closed_form", ("public-good",)),
     ("--outcome", "outcome", ("allocation",)),
     ("--model", "model", ("bce", "proportional")),
@@ -87,6 +91,19 @@ def _wanted(items) -> dict:
             raise ParameterError(f"--param expects NAME=VALUE, got {item!r}")
         out[name.strip()] = value.strip()
     return out
+
+
+def _view(text):
+    """``--view``: auto (the default), grid, or a positive number."""
+    if text is None or text in ("auto", "grid"):
+        return text or "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ParameterError(f"--view expects auto, grid or a positive number, got {text!r}")
+    return value
 
 
 def _levels(text):
@@ -190,7 +207,8 @@ def run(args: argparse.Namespace) -> None:
 
 def _public_good(lb, ub, args):
     closed = _closed_form([lb, ub]) if args.closed_form else None
-    return plots.public_good_figure(lb, ub, levels=_levels(args.levels), title=args.title, closed_form=closed)
+    return plots.public_good_figure(lb, ub, levels=_levels(args.levels), title=args.title, closed_form=closed,
+                                    view=_view(args.view))
 
 
 def _bce(mech_results, args):

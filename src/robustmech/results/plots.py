@@ -173,6 +173,32 @@ def threshold(axes: Sequence[np.ndarray], E: np.ndarray, tol: float = 1e-6) -> f
     return float(hit.min()) if hit.size else float(agg.max())
 
 
+#: the share of ρ's largest value below which a profile counts as outside σ's support
+#: when the figure's view is chosen (UB-P-30's σ: mass 1 - 6e-9 up to Σx = 8/3 at this
+#: share, then values down to 1e-14 up to the box's edge)
+SUPPORT_SHARE = 1e-6
+
+#: how far the default view reaches past the last feature (E reaching 1, σ's support)
+VIEW_MARGIN = 1.5
+
+
+def view_extent(mechanism_axes: Sequence[np.ndarray] | None, expenditure: np.ndarray | None,
+                signals: Sequence[np.ndarray] | None, rho: np.ndarray | None) -> float:
+    """The largest action the public-good figure shows by default: half as far again as
+    the last of its features (004 Section 4.2: E reaches 1 at the aggregate y; ρ drops to
+    near zero past a threshold close to y), rounded up to a half, and never past the
+    grid (X(k) reaches k, the features lie near the origin: at k = 30 the view is [0, 4]
+    of [0, 30])."""
+    tops, largest = [], []
+    if mechanism_axes is not None and expenditure is not None:
+        tops.append(threshold(mechanism_axes, expenditure))
+        largest.append(max(float(np.max(a)) for a in mechanism_axes))
+    if signals is not None and rho is not None and rho.max() > 0:
+        tops.append(float(aggregate(signals)[rho >= SUPPORT_SHARE * rho.max()].max()))
+        largest.append(max(float(np.max(a)) for a in signals))
+    return min(np.ceil(2 * VIEW_MARGIN * max(tops)) / 2, min(largest))
+
+
 def default_levels(axes: Sequence[np.ndarray], top: float, count: int = 4) -> list[float]:
     """``count`` aggregate levels evenly spread over (0, top], snapped to the grid's
     achievable aggregates."""
@@ -216,7 +242,7 @@ def state_coordinate(state_points: np.ndarray | None, agent: int = 0) -> np.ndar
 
 def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None = None,
                        levels: Sequence[float] | None = None, title: str | None = None,
-                       none: str | None = None, closed_form=None):
+                       none: str | None = None, closed_form=None, view: float | str = "auto"):
     """Figure 1 of 004: the six panels from an LB-G-k result (``lower``) and a UB-P-k
     result (``upper``). Either may be left out; its column of panels is then left out.
 
@@ -232,6 +258,11 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
     the closed forms of 004 Section 4.2 as black curves: Ê(Σx) of (15), the density (16)
     times the grid cell's area k^{-N} (a probability per grid point), and the
     proportional forms x_1/Σx and θ̄ x_1/Σx.
+
+    ``view`` is the largest action x_i (and aggregate Σx) the panels show: ``"auto"``
+    (default) where the solutions' features lie (:func:`view_extent`), ``"grid"`` the
+    whole grid, or a number. It only sets the axes' limits: every panel's data is the
+    whole grid's.
     """
     mech = getattr(lower, "mechanism", lower)
     info = getattr(upper, "information", upper)
@@ -250,15 +281,36 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
     fig, axes = _figure(3, len(columns), 5.2 * len(columns), 11.0)
     col = {c: axes[:, j] for j, c in enumerate(columns)}
     pg = public_good_mechanism(mech, none) if mech is not None else None
+    rho_all = info.signal_distribution() if info is not None else None  # ρ(x) = Σ_θ σ(x, θ)
     if levels is None:
         if pg is not None:
             levels = default_levels(pg.actions, threshold(pg.actions, pg.expenditure))
         else:
-            assert info is not None
-            rho = info.signal_distribution()
-            top = float(aggregate(info.signals)[rho > 1e-3 * rho.max()].max())
+            assert info is not None and rho_all is not None
+            top = float(aggregate(info.signals)[rho_all > 1e-3 * rho_all.max()].max())
             levels = default_levels(info.signals, top)
     levels = [float(v) for v in levels]
+    if view == "auto":
+        extent: float | None = view_extent(pg.actions if pg is not None else None,
+                                           pg.expenditure if pg is not None else None,
+                                           info.signals if info is not None else None, rho_all)
+    elif view == "grid":
+        extent = None
+    else:
+        try:
+            extent = float(view)
+        except (TypeError, ValueError):
+            raise ParameterError(f"view must be 'auto', 'grid' or a positive number, got {view!r}") from None
+        if not np.isfinite(extent) or extent <= 0:
+            raise ParameterError(f"view must be 'auto', 'grid' or a positive number, got {view!r}")
+    # the closed forms are sampled over what is shown
+    if extent is not None:
+        reach = extent
+    elif pg is not None:
+        reach = float(aggregate(pg.actions).max())
+    else:
+        assert info is not None
+        reach = float(aggregate(info.signals).max())
     slice_note = "" if n == 2 else f" at $x_3 = \\dots = x_{n} = 0$"
 
     if pg is not None:
@@ -275,7 +327,7 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
         a[1].axvline(y, color="0.6", lw=0.8, ls=":")
         extra = {}
         if closed_form is not None:
-            grid_s = np.linspace(0.0, float(agg.max()), 400)
+            grid_s = np.linspace(0.0, reach, 400)
             Ehat = np.array([closed_form.aggregate_expenditure(v) if v > 0 else 0.0 for v in grid_s])
             a[1].plot(grid_s, Ehat, "-", color="k", lw=1, label="$\\hat E(\\Sigma x)$, eq. (15)")
             a[1].legend(fontsize=8)
@@ -299,7 +351,8 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
     if info is not None:
         a = col["information"]
         s1, s2 = (np.asarray(v, dtype=float) for v in info.signals[:2])
-        rho = info.signal_distribution()
+        rho = rho_all
+        assert rho is not None
         rho2 = _slice_2d(rho)
         with np.errstate(divide="ignore"):
             logrho = np.where(rho2 > 0, np.log(np.where(rho2 > 0, rho2, 1)), np.nan)
@@ -314,7 +367,7 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
         extra = {}
         if closed_form is not None:
             step = float(s1[1] - s1[0]) if s1.size > 1 else 1.0
-            grid_s = np.linspace(0.0, float(agg.max()), 400)
+            grid_s = np.linspace(0.0, reach, 400)
             dens = np.array([closed_form.signal_density(v) for v in grid_s]) * step**n
             a[1].plot(grid_s, dens, "-", color="k", lw=1, label="$\\rho(\\Sigma x)\\,k^{-N}$, eq. (16)")
             a[1].legend(fontsize=8)
@@ -339,6 +392,15 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
         title = _title("Public expenditure", lower if mech is not None else upper,
                        [r for r in (lower, upper) if r is not None])
     fig.suptitle(title, fontsize=11)
+    if extent is not None:
+        for c in columns:
+            contour, along = col[c][0], col[c][1]
+            contour.set_xlim(0.0, extent)
+            contour.set_ylim(0.0, extent)
+            along.set_xlim(-0.02 * extent, extent)
+    for name in ("expenditure_contour", "expenditure_aggregate", "log_density_contour", "density_aggregate"):
+        if name in fig.robustmech_panels:
+            fig.robustmech_panels[name].data["view"] = extent  # None: the whole grid
     if pg is not None:
         fig.text(0.5, -0.005, DEGENERACY_NOTE, ha="center", va="top", fontsize=7, color="0.3")
     return fig
