@@ -595,3 +595,18 @@ def test_secure_action_without_entry_fee_is_a_restriction_of_lb_g_k():
     general = rm.bounds(env, 3, family="general")
     assert restricted.lower.value <= general.lower.value + 1e-9
     assert restricted.upper.value == pytest.approx(general.upper.value, abs=1e-8)
+
+
+def test_tail_sums_are_the_discounted_sums_over_higher_levels():
+    """The tails of (3-D)'s read-back, T(L) = F(L) + r T(L + 1), are the sums
+    Σ_{j >= L} r^(j - L) F(j) over the levels at or above L, along the last axis, with
+    r = 1 - 1/k (the decay of (3)'s duals along the levels of the grid)."""
+    from robustmech.programs.auction_dual import _tail_sums
+
+    rng = np.random.default_rng(3)
+    F, r = rng.standard_normal((3, 41)), 1.0 - 1.0 / 15
+    powers = r ** np.subtract.outer(np.arange(41), np.arange(41)).T  # [L, j] = r^(j - L)
+    want = F @ np.triu(powers).T
+    given = F.copy()
+    np.testing.assert_allclose(_tail_sums(F, r), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(F, given)  # the input is left as it was

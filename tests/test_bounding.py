@@ -260,6 +260,28 @@ def test_unbounded_program_is_reported(solver):
     assert "x" in err.value.families
 
 
+@pytest.mark.parametrize("structured", [False, True])
+def test_the_program_keeps_its_own_vectors(structured):
+    """A program's costs and bounds are what they were when given: the caller changing
+    its arrays afterwards (before or after the program is built, before its vectors are
+    first read) changes nothing of the program."""
+    import scipy.sparse as sp
+
+    from robustmech.programs.lp import ProgramBuilder
+
+    b = ProgramBuilder("toy", "max", structured=structured)
+    lower, upper, cost = np.array([0.0, -1.0]), np.array([5.0, 4.0]), np.array([1.0, 2.0])
+    b.add_variables("x", 2, lower=lower, upper=upper)
+    b.set_cost("x", cost)
+    b.add_rows("capacity", {"x": sp.csr_matrix(np.ones((1, 2)))}, upper=1.0)
+    cost[0] = 9.0
+    lp = b.build()
+    lower[1], upper[0] = -7.0, 0.5
+    np.testing.assert_array_equal(lp.cost, [1.0, 2.0])
+    np.testing.assert_array_equal(lp.col_lower, [0.0, -1.0])
+    np.testing.assert_array_equal(lp.col_upper, [5.0, 4.0])
+
+
 @pytest.mark.parametrize(
     "make, ks",
     [(lambda: public_good(2, 3), (3, 5)), (lambda: public_good(3, 4), (2,)),

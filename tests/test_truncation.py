@@ -85,6 +85,16 @@ def test_ub_p_structure_on_the_box_is_the_simplex_structure(whole):
     assert np.abs(sigma - ref).max() <= 1e-9
 
 
+def test_a_box_must_lie_inside_the_grid(whole):
+    """X(10) has 101 points an agent (indices 0..100): a box keeps 0..b with b below the
+    last index (b + 1 = 101 would be the whole grid, b + 2 columns kept on the dual side
+    would pass it); anything else is refused with the range, never an index error."""
+    lp, _ = whole["potential"]
+    for box, extend in ((100, "dual"), (250, "primal"), (-1, "dual")):
+        with pytest.raises(ValueError, match=r"0 <= b < 100"):
+            GridTruncation(box, extend).apply(lp)
+
+
 def test_a_box_too_small_is_caught(whole):
     """On x <= 2, UB-P-10 is a relaxation (rows beyond the box added to the edge): its
     value 1.66339 is below the whole program's 1.68146, and its point, extended by zero,

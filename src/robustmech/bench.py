@@ -36,7 +36,8 @@ SUITES: dict[str, list[tuple]] = {
     # (the longest cases last, so that a timeout costs the fewest rows)
     "scale": [("public_good", {"N": "2", "vbar": "3"}, k, BOUNDS) for k in (10, 14)]
     # the anchor to stay ahead of: HiGHS's interior point method on the full LB-G-k (no
-    # symmetry, no boxes), 7.0 s at k = 10 and 47 s with 8.6 GB at k = 14 when this was set
+    # symmetry, no boxes): with HiGHS 1.16 on this 2-core machine 52 s at k = 10 and
+    # 1,843 s at k = 14 (7.0 s and 47 s with 1.15.1 when this row was set)
     + [("public_good", {"N": "2", "vbar": "3"}, k, ("guarantee",), ANCHOR) for k in (10, 14)]
     + [("common_value_auction", {"N": n, "nvalues": "10"}, k, AUCTION) for n, k in (("2", 10), ("2", 15), ("3", 5))]
     + [("public_good", {"N": "3", "vbar": "4"}, k, BOUNDS) for k in (5, 8, 10)]
@@ -146,6 +147,11 @@ def run_suite(suite: str, models_dir: str, solver: str = "auto", check: bool = F
     return rows
 
 
+def _seconds(value) -> str:
+    """Seconds to two places; "-" where the case has none (the exact guarantee's rows)."""
+    return "-" if value is None else f"{value:.2f}"
+
+
 def format_row(row: dict) -> str:
     params = ",".join(f"{k}={v}" for k, v in row["params"].items())
     if row.get("status") != "optimal":
@@ -155,7 +161,7 @@ def format_row(row: dict) -> str:
         check = "  ok" if row["matches_reference"] else f"  MISMATCH ({row['reference_value']})"
     return (f"{row['model']:<20} {params:<12} {row['k']:>3} {row['program']:<17} {row['variables']:>9} "
             f"{row['constraints']:>9} "
-            f"{row['build_seconds']:>8.3f} {row['solve_seconds']:>8.2f} {row.get('certify_seconds') or 0.0:>8.2f} "
+            f"{row['build_seconds']:>8.3f} {row['solve_seconds']:>8.2f} {_seconds(row.get('certify_seconds')):>8} "
             f"{row['peak_mib']:>8.0f} "
             f"{row['value']:>10.6f} {_solver_text(row):<14}{check}")
 

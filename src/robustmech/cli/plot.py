@@ -93,19 +93,6 @@ def _wanted(items) -> dict:
     return out
 
 
-def _view(text):
-    """``--view``: auto (the default), grid, or a positive number."""
-    if text is None or text in ("auto", "grid"):
-        return text or "auto"
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise ParameterError(f"--view expects auto, grid or a positive number, got {text!r}")
-    return value
-
-
 def _levels(text):
     if text is None:
         return None
@@ -208,7 +195,7 @@ def run(args: argparse.Namespace) -> None:
 def _public_good(lb, ub, args):
     closed = _closed_form([lb, ub]) if args.closed_form else None
     return plots.public_good_figure(lb, ub, levels=_levels(args.levels), title=args.title, closed_form=closed,
-                                    view=_view(args.view))
+                                    view=args.view or "auto")
 
 
 def _bce(mech_results, args):

@@ -37,11 +37,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from scipy.signal import lfilter
 
 from .auction import AuctionInverse, _levels, build
 from .lp import LinearProgram
-from .reductions import Reduction
+from .reductions import NOT_YET_COMPUTED, Reduction
 
 # (3) from this many columns on goes through (3-D) when the solver is the default (where
 # `auto` hands it to Clarabel, whose point on (3) its own duals do not certify)
@@ -105,9 +104,9 @@ class ThroughTheDual(Reduction):
         state_cost = np.asarray(ql.designer_const, dtype=float)
         y_rows[potential.families["tail"].slice] = ((state_cost - lam)[:, None] * decay[None, :]).ravel()
         y_rows[potential.families["y_tail"].slice] = decay
-        activity = potential.A @ x
-        return replace(solution, x=x, row_dual=y_rows, col_dual=potential.cost - potential.A.T @ y_rows,
-                       row_activity=activity, objective=float(potential.cost @ x + potential.offset))
+        # A x and c - Aᵀy are (3)'s own, made once where the chain ends (api.solve_built)
+        return replace(solution, x=x, row_dual=y_rows, col_dual=NOT_YET_COMPUTED, row_activity=NOT_YET_COMPUTED,
+                       objective=float(potential.cost @ x + potential.offset))
 
     def describe(self, data) -> dict:
         return {"through": "(3-D) of 001, the LP dual of (3): σ from its rows' duals, the seller's mechanism "
@@ -139,5 +138,11 @@ def _fitted_posterior(sigma: np.ndarray, rho: np.ndarray, prior: np.ndarray) -> 
 
 
 def _tail_sums(values: np.ndarray, r: float) -> np.ndarray:
-    """T(L) = F(L) + r T(L + 1) along the last axis, from the top level down."""
-    return lfilter([1.0], [1.0, -r], values[..., ::-1], axis=-1)[..., ::-1]
+    """T(L) = F(L) + r T(L + 1) along the last axis, from the top level down: the
+    recursion one level at a time, each step vectorized over the other axes (the levels
+    are few, N k² + 1; ``scipy.signal.lfilter`` gives the same numbers, but importing
+    scipy.signal took 0.42 s of every (3) solved through (3-D))."""
+    tails = np.array(values, dtype=float)
+    for level in range(tails.shape[-1] - 2, -1, -1):
+        tails[..., level] += r * tails[..., level + 1]
+    return tails

@@ -353,7 +353,8 @@ def _cleaned(A: sp.csr_matrix, drop_rounding: bool) -> tuple[sp.csr_matrix, int]
 def _bounds_view(value, size: int, shape: tuple[int, ...]) -> np.ndarray:
     """Bounds as a read-only view: a scalar or a flat array of ``size`` entries, or an array
     that broadcasts to the block's ``shape`` (P's bounds per outcome, repeated over X)."""
-    value = np.asarray(value, dtype=float)
+    value = np.array(value, dtype=float)  # the builder's own copy: a caller's later change is not the program's
+    value.flags.writeable = False
     if value.ndim == 1 and value.size == size:
         return value
     if value.ndim == 0:
@@ -484,8 +485,8 @@ class ProgramBuilder:
 
     def set_cost(self, name: str, cost) -> None:
         block = self._variables[name]
-        self._cost[name] = np.broadcast_to(np.asarray(cost, dtype=float).reshape(-1) if np.ndim(cost) else cost,
-                                           (block.size,)).astype(float, copy=False)
+        own = np.array(cost, dtype=float)  # a copy, as the bounds (_bounds_view)
+        self._cost[name] = np.broadcast_to(own.reshape(-1) if own.ndim else own, (block.size,))
 
     def add_rows(self, family: str, coefficients: dict, lower=-np.inf, upper=np.inf, description: str = "",
                  index: tuple[IndexSet, ...] = ()) -> None:

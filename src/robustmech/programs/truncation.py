@@ -69,9 +69,10 @@ from .symmetry import row_groups
 #: the whole program takes about a second)
 TRUNCATE_FROM_COLUMNS = 100_000
 #: grids of more agents keep the whole grid. Three agents are tried since each box is
-#: solved over symmetric solutions (N = 3, vbar = 4: LB-G-8 certified on x <= 3 in 2.8 s
-#: and UB-P-8 in 10.6 s, where the symmetric whole programs take PDLP 102 s and 234 s;
-#: without the symmetry on the box, 21 s and past 7 minutes)
+#: solved over symmetric solutions (N = 3, vbar = 4: LB-G-8 and UB-P-8 certified on
+#: x <= 3 in 5.9 s and 3.3 s of HiGHS's interior point method, where the symmetric whole
+#: programs take PDLP 102 s and 234 s; without the symmetry on the box, PDLP took 21 s
+#: and past 7 minutes)
 TRUNCATE_UP_TO_AGENTS = 3
 #: the first box reaches the value 3 of X(k) (index 3k); each next one is this much larger.
 #: From 2, measured on the public good (N = 2, vbar = 3): UB-P-k was refused on x <= 2 at
@@ -240,7 +241,10 @@ class _TruncationData:
     """What the inverse needs: the whole program, the foldings of its rows and columns,
     and the merge after the fold (``extend="dual"``: folded column -> small column, the
     small columns being the folded ones ``kept``; ``extend="primal"``: folded row -> small
-    row, likewise). The whole-size maps are made here, when the answer is inverted."""
+    row, likewise). The inverse works group by group on the foldings; the whole-size maps
+    below (each full column's small column, each small column's stand-in) are made only
+    where it cannot: an assembled program, or a point :func:`_on_representatives` cannot
+    place."""
 
     full: LinearProgram
     box: int
@@ -253,21 +257,9 @@ class _TruncationData:
     small_columns: int
 
     @property
-    def row_of(self) -> np.ndarray:
-        """Each full row's small row (``extend="dual"``: the row it was added to)."""
-        return self.rows.target if self.extend == "dual" else self.merged[self.rows.target]
-
-    @property
     def col_of(self) -> np.ndarray:
         """Each full column's small column."""
         return self.merged[self.cols.target] if self.extend == "dual" else self.cols.target
-
-    @property
-    def stand_in_rows(self) -> np.ndarray:
-        """Per small row, the full row that takes its dual (``extend="primal"``: every
-        folded row's representative lies in the box, and each small row's dual goes to its
-        first folded row's)."""
-        return self.rows.representative if self.extend == "dual" else self.rows.representative[self.kept]
 
     @property
     def stand_in_cols(self) -> np.ndarray:
@@ -297,6 +289,9 @@ class GridTruncation(Reduction):
         if shape is None:
             raise ValueError(f"{lp.name} has no single grid of profiles X to truncate")
         points, dual = shape[0], self.extend == "dual"
+        if not 0 <= self.box < points - 1:
+            raise ValueError(f"a box of {lp.name}'s grid keeps the indices 0..b with 0 <= b < {points - 1} "
+                             f"(its last index), got b = {self.box}")
         one_row, one_col = one_agent_folds(points, self.box, self.extend)
         # dual, structured: a block that no grid factor but the identity acts on (γ(x) of
         # UB-P-k) has its columns beyond the box equal to the edge's, so it keeps b + 1

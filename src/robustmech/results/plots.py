@@ -177,18 +177,21 @@ def threshold(axes: Sequence[np.ndarray], E: np.ndarray, tol: float = 1e-6) -> f
 #: when the figure's view is chosen (UB-P-30's σ: mass 1 - 6e-9 up to Σx = 8/3 at this
 #: share, then values down to 1e-14 up to the box's edge)
 SUPPORT_SHARE = 1e-6
+#: the bottom panels' default levels reach where ρ is at least this share of its largest
+#: (where v_1 is drawn from mass that shows, a narrower support than the view's)
+LEVELS_SHARE = 1e-3
 
 #: how far the default view reaches past the last feature (E reaching 1, σ's support)
 VIEW_MARGIN = 1.5
 
 
 def view_extent(mechanism_axes: Sequence[np.ndarray] | None, expenditure: np.ndarray | None,
-                signals: Sequence[np.ndarray] | None, rho: np.ndarray | None) -> float:
+                signals: Sequence[np.ndarray] | None, rho: np.ndarray | None) -> float | None:
     """The largest action the public-good figure shows by default: half as far again as
     the last of its features (004 Section 4.2: E reaches 1 at the aggregate y; ρ drops to
     near zero past a threshold close to y), rounded up to a half, and never past the
     grid (X(k) reaches k, the features lie near the origin: at k = 30 the view is [0, 4]
-    of [0, 30])."""
+    of [0, 30]). None (the whole grid) where there is no feature to show."""
     tops, largest = [], []
     if mechanism_axes is not None and expenditure is not None:
         tops.append(threshold(mechanism_axes, expenditure))
@@ -196,7 +199,9 @@ def view_extent(mechanism_axes: Sequence[np.ndarray] | None, expenditure: np.nda
     if signals is not None and rho is not None and rho.max() > 0:
         tops.append(float(aggregate(signals)[rho >= SUPPORT_SHARE * rho.max()].max()))
         largest.append(max(float(np.max(a)) for a in signals))
-    return min(np.ceil(2 * VIEW_MARGIN * max(tops)) / 2, min(largest))
+    if not tops:
+        return None
+    return float(min(np.ceil(2 * VIEW_MARGIN * max(tops)) / 2, min(largest)))
 
 
 def default_levels(axes: Sequence[np.ndarray], top: float, count: int = 4) -> list[float]:
@@ -287,7 +292,7 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
             levels = default_levels(pg.actions, threshold(pg.actions, pg.expenditure))
         else:
             assert info is not None and rho_all is not None
-            top = float(aggregate(info.signals)[rho_all > 1e-3 * rho_all.max()].max())
+            top = float(aggregate(info.signals)[rho_all >= LEVELS_SHARE * rho_all.max()].max())
             levels = default_levels(info.signals, top)
     levels = [float(v) for v in levels]
     if view == "auto":
@@ -311,7 +316,7 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
     else:
         assert info is not None
         reach = float(aggregate(info.signals).max())
-    slice_note = "" if n == 2 else f" at $x_3 = \\dots = x_{n} = 0$"
+    slice_note = {2: "", 3: " at $x_3 = 0$"}.get(n, f" at $x_3 = \\dots = x_{n} = 0$")
 
     if pg is not None:
         a = col["mechanism"]
