@@ -485,9 +485,9 @@ def run_sweep(model, ks: Sequence[int] | str, params: Mapping[str, Sequence[Any]
     elif not isinstance(params, Mapping):
         params = parse_param_grid(params)
     params = {str(n): [str(v) for v in vals] for n, vals in params.items()}
-    out = os.fspath(out)
+    out, truncate = os.fspath(out), bool(truncate)
     manifest = {"format": FORMAT, "model": spec.name, "model_identity": spec.identity(), "ks": ks, "params": params,
-                "solver": solver, "time_limit": time_limit, "truncate": bool(truncate), "backend": backend}
+                "solver": solver, "time_limit": time_limit, "truncate": truncate, "backend": backend}
     _prepare(out, manifest, force)
     results_dir = None
     if save_results:
@@ -508,7 +508,7 @@ def run_sweep(model, ks: Sequence[int] | str, params: Mapping[str, Sequence[Any]
         if progress is not None:
             progress(count, total, row)
 
-    args = (solver, time_limit, results_dir, bool(truncate))
+    args = (solver, time_limit, results_dir, truncate)
     try:
         if pending:
             _BACKEND_RUNNERS[backend](spec, pending, args, record, jobs=jobs, scheduler=scheduler)

@@ -308,14 +308,6 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
             raise ParameterError(f"view must be 'auto', 'grid' or a positive number, got {view!r}") from None
         if not np.isfinite(extent) or extent <= 0:
             raise ParameterError(f"view must be 'auto', 'grid' or a positive number, got {view!r}")
-    # the closed forms are sampled over what is shown
-    if extent is not None:
-        reach = extent
-    elif pg is not None:
-        reach = float(aggregate(pg.actions).max())
-    else:
-        assert info is not None
-        reach = float(aggregate(info.signals).max())
     slice_note = {2: "", 3: " at $x_3 = 0$"}.get(n, f" at $x_3 = \\dots = x_{n} = 0$")
 
     if pg is not None:
@@ -332,7 +324,7 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
         a[1].axvline(y, color="0.6", lw=0.8, ls=":")
         extra = {}
         if closed_form is not None:
-            grid_s = np.linspace(0.0, reach, 400)
+            grid_s = np.linspace(0.0, float(agg.max()) if extent is None else extent, 400)  # what is shown
             Ehat = np.array([closed_form.aggregate_expenditure(v) if v > 0 else 0.0 for v in grid_s])
             a[1].plot(grid_s, Ehat, "-", color="k", lw=1, label="$\\hat E(\\Sigma x)$, eq. (15)")
             a[1].legend(fontsize=8)
@@ -372,7 +364,7 @@ def public_good_figure(lower=None, upper=None, *, theta1: Sequence[float] | None
         extra = {}
         if closed_form is not None:
             step = float(s1[1] - s1[0]) if s1.size > 1 else 1.0
-            grid_s = np.linspace(0.0, reach, 400)
+            grid_s = np.linspace(0.0, float(agg.max()) if extent is None else extent, 400)  # what is shown
             dens = np.array([closed_form.signal_density(v) for v in grid_s]) * step**n
             a[1].plot(grid_s, dens, "-", color="k", lw=1, label="$\\rho(\\Sigma x)\\,k^{-N}$, eq. (16)")
             a[1].legend(fontsize=8)
