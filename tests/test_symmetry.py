@@ -15,10 +15,12 @@ from robustmech.lower.symmetry import find_symmetries
 from robustmech.programs import bounding
 from robustmech.programs.reductions import symmetry_reduction
 from robustmech.programs.symmetry import (
+    RowImages,
     RowMatcher,
     _row_keys,
     _stable_argsort,
     column_permutation,
+    declared_row_images,
     orbit_matrix,
     reduce_with_rows,
     row_permutation,
@@ -128,3 +130,53 @@ def test_the_reduction_with_the_detections_orbits_is_the_same(programs):
         assert (fresh.A != reused.A).nnz == 0
         for field in ("row_lower", "row_upper", "col_lower", "col_upper", "cost"):
             assert np.array_equal(getattr(fresh, field), getattr(reused, field))
+
+
+def test_declared_row_images_are_the_matched_ones(programs):
+    """Each row's image by its family's declared index sets (a symmetry (π, τ, φ) acting
+    on X, Θ and Ω, :func:`declared_row_images`), the undeclared rows matched among
+    themselves: the permutation the reference above finds by keying and sorting every
+    row, on LB-G-k, UB-P-k and the dual of 004 for N = 3 and N = 2. LB-G-k's strategic
+    and feasibility rows are declared, its participation rows (agent, state, others'
+    profile) are not."""
+    declared_any = False
+    for low, syms, lp, _ in programs:
+        names = (low.env.agents, low.env.states.labels, low.outcome_names)
+        images = RowImages(lp, *names)
+        for sym in syms:
+            perm = column_permutation(lp, sym, *names)
+            if perm is None:
+                continue
+            declared = declared_row_images(lp, sym, *names)
+            assert declared is not None
+            expected = _reference_rows(lp, perm)
+            assert expected is not None
+            known = declared >= 0
+            # where the rows are distinct the image is unique: the declared one is the matched one
+            assert np.array_equal(declared[known], expected[known])
+            declared_any |= bool(known.sum() > lp.n_rows // 2)
+            assert np.array_equal(images.rows(sym, perm), expected)
+    assert declared_any
+
+
+def test_a_declaration_that_does_not_hold_is_matched_instead(programs):
+    """A family declared with index sets that do not say how its rows move (LB-G-k's
+    strategic rows indexed by (Θ, X) declared as (X, Θ)) fails the check on the
+    program's numbers: its rows are then matched, and the permutation is still the
+    reference's. A program that is not invariant is refused either way."""
+    low, syms, lp, _ = programs[0]
+    names = (low.env.agents, low.env.states.labels, low.outcome_names)
+    family = lp.families["strategic"]
+    theta, x = family.index
+    wrong = replace(lp, families={**lp.families, "strategic": replace(family, index=(x, theta))})
+    for sym in syms:
+        perm = column_permutation(lp, sym, *names)
+        if perm is None or np.array_equal(perm, np.arange(lp.n_cols)):
+            continue
+        claimed = declared_row_images(wrong, sym, *names)
+        assert not np.array_equal(claimed[family.slice], _reference_rows(lp, perm)[family.slice])
+        assert np.array_equal(RowImages(wrong, *names).rows(sym, perm), _reference_rows(lp, perm))
+        lower = lp.row_lower.copy()
+        moving = np.flatnonzero((_reference_rows(lp, perm) != np.arange(lp.n_rows)) & np.isfinite(lower))
+        lower[moving[0]] += 1e-6
+        assert RowImages(replace(lp, row_lower=lower), *names).rows(sym, perm) is None

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .lp import LinearProgram
-from .symmetry import RowMatcher, column_permutation, max_violation, orbit_matrix, reduce_with_rows
+from .symmetry import RowImages, column_permutation, max_violation, orbit_matrix, reduce_with_rows
 
 #: the row activity and reduced costs of an inverted solution, until the end of the chain
 #: computes them on the whole program (an empty array: a stale one would pass unnoticed)
@@ -168,7 +168,7 @@ def symmetry_reduction(lp: LinearProgram, symmetries, agents: tuple, states: tup
     refused = skipped = 0
     orbit = np.arange(lp.n_cols)
     column_orbits = None
-    matcher: RowMatcher | None = None  # the program's side of the check, made once for all symmetries
+    images: RowImages | None = None  # the program's side of the check, made once for all symmetries
     for sym in symmetries:
         perm = column_permutation(lp, sym, agents, states, outcomes)
         if perm is not None and permutations and np.array_equal(orbit[perm], orbit):
@@ -176,9 +176,9 @@ def symmetry_reduction(lp: LinearProgram, symmetries, agents: tuple, states: tup
             continue
         rows = None
         if perm is not None and not np.array_equal(perm, np.arange(lp.n_cols)):
-            if matcher is None:
-                matcher = RowMatcher(lp)
-            rows = matcher.rows(perm)
+            if images is None:
+                images = RowImages(lp, agents, states, outcomes)
+            rows = images.rows(sym, perm)
         if perm is None or rows is None:
             refused += 1
             continue
