@@ -333,7 +333,7 @@ class GridTruncation(Reduction):
                 col_of = merged[cols.target]
                 col_lower, col_upper = (_summed(col_of, len(kept_cols), lp.col_lower),
                                         _summed(col_of, len(kept_cols), lp.col_upper))
-            small_A = A[:, kept_cols].tocsr()
+            small_A = A if len(kept_cols) == A.shape[1] else A[:, kept_cols].tocsr()  # structured: all kept
             cost = folded_cost[kept_cols]
             kept_rows, kept = np.arange(rows.count), kept_cols
         else:
