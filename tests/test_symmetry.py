@@ -6,17 +6,21 @@ programs' rows keyed, sorted and compared, the relabelled matrix a column gather
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import robustmech as rm
 from robustmech.lower.symmetry import find_symmetries
 from robustmech.programs import bounding
+from robustmech.programs.lp import ConstraintFamily, LinearProgram, VariableBlock, labelled
 from robustmech.programs.reductions import symmetry_reduction
 from robustmech.programs.symmetry import (
     RowImages,
     RowMatcher,
+    _images_match,
     _row_keys,
     _stable_argsort,
     column_permutation,
@@ -180,3 +184,29 @@ def test_a_declaration_that_does_not_hold_is_matched_instead(programs):
         moving = np.flatnonzero((_reference_rows(lp, perm) != np.arange(lp.n_rows)) & np.isfinite(lower))
         lower[moving[0]] += 1e-6
         assert RowImages(replace(lp, row_lower=lower), *names).rows(sym, perm) is None
+
+
+def test_declared_images_that_send_two_rows_to_one_are_refused():
+    """Two families declared over overlapping rows (a hand-built program: the builder
+    never makes one) send rows 0 and 2, both x_1 <= 1, to row 1 (x_2 <= 1) under the
+    agents' swap. Each image passes the entry-by-entry check, but the images are no
+    permutation: the rows, two copies of x_1 <= 1 and one of x_2 <= 1, do not map onto
+    themselves, and a dual averaged over such "orbits" would not be a group average.
+    Refused, as the reference refuses it."""
+    agents = labelled("I", (1, 2), kind="agent")
+    A = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]))
+    lp = LinearProgram(name="overlap", sense="max", cost=np.ones(2), A=A,
+                       row_lower=np.full(3, -np.inf), row_upper=np.ones(3), col_lower=np.zeros(2),
+                       col_upper=np.full(2, np.inf), variables={"x": VariableBlock("x", 0, (2,), "", (agents,))},
+                       families={"first": ConstraintFamily("first", 0, 2, "", (agents,)),
+                                 "second": ConstraintFamily("second", 1, 2, "", (agents,))})
+    swap = SimpleNamespace(agents=(1, 0), states=(), outcomes=())
+    names = ((1, 2), (), ())
+    perm = column_permutation(lp, swap, *names)
+    assert perm.tolist() == [1, 0]
+    claimed = declared_row_images(lp, swap, *names)
+    assert claimed.tolist() == [1, 2, 1]
+    moved = sp.csr_matrix((A.data, perm[A.indices], A.indptr), shape=A.shape)
+    assert _images_match(A, lp.row_lower, lp.row_upper, claimed, moved, 1e-9)  # each image passes
+    assert _reference_rows(lp, perm) is None
+    assert RowImages(lp, *names).rows(swap, perm) is None

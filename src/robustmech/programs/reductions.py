@@ -61,7 +61,7 @@ class SymmetryReduction(Reduction):
     """Restrict a program to solutions that are constant on the orbits of a group of
     column permutations under which it is invariant (exact for an LP: average any
     optimum over the group). ``permutations`` generate the group; each has been checked
-    on the program (:func:`~robustmech.programs.symmetry.is_invariant`).
+    on the program, with its row permutation (:class:`~robustmech.programs.symmetry.RowImages`).
 
     Inversion: x = P z; each full row's dual is its reduced row's dual shared equally
     among the full rows it stands for, then averaged over its row orbit (rows the group
@@ -159,8 +159,9 @@ def symmetry_reduction(lp: LinearProgram, symmetries, agents: tuple, states: tup
 
     Only the orbits of the group are used, so a symmetry that maps every column into its
     orbit under the symmetries kept so far adds nothing and is not checked (the check
-    costs a relabelling and a sort of every row: 4.4 s a symmetry on the N = 3 public
-    good's LB-G-8, whose five symmetries two generate). The group's order is that of the
+    costs a relabelling and a comparison of every row, and a sort of the rows whose
+    images are not declared: 4.4 s a symmetry on the N = 3 public good's LB-G-8, whose
+    five symmetries two generate, when every row was sorted). The group's order is that of the
     group the kept ones generate."""
     permutations: list[np.ndarray] = []
     row_permutations: list[np.ndarray] = []

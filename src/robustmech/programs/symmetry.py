@@ -270,11 +270,14 @@ def column_permutation(lp: LinearProgram, symmetry, agents: tuple, states: tuple
 def declared_row_images(lp: LinearProgram, symmetry, agents: tuple, states: tuple,
                         outcomes: tuple) -> np.ndarray | None:
     """Where a symmetry sends each row by its family's declared index sets (row r -> image
-    r', as :func:`column_permutation` for the columns), -1 for the rows of a family whose
-    index sets do not say (a set of more than one member without a kind, a family without
-    sets, a row in no family): those are found by matching (:class:`RowImages`). None when
-    the symmetry cannot act on a declared set. Not checked here: a declaration is a
-    claim, which :class:`RowImages` checks on the program's numbers."""
+    r', as :func:`column_permutation` for the columns), -1 for the rows of a family of
+    several rows whose index sets do not say (a set of more than one member without a
+    kind, no sets, sets whose product is not the family's size) and for a row in no
+    family: those are found by matching (:class:`RowImages`). A family of one row stays
+    where it is (where a symmetry swaps two such families, the check fails and the rows
+    are matched). None when the symmetry cannot act on a declared set. Not checked here:
+    a declaration is a claim, which :class:`RowImages` checks on the program's numbers
+    (that the images are a permutation, too)."""
     image = np.full(lp.n_rows, -1, dtype=np.int64)
     for family in lp.families.values():
         if family.count == 1:
@@ -317,8 +320,8 @@ class RowMatcher:
         self.lp, self.rtol = lp, rtol
         # ``among``: the rows to match among themselves (those whose images are not
         # declared, :class:`RowImages`); all of them by default
-        self.among = among
-        self.A = lp.A.tocsr() if among is None else lp.A.tocsr()[among]
+        whole = lp.A.tocsr()
+        self.A = whole if among is None else whole[among]
         self.project = np.random.default_rng(1).standard_normal((self.A.shape[1], 3))
         lower, upper = (lp.row_lower, lp.row_upper) if among is None else (lp.row_lower[among], lp.row_upper[among])
         self.lower, self.upper = lower, upper
@@ -337,7 +340,7 @@ class RowMatcher:
         # one sort on a random combination of the keys (a tenth of a lexsort's time on the
         # N = 3 public good's 1.1 million rows); only identical keys tie
         self.order = _stable_argsort(self._sort_key(self.keys))
-        self.scale = max(1.0, _largest_magnitude(self.A.data))
+        self.scale = max(1.0, _largest_magnitude(whole.data))  # the program's, with ``among`` too
         self.cost_scale = max(1.0, _largest_magnitude(lp.cost))
 
     def _sort_key(self, keys: np.ndarray) -> np.ndarray:
@@ -434,9 +437,14 @@ class RowImages:
             if found is None:
                 return self._matcher(None).rows(perm)
             image[undeclared] = undeclared[found]
+        # the images must be a permutation (families declared over overlapping rows, or a
+        # set with a repeated label, would send two rows to one), and each row's image the
+        # row relabelled: a declaration that does not hold is matched instead
+        if np.bincount(image, minlength=lp.n_rows).max(initial=0) > 1:
+            return self._matcher(None).rows(perm)
         moved = sp.csr_matrix((A.data, perm[A.indices], A.indptr), shape=A.shape)
         if not _images_match(A, lp.row_lower, lp.row_upper, image, moved, self.rtol * self.scale):
-            return self._matcher(None).rows(perm)  # a declaration that does not hold: matched instead
+            return self._matcher(None).rows(perm)
         return image
 
 
