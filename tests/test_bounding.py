@@ -430,12 +430,13 @@ def test_auto_solver_picks_pdlp_on_the_grids_of_three_agents(monkeypatch):
     lp3, _ = bounding.build("guarantee", three, 5)
     assert lp3.metadata["grid_dimension"] == 3 and lp3.n_cols >= AUTO_INTERIOR_COLUMNS
     assert method_for(lp3, "auto") == "highs-pdlp"
-    # folded onto a box of its grid (x <= 3 of X(5)), it is HiGHS's interior point method's
+    # folded onto a box of its grid (x <= 3 of X(5)), it is HiGHS's interior point method's,
+    # without its crossover
     from robustmech.programs.truncation import GridTruncation
 
     box, _ = GridTruncation(15, "primal").apply(lp3)
     assert box.metadata["grid_dimension"] == 3 and box.n_cols >= AUTO_INTERIOR_COLUMNS
-    assert method_for(box, "auto") == core.BOX_METHOD == "highs-ipm"
+    assert method_for(box, "auto") == core.BOX_METHOD == "highs-ipm-interior"
     two = rm.validate(public_good(2, 3))
     lp2, _ = bounding.build("guarantee", two, 10)
     assert lp2.metadata["grid_dimension"] == 2 and method_for(lp2, "auto") == "clarabel"

@@ -341,3 +341,25 @@ def test_a_point_that_violates_its_program_is_refused(monkeypatch):
     with pytest.raises(SolverError, match="violates the program by") as err:
         rm.solve(public_good(2, 3), "guarantee", 2, solver="highs")
     assert err.value.status == "uncertified" and err.value.exit_code == 3
+
+
+def test_the_interior_point_method_without_crossover_stops_inside_the_optimal_face():
+    """max x1 + x2 s.t. x1 + x2 <= 1, 0 <= x <= 1: every point of the segment from (1, 0)
+    to (0, 1) is optimal. HiGHS's interior point method with its crossover ends at a
+    vertex (one entry 0); without it (``highs-ipm-interior``) at a point inside the face,
+    both entries well away from 0, with the same value, and ``auto``'s purification
+    (robustmech.solve.vertex) makes it a vertex again."""
+    b = ProgramBuilder("face", "max")
+    b.add_variables("x", 2, lower=0.0, upper=1.0)
+    b.set_cost("x", [1.0, 1.0])
+    b.add_rows("budget", {"x": sp.csr_matrix([[1.0, 1.0]])}, upper=1.0)
+    lp = b.build()
+    whole = {"presolve": "off"}  # presolve alone would solve it, at a vertex
+    crossed = solve(lp, SolverOptions(solver="highs-ipm", extra=whole))
+    inside = solve(lp, SolverOptions(solver="highs-ipm-interior", extra=whole))
+    assert crossed.objective == pytest.approx(1.0, abs=1e-9) and inside.objective == pytest.approx(1.0, abs=1e-7)
+    assert min(crossed.x) == pytest.approx(0.0, abs=1e-9)
+    assert min(inside.x) > 0.1
+    assert backend("highs-ipm-interior").interior and not backend("highs-ipm").interior
+    purified = solve(lp, SolverOptions(solver="highs-ipm-interior", vertex=True, extra=whole))
+    assert min(purified.x) == pytest.approx(0.0, abs=1e-9) and purified.vertex

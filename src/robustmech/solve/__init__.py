@@ -31,6 +31,7 @@ register(highs.HighsBackend("highs"))
 register(highs.HighsBackend("highs-simplex"))
 register(highs.HighsBackend("highs-ipm"))
 register(highs.HighsBackend("highs-pdlp"))
+register(highs.HighsBackend("highs-ipm-interior"))
 register(clarabel.ClarabelBackend())
 register(pyomo_highs.PyomoHighsBackend())
 

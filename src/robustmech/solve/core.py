@@ -4,8 +4,9 @@ failed solves and the public :func:`solve`.
 
 A backend is one module with a :class:`Backend` subclass and one ``register(...)`` line
 in ``robustmech/solve/__init__.py``; this module imports no backend. The backends met
-here by name (``highs``, ``highs-simplex``, ``highs-ipm``, ``highs-pdlp``, ``clarabel``) are looked up in
-the registry when they are needed.
+here by name (``highs``, ``highs-simplex``, ``highs-ipm``, ``highs-pdlp``,
+``highs-ipm-interior``, ``clarabel``) are looked up in the registry when they are
+needed.
 
 Every solution carries its status, the primal objective, the dual objective computed
 from the row duals (:func:`dual_objective`, a certificate that the optimum is one), and
@@ -47,15 +48,20 @@ FIRST_ORDER_GRID_DIMENSION = 3
 # robustmech.programs.truncation) is chosen for apart: its edge rows or columns sum up to
 # k times as many of the whole grid's as the others, which a first-order method pays for
 # in iterations, and the box is small enough to factorize. On a grid of three or more
-# agents the default there is HiGHS's interior point method (with its crossover: a
-# vertex); measured on the public good, N = 3, vbar = 4, symmetric boxes x <= 3, two
-# cores, seconds of PDLP / HiGHS IPM / Clarabel: LB-G-10 187 / 23.7 / 22.2, UB-P-10
-# 28.3 / 13.4 / 37.8, UB-P-8 10.1 / 3.4 / 6.8, LB-G-8 2.1 / 5.7 / 4.8. On two agents
+# agents the default there is HiGHS's interior point method; measured on the public
+# good, N = 3, vbar = 4, symmetric boxes x <= 3, two cores, seconds of PDLP / HiGHS IPM
+# with its crossover / Clarabel: LB-G-10 187 / 23.7 / 22.2, UB-P-10 28.3 / 13.4 / 37.8,
+# UB-P-8 10.1 / 3.4 / 6.8, LB-G-8 2.1 / 5.7 / 4.8. The crossover is a third of that
+# time, and up to half: without it, its point treated as Clarabel's (kept where it is
+# certified and a vertex would gain little, LB-G-k's lotteries; purified otherwise,
+# robustmech.solve.vertex), the default path took LB-G-8 2.4 s (4.9 with the
+# crossover), UB-P-8 2.3 (3.0), LB-G-10 15.1 (21.7), UB-P-10 8.4 (12.3), the same values,
+# certified (HiPO: benchmarks/hipo_solver.py). On two agents
 # it is Clarabel at every size, below AUTO_INTERIOR_COLUMNS too; N = 2, vbar = 3,
 # seconds of HiGHS's choice / Clarabel / HiGHS IPM: LB-G-14 (2,796 symmetric columns)
 # 0.60 / 0.08 / 0.31, LB-G-20 (5,613) 3.24 / 0.29 / 1.07, UB-P-14 (2,882) 0.35 / 0.18 /
 # 0.28, UB-P-20 (5,735) 1.42 / 0.52 / 1.03.
-BOX_METHOD = "highs-ipm"
+BOX_METHOD = "highs-ipm-interior"
 BOX_METHOD_TWO_AGENTS = "clarabel"
 
 # HiGHS's own default feasibility tolerances. Some programs (the direct-mechanism LP of
@@ -67,7 +73,7 @@ RECOVERY_TOLERANCE = 1e-7
 
 AUTO_HELP = ("auto (default): Clarabel for programs with at least 10,000 columns and on the boxes of a "
              "two-agent grid (HiGHS's PDLP on the grids of three or more agents, its interior point method "
-             "on their boxes), HiGHS's own choice below")
+             "without crossover on their boxes), HiGHS's own choice below")
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The HiGHS backends: ``highs`` (HiGHS's own choice of method), ``highs-simplex``,
-``highs-ipm`` and ``highs-pdlp``.
+``highs-ipm``, ``highs-pdlp`` and ``highs-ipm-interior`` (the interior point method
+without its crossover).
 
 The arrays go to ``highspy`` in one ``passModel`` call (CSC matrix, bounds, costs);
 :func:`_run` solves, maps HiGHS's status to ours and recomputes the dual bound from the
@@ -27,6 +28,7 @@ METHODS = {
     "highs-simplex": "simplex",
     "highs-ipm": "ipm",
     "highs-pdlp": "pdlp",
+    "highs-ipm-interior": "ipm",  # without the crossover (below)
 }
 
 # the --help text of each; the three methods share one entry, and `highs` is the
@@ -36,7 +38,12 @@ DESCRIPTIONS = {
     "highs-simplex": "that HiGHS method",
     "highs-ipm": "that HiGHS method",
     "highs-pdlp": "that HiGHS method",
+    "highs-ipm-interior": "HiGHS's interior point method without its crossover (a point of the optimal face)",
 }
+
+
+# the backends whose interior point method stops without its crossover
+WITHOUT_CROSSOVER = frozenset({"highs-ipm-interior"})
 
 
 class HighsBackend(Backend):
@@ -52,9 +59,11 @@ class HighsBackend(Backend):
         self.name = name
         self.method = METHODS[name]
         self.description = DESCRIPTIONS[name]
-        # PDLP stops at a point of the optimal face, not a vertex (no crossover): `auto`
-        # purifies it like Clarabel's (robustmech.solve.vertex)
-        self.interior = self.first_order = self.method == "pdlp"
+        # PDLP stops at a point of the optimal face, not a vertex (no crossover), and so
+        # does the interior point method without its crossover: `auto` purifies them like
+        # Clarabel's (robustmech.solve.vertex)
+        self.first_order = self.method == "pdlp"
+        self.interior = self.first_order or name in WITHOUT_CROSSOVER
 
     def available(self) -> bool:
         try:
@@ -126,6 +135,8 @@ def _highs(options: SolverOptions):
         h.setOptionValue("log_to_console", True)
     method = METHODS.get(options.solver, "choose")
     h.setOptionValue("solver", method)
+    if options.solver in WITHOUT_CROSSOVER:
+        h.setOptionValue("run_crossover", "off")
     if options.time_limit:
         h.setOptionValue("time_limit", float(options.time_limit))
     if options.threads:
