@@ -38,8 +38,8 @@ k = 8 (3.10 s against 4.43) and loses at k = 10 (22.5 s against 21.0, 17.5 again
 IPX 15.1 s and 7.7 s). Nothing here pays for pinning HiGHS back to 1.15.1; what the
 numbers point at is a vertex found another way on those boxes, as Clarabel's interior
 points are purified (``robustmech.solve.vertex``), and that is the default there now
-(``highs-ipm-interior``: 14.9 s and 8.4 s at k = 10 with the vertex step, the table's
-default column being the crossover's).
+(``highs-ipm-interior``: 14.9 s and 8.4 s at k = 10, its point kept or purified as
+Clarabel's; the table's default column is the crossover's).
 """
 
 from __future__ import annotations
