@@ -16,11 +16,11 @@ import scipy.sparse as sp
 
 import robustmech as rm
 from robustmech.api import solve_built
-from robustmech.lower.kron import Axis, Blocks, Kron, hstack, kron, vstack
+from robustmech.lower.kron import Axis, Blocks, IndexFold, Kron, hstack, kron, vstack
 from robustmech.programs import bounding
-from robustmech.programs.folding import Folding
+from robustmech.programs.folding import Folding, one_agent_fold
 from robustmech.programs.lp import VECTORS, Segments
-from robustmech.programs.truncation import GridTruncation, grid_shape, one_agent_folds
+from robustmech.programs.truncation import GridTruncation, grid_shape
 from robustmech.solve import SolverOptions
 
 from conftest import MODELS
@@ -131,11 +131,12 @@ def test_a_fold_is_the_whole_size_maps_applied(extend):
     c = _random(1, 3, 1.0)
     axes = (Axis(6, 6, True, True), Axis(6, 6, True, True))
     structured = (Kron(axes, ((1.0, (D, None)), (-0.5, (None, D)))).kron(Kron.factor(c)))
-    R, C = one_agent_folds(6, 2, extend)
+    fold = one_agent_fold(6, 2, extend)
+    R, C = fold.matrices()
     whole_R = sp.kron(sp.kron(R, R), sp.identity(1))
     whole_C = sp.kron(sp.kron(C, C), sp.identity(3))
     expected = (whole_R @ structured.tocsr() @ whole_C).toarray()
-    np.testing.assert_allclose(structured.fold(R, C).tocsr().toarray(), expected, atol=1e-14)
+    np.testing.assert_allclose(structured.fold(fold).tocsr().toarray(), expected, atol=1e-14)
     # axes whose rows are not grid points (the participation rows' others' profiles, a
     # column of ones over the grid): only the grid side is folded
     e0 = sp.csr_matrix(([1.0], ([0], [0])), shape=(1, 6))
@@ -143,7 +144,42 @@ def test_a_fold_is_the_whole_size_maps_applied(extend):
         Kron.factor(np.ones((6, 1)), row_grid=True))
     expected = (sp.kron(sp.kron(sp.identity(1), sp.identity(6)), R) @ mixed.tocsr()
                 @ sp.kron(sp.kron(C, C), sp.identity(1))).toarray()
-    np.testing.assert_allclose(mixed.fold(R, C).tocsr().toarray(), expected, atol=1e-14)
+    np.testing.assert_allclose(mixed.fold(fold).tocsr().toarray(), expected, atol=1e-14)
+
+
+@pytest.mark.parametrize("extend", ["primal", "dual"])
+def test_the_one_agent_maps_merge_or_drop_points(extend):
+    """The one-agent maps of the box x <= 2 of 6 points, written out (the module docstring
+    of robustmech.programs.folding): rows beyond the box added to the edge's (dual) or
+    dropped (primal); columns kept up to b + 1 (dual) or added to the edge's (primal). A
+    factor folded through them is the sparse product R F C, with a column of C dropped
+    (the first columns only, as a block of UB-P-k's γ keeps them) and with a duplicate
+    entry in F (summed first, as scipy sums it)."""
+    fold = one_agent_fold(6, 2, extend)
+    R, C = fold.matrices()
+    merge = np.zeros((3, 6))
+    merge[[0, 1, 2, 2, 2, 2], range(6)] = 1.0
+    keep_rows, keep_cols = np.eye(6)[:3], np.eye(6)[:, :4]
+    np.testing.assert_array_equal(R.toarray(), merge if extend == "dual" else keep_rows)
+    np.testing.assert_array_equal(C.toarray(), keep_cols if extend == "dual" else merge.T)
+    read = IndexFold.of(R, C)  # the maps read back from the matrices
+    assert (read.rows, read.cols) == (fold.rows, fold.cols)
+    np.testing.assert_array_equal(read.row_target, fold.row_target)
+    np.testing.assert_array_equal(read.col_target, fold.col_target)
+    F = _random(6, 6)
+    F_dup = sp.csr_matrix((np.r_[F.tocoo().data, 0.25], (np.r_[F.tocoo().row, 5], np.r_[F.tocoo().col, 5])),
+                          shape=(6, 6))
+    for f in (F, F_dup, None):
+        dense = np.eye(6) if f is None else f.toarray()
+        for axis in (Axis(6, 6, True, True), Axis(6, 6, True, False), Axis(6, 6, False, True)):
+            for narrowed in (fold, fold.first_columns(2)):
+                got = narrowed.apply(axis, f)
+                r = narrowed.matrices()[0].toarray() if axis.row_grid else np.eye(6)
+                c = narrowed.matrices()[1].toarray() if axis.col_grid else np.eye(6)
+                np.testing.assert_allclose(got.toarray(), r @ dense @ c, atol=1e-15)
+                assert got.has_canonical_format and (got.data != 0).all()
+    with pytest.raises(ValueError, match="at most one point"):
+        IndexFold.of(sp.csr_matrix(np.ones((2, 6))), C)
 
 
 @pytest.fixture(scope="module")

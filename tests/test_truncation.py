@@ -290,3 +290,57 @@ def test_figure_1_at_k_30_through_the_boxes(public_good):
     assert public_good_solution(2, 3).boundary < view and support.max() < view <= 30 / 6
     for name in ("expenditure_contour", "log_density_contour"):
         assert plots.panel_axes(fig, name).get_xlim() == (0.0, view)
+
+
+def test_the_rows_a_fold_makes_identical_are_merged_once(public_good, whole, monkeypatch):
+    """LB-G-10 (N = 2) on the box x <= 2, structured. Folded without merging, every folded
+    row is kept in place with its family's index sets cut to the box (the strategic rows
+    over (Θ, X), X now 21 points an agent), so the agents' swap finds their images by the
+    declared sets; the symmetry reduction then merges the rows the fold made identical (the
+    participation rows at others' profiles beyond the box, copies of the edge's once the
+    columns beyond are added to it) with its orbits: the symmetric program is the same size
+    as from the merged fold, and both give the whole program's value (HiGHS on the whole
+    grid, the path without truncation). Without a symmetry on the box, the default path
+    folds again with the merge."""
+    from robustmech.api import find_symmetries, solve_built, solve_truncated
+    from robustmech.programs.reductions import Applied, symmetry_reduction
+
+    structured, _ = bounding.build("guarantee", public_good, 10, structured=True)
+    merged, _ = GridTruncation(20, "primal").apply(structured)
+    kept, _ = GridTruncation(20, "primal", merge_rows=False).apply(structured)
+    assert kept.n_rows > merged.n_rows and kept.n_cols == merged.n_cols
+    strategic = kept.families["strategic"]
+    assert [(s.name, s.size) for s in strategic.index] == [("Theta", 2), ("X", 21 * 21)]
+    # the merge drops participation rows only (those at others' profiles beyond the box)
+    assert [(s.name, s.size) for s in merged.families["strategic"].index] == [("Theta", 2), ("X", 21 * 21)]
+    assert merged.families["participation"].count < kept.families["participation"].count
+    assert kept.n_rows - merged.n_rows == kept.families["participation"].count - merged.families["participation"].count
+    symmetries = find_symmetries(public_good)
+    env = public_good.env
+    sizes, values = [], []
+    for fold in (GridTruncation(20, "primal"), GridTruncation(20, "primal", merge_rows=False)):
+        small, data = fold.apply(structured)
+        on_box, _ = symmetry_reduction(small, symmetries, env.agents, env.states.labels, public_good.outcome_names)
+        reduced, _ = on_box.apply(small)
+        sizes.append((reduced.n_rows, reduced.n_cols))
+        solution, certificate, _ = solve_built(structured, SolverOptions(solver="highs"),
+                                               [Applied(fold, structured, small, data), on_box])
+        assert certificate["dual_certified"]
+        values.append(solution.objective)
+    assert sizes[0] == sizes[1]
+    assert values == pytest.approx([whole["guarantee"][1].value] * 2, abs=1e-9)
+    # no symmetry on the box: the rows are merged by the fold
+    monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
+    monkeypatch.setattr(truncation, "boxes", lambda points, k: [20])
+    merging: list[bool] = []
+    original = GridTruncation.apply
+
+    def recording(self, lp):
+        merging.append(self.merge_rows)
+        return original(self, lp)
+
+    monkeypatch.setattr(GridTruncation, "apply", recording)
+    answer = solve_truncated(structured, SolverOptions(solver="highs"), "primal", symmetry=lambda small: None)
+    assert merging == [False, True]
+    assert answer.answer is not None and answer.answer[1]["truncation"]["rows"] == merged.n_rows
+    assert answer.answer[0].objective == pytest.approx(whole["guarantee"][1].value, abs=1e-9)

@@ -207,10 +207,15 @@ def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: truncation
             options = replace(solver, time_limit=left)
         attempt_start = time.perf_counter()
         try:
-            fold = truncation.GridTruncation(box, extend)
+            # where a symmetry reduction follows, it merges the rows the fold makes
+            # identical (with its orbits): they are merged once, not twice
+            fold = truncation.GridTruncation(box, extend, merge_rows=symmetry is None)
             small, data = fold.apply(lp)  # folded once: the chain reuses it
-            chain: list[Reduction] = [Applied(fold, lp, small, data)]
             on_box = symmetry(small) if symmetry is not None else None
+            if on_box is None and not fold.merge_rows:  # no symmetry on this box after all
+                fold = truncation.GridTruncation(box, extend)
+                small, data = fold.apply(lp)
+            chain: list[Reduction] = [Applied(fold, lp, small, data)]
             if on_box is not None:
                 chain.append(on_box)
             fold_seconds = time.perf_counter() - attempt_start

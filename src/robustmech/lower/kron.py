@@ -10,9 +10,9 @@ that form, a block
   sparse product per factor along its axis), so a program on X(30)'s 2.4 million
   columns is checked in a tenth of a second where assembling its matrix takes seconds;
 - is *folded* factor by factor (:meth:`Kron.fold`): replacing each grid axis's factor
-  F by R F C, for one-agent matrices R (rows) and C (columns), gives the program on a
-  box of low profiles (:mod:`robustmech.programs.truncation`) without the whole
-  program ever being built.
+  F by R F C, for one-agent maps R (rows) and C (columns) that merge or drop points
+  (:class:`IndexFold`), gives the program on a box of low profiles
+  (:mod:`robustmech.programs.truncation`) without the whole program ever being built.
 
 :class:`Blocks` stacks such blocks (and plain sparse matrices) as ``scipy.sparse.bmat``
 does. Both assemble to the CSR matrix the same terms give through ``scipy.sparse.kron``.
@@ -105,8 +105,9 @@ class Kron:
     def tocsr(self) -> sp.csr_matrix:
         """The assembled matrix (``scipy.sparse.kron`` of each term's factors, summed)."""
         total = None
+        entries: dict[int, tuple] = {}  # a factor's entries, made once for the terms that share it
         for c, factors in self.terms:
-            term = _kron_all(_collapsed(self.axes, factors), c)
+            term = _kron_all(_collapsed(self.axes, factors), c, entries)
             # the first term as the empty matrix plus it would give it: its zeros dropped
             total = _without_zeros(term) if total is None else total + term
         return sp.csr_matrix(self.shape) if total is None else total
@@ -136,40 +137,110 @@ class Kron:
             else:
                 total += c * t
 
-    def fold(self, rows: sp.csr_matrix, cols: sp.csr_matrix) -> Kron:
-        """Each grid axis's factor F replaced by ``rows @ F`` (where its rows are grid
-        points) and ``F @ cols`` (where its columns are): the same one-agent maps on every
-        agent's axis."""
-        axes, maps = [], []
-        for a in self.axes:
-            r = rows if a.row_grid else None
-            c = cols if a.col_grid else None
-            axes.append(Axis(a.rows if r is None else r.shape[0], a.cols if c is None else c.shape[1],
-                             a.row_grid, a.col_grid))
-            maps.append((r, c))
+    def fold(self, fold: IndexFold) -> Kron:
+        """Each grid axis's factor F replaced by R F (where its rows are grid points) and
+        F C (where its columns are), for the one-agent maps R and C of ``fold``, the same
+        on every agent's axis."""
+        axes = tuple(Axis(fold.rows if a.row_grid else a.rows, fold.cols if a.col_grid else a.cols,
+                          a.row_grid, a.col_grid) for a in self.axes)
         terms = []
         done: dict[tuple, sp.csr_matrix] = {}  # a factor shared by terms (∇+_i in every state) folds once
         for coef, factors in self.terms:
             folded = []
-            for j, (a, f, (r, c)) in enumerate(zip(self.axes, factors, maps)):
-                if r is None and c is None:
+            for j, (a, f) in enumerate(zip(self.axes, factors)):
+                if not (a.row_grid or a.col_grid):
                     folded.append(f)
                     continue
                 key = (j, id(f))
                 if key not in done:
-                    m = sp.identity(a.rows, format="csr") if f is None else f
-                    m = m if r is None else r @ m
-                    m = m if c is None else m @ c
-                    done[key] = sp.csr_matrix(m)
+                    done[key] = fold.apply(a, f)
                 folded.append(done[key])
             terms.append((coef, tuple(folded)))
-        return Kron(tuple(axes), tuple(terms))
+        return Kron(axes, tuple(terms))
+
+
+@dataclass(frozen=True)
+class IndexFold:
+    """The one-agent maps R (rows, folded × points) and C (columns, points × folded) of a
+    fold onto a box, each sending every point of an agent's axis to at most one folded
+    point with weight 1 (points merged into the box's edge, or dropped beyond it: the
+    maps of :func:`robustmech.programs.folding.one_agent_folds`). R F C is then F's
+    entries renumbered, those that land on one entry summed, without a sparse product."""
+
+    row_target: np.ndarray  # per point: its folded row, or -1 where R drops it
+    rows: int
+    col_target: np.ndarray  # per point: its folded column, or -1 where C drops it
+    cols: int
+
+    @staticmethod
+    def of(rows: sp.spmatrix, cols: sp.spmatrix) -> IndexFold:
+        """The maps of the matrices R and C; ValueError where either is not such a map."""
+        return IndexFold(_targets(rows), int(rows.shape[0]), _targets(sp.csr_matrix(cols).T), int(cols.shape[1]))
+
+    def matrices(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """R and C."""
+        def as_matrix(target: np.ndarray, size: int) -> sp.csr_matrix:
+            kept = np.flatnonzero(target >= 0)
+            return sp.csr_matrix((np.ones(len(kept)), (target[kept], kept)), shape=(size, len(target)))
+
+        return as_matrix(self.row_target, self.rows), as_matrix(self.col_target, self.cols).T.tocsr()
+
+    def first_columns(self, count: int) -> IndexFold:
+        """The fold with only the first ``count`` folded columns kept (C[:, :count])."""
+        return IndexFold(self.row_target, self.rows, np.where(self.col_target < count, self.col_target, -1), count)
+
+    def apply(self, axis: Axis, f: Factor) -> sp.csr_matrix:
+        """R F C for a factor on ``axis`` (R where its rows are grid points, C where its
+        columns are; None is the identity), canonical CSR: the entries landing on one
+        place summed in F's row-major order, exact zeros dropped (as a sparse product
+        drops them)."""
+        if f is None:
+            rows = cols = np.arange(axis.rows, dtype=np.int64)
+            values = np.ones(axis.rows)
+        else:
+            m = f if isinstance(f, sp.csr_matrix) and f.has_canonical_format else _canonical(f)
+            rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+            cols, values = m.indices.astype(np.int64), m.data
+        n_rows, n_cols = axis.rows, axis.cols
+        if axis.row_grid:
+            rows, n_rows = self.row_target[rows], self.rows
+        if axis.col_grid:
+            cols, n_cols = self.col_target[cols], self.cols
+        kept = (rows >= 0) & (cols >= 0)
+        place = rows[kept] * n_cols + cols[kept]
+        order = np.argsort(place, kind="stable")
+        place, values = place[order], values[kept][order]
+        if len(place):
+            first = np.flatnonzero(np.r_[True, place[1:] != place[:-1]])
+            values, place = np.add.reduceat(values, first), place[first]
+            nonzero = values != 0.0
+            values, place = values[nonzero], place[nonzero]
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(place // n_cols, minlength=n_rows), out=indptr[1:])
+        return sp.csr_matrix((values, place % n_cols, indptr), shape=(n_rows, n_cols))
+
+
+def _targets(m: sp.spmatrix) -> np.ndarray:
+    """For a folded × points 0/1 matrix with at most one entry per column, each point's
+    folded index (-1: none)."""
+    coo = sp.coo_matrix(m)
+    if np.any(coo.data != 1.0) or np.any(np.bincount(coo.col, minlength=m.shape[1]) > 1):
+        raise ValueError("a fold's one-agent maps send each point to at most one point, with weight 1")
+    target = np.full(m.shape[1], -1, dtype=np.int64)
+    target[coo.col] = coo.row
+    return target
+
+
+def _canonical(f) -> sp.csr_matrix:
+    m = sp.csr_matrix(f, copy=True)
+    m.sum_duplicates()
+    return m
 
 
 def _collapsed(axes: tuple[Axis, ...], factors: tuple[Factor, ...]) -> list:
-    """A term's factors with each run of identities as one identity (I_a ⊗ I_b = I_ab, the
-    same entries and values: a product by 1.0 is exact), so that a term such as
-    I ⊗ I ⊗ I ⊗ row on the N = 3 grid is one Kronecker product, not three."""
+    """A term's factors with each run of identities as one identity, given by its size
+    (I_a ⊗ I_b = I_ab, the same entries and values: a product by 1.0 is exact), so that a
+    term such as I ⊗ I ⊗ I ⊗ row on the N = 3 grid is one Kronecker product, not three."""
     mats: list = []
     run = 0
     for a, f in zip(axes, factors):
@@ -177,36 +248,57 @@ def _collapsed(axes: tuple[Axis, ...], factors: tuple[Factor, ...]) -> list:
             run = (run or 1) * a.rows
             continue
         if run:
-            mats.append(sp.identity(run, format="csr"))
+            mats.append(run)
             run = 0
         mats.append(f)
     if run:
-        mats.append(sp.identity(run, format="csr"))
+        mats.append(run)
     return mats
 
 
-def _kron_all(mats: list, scale: float = 1.0) -> sp.csr_matrix:
-    """``scale * scipy.sparse.kron`` of the matrices, left to right, as CSR: the same
-    entries and values (each the product of its factors' entries, left to right, times
-    ``scale``), in one pass over the factors' entries instead of a COO round trip per
-    product, and scaled before the CSR is made (not a copy of it). Factors in canonical
-    form give the product's entries row by row with sorted columns; any other goes
-    through scipy, which sums duplicates its way."""
-    mats = [sp.csr_matrix(m) for m in mats]
-    if len(mats) == 1 or not all(m.has_canonical_format for m in mats):
+def _kron_all(mats: list, scale: float = 1.0, entries: dict | None = None) -> sp.csr_matrix:
+    """``scale * scipy.sparse.kron`` of the matrices (an int: the identity of that size),
+    left to right, as CSR: the same entries and values (each the product of its factors'
+    entries, left to right, times ``scale``), in one pass over the factors' entries
+    instead of a COO round trip per product, and scaled before the CSR is made (not a
+    copy of it). ``entries`` keeps each factor's entries between calls. Factors in
+    canonical form give the product's entries row by row with sorted columns; any other
+    goes through scipy, which sums duplicates its way."""
+    mats = [int(m) if isinstance(m, (int, np.integer)) else m if isinstance(m, sp.csr_matrix) else sp.csr_matrix(m)
+            for m in mats]
+    if len(mats) == 1 or not all(isinstance(m, int) or m.has_canonical_format for m in mats):
+        mats = [sp.identity(m, format="csr") if isinstance(m, int) else m for m in mats]
         return scale * reduce(lambda left, right: sp.kron(left, right, format="csr"), mats)
-    shape = (int(np.prod([m.shape[0] for m in mats])), int(np.prod([m.shape[1] for m in mats])))
+    shapes: list[tuple[int, int]] = [(m, m) if isinstance(m, int) else (int(m.shape[0]), int(m.shape[1]))
+                                     for m in mats]
+    shape = (int(np.prod([r for r, _ in shapes])), int(np.prod([c for _, c in shapes])))
     # 32-bit indices where the product's shape allows (half the memory, and the dtype
     # scipy would give the CSR anyway)
     index = np.int32 if max(shape) < np.iinfo(np.int32).max else np.int64
-    first = mats[0].tocoo()
-    rows, cols, data = first.row.astype(index), first.col.astype(index), first.data
-    for m in mats[1:]:
-        coo = m.tocoo()
-        rows = (rows[:, None] * index(m.shape[0]) + coo.row.astype(index)).ravel()
-        cols = (cols[:, None] * index(m.shape[1]) + coo.col.astype(index)).ravel()
-        data = (data[:, None] * coo.data).ravel()
+    entries = {} if entries is None else entries
+    rows: np.ndarray = np.zeros(1, dtype=index)
+    cols: np.ndarray = rows
+    data: np.ndarray = np.ones(1)
+    for m, (n_rows, n_cols) in zip(mats, shapes):
+        r, c, v = _entries(m, index, entries)
+        rows = (rows[:, None] * np.asarray(n_rows, dtype=index) + r).ravel()
+        cols = (cols[:, None] * np.asarray(n_cols, dtype=index) + c).ravel()
+        data = (data[:, None] * v).ravel()
     return sp.csr_matrix((scale * data, (rows, cols)), shape=shape)
+
+
+def _entries(m, index, made: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows, columns and values of a canonical CSR matrix (an int: the identity of that
+    size), row by row, indices as ``index``; kept in ``made`` by the matrix's identity
+    (the caller keeps the matrices alive meanwhile)."""
+    key = ("identity", m, index) if isinstance(m, int) else ("matrix", id(m), index)
+    if key not in made:
+        if isinstance(m, int):
+            made[key] = (np.arange(m, dtype=index), np.arange(m, dtype=index), np.ones(m))
+        else:
+            made[key] = (np.repeat(np.arange(m.shape[0], dtype=index), np.diff(m.indptr)),
+                         m.indices.astype(index, copy=False), m.data)
+    return made[key]
 
 
 def _without_zeros(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -311,13 +403,13 @@ class Blocks:
                   for j, op in enumerate(row)] for i, row in enumerate(cells)]
         return sp.bmat(cells, format="csr")
 
-    def fold(self, rows: sp.csr_matrix, cols: sp.csr_matrix) -> Blocks | None:
+    def fold(self, fold: IndexFold) -> Blocks | None:
         """Every block folded (:meth:`Kron.fold`); None where one is a plain matrix, which
         carries no axes to fold, or where a row or column holds only zero blocks (its
         folded size is not known here)."""
         if any(op is not None and not isinstance(op, (Kron, Blocks)) for row in self.cells for op in row):
             return None
-        folded = [[None if op is None else op.fold(rows, cols) for op in row] for row in self.cells]
+        folded = [[None if op is None else op.fold(fold) for op in row] for row in self.cells]
         if any(op is None and old is not None for row, old_row in zip(folded, self.cells)
                for op, old in zip(row, old_row)):
             return None  # a nested block holds a plain matrix
@@ -327,9 +419,9 @@ class Blocks:
         return Blocks(folded)
 
 
-def fold(op: Operator, rows: sp.csr_matrix, cols: sp.csr_matrix) -> Kron | Blocks | None:
+def fold(op: Operator, fold: IndexFold) -> Kron | Blocks | None:
     """``op`` folded, or None where it is (or holds) a plain matrix."""
-    return op.fold(rows, cols) if isinstance(op, (Kron, Blocks)) else None
+    return op.fold(fold) if isinstance(op, (Kron, Blocks)) else None
 
 
 def tocsr(op: Operator) -> sp.csr_matrix:

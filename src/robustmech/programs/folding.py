@@ -20,12 +20,18 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
+from ..lower.kron import IndexFold
 from .lp import joined
 
 Extension = Literal["primal", "dual"]
 
 
 def one_agent_folds(points: int, box: int, extend: Extension) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The one-agent maps R (rows) and C (columns) of :func:`one_agent_fold`, as matrices."""
+    return one_agent_fold(points, box, extend).matrices()
+
+
+def one_agent_fold(points: int, box: int, extend: Extension) -> IndexFold:
     """The one-agent maps R (rows) and C (columns) that turn an agent's factor F of the
     whole program into R F C on the box: for ``extend="dual"`` the rows beyond ``box``
     added to the row at ``box`` and the columns kept up to ``box + 1`` (every column
@@ -33,11 +39,11 @@ def one_agent_folds(points: int, box: int, extend: Extension) -> tuple[sp.csr_ma
     ``extend="primal"`` the rows kept up to ``box`` and the columns beyond added to the
     one at ``box`` (the point is constant there; the rows beyond are copies of the
     edge's, ∇+ being zero across the edge)."""
-    clipped = np.minimum(np.arange(points), box)
-    merged = sp.csr_matrix((np.ones(points), (clipped, np.arange(points))), shape=(box + 1, points))
+    index = np.arange(points, dtype=np.int64)
+    clipped = np.minimum(index, box)
     if extend == "dual":
-        return merged, sp.csr_matrix(sp.identity(points, format="csr")[:, :box + 2])
-    return sp.csr_matrix(sp.identity(points, format="csr")[:box + 1]), merged.T.tocsr()
+        return IndexFold(clipped, box + 1, np.where(index <= box + 1, index, -1), box + 2)
+    return IndexFold(np.where(index <= box, index, -1), box + 1, clipped, box + 1)
 
 
 @dataclass(frozen=True)

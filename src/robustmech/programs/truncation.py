@@ -58,9 +58,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-from ..lower.kron import Blocks, Kron, tocsr
+from ..lower.kron import Blocks, IndexFold, Kron, tocsr
 from ..lower.kron import fold as kron_fold
-from .folding import Extension, Folding, compact, one_agent_folds
+from .folding import Extension, Folding, compact, one_agent_fold
 from .lp import ConstraintFamily, IndexSet, LinearProgram, VariableBlock, chunks, drop_rounding_noise
 from .reductions import NOT_YET_COMPUTED, Reduction
 from .symmetry import row_groups
@@ -161,7 +161,7 @@ def _has_grid(op, side: str) -> bool:
 
 
 def _folded_matrix(lp: LinearProgram, rows: Folding, cols: Folding, kinds: tuple[str, str],
-                   one_row: sp.csr_matrix, one_cols: list[sp.csr_matrix]) -> sp.csr_matrix:
+                   folds: list[IndexFold]) -> sp.csr_matrix:
     """R A Cᵀ, with R and C the folded items × items maps of ``kinds`` (rows, columns), block
     by block: a structured block whose grid axes are those of its family and variable
     block is folded factor by factor with the one-agent maps (never assembled at the whole
@@ -179,7 +179,7 @@ def _folded_matrix(lp: LinearProgram, rows: Folding, cols: Folding, kinds: tuple
             want = (rows.groups[i].folded_count, cols.groups[j].folded_count)
             folded = None
             if _has_grid(op, "row") == rows.groups[i].local and _has_grid(op, "col") == cols.groups[j].local:
-                folded = kron_fold(op, one_row, one_cols[j])
+                folded = kron_fold(op, folds[j])
             if folded is not None and tuple(folded.shape) == want:
                 out_row.append(tocsr(folded))
             else:
@@ -210,10 +210,14 @@ def _kept_range(group: ConstraintFamily | VariableBlock, kept: np.ndarray) -> tu
 
 def _families(families: dict[str, ConstraintFamily], kept: np.ndarray) -> dict[str, ConstraintFamily]:
     """The families of the kept rows, renumbered; each keeps its name and description,
-    indexed by position (the product structure is gone)."""
-    ranges = {name: _kept_range(f, kept) for name, f in families.items()}
-    return {name: ConstraintFamily(name, start, count, families[name].description)
-            for name, (start, count) in ranges.items() if count}
+    and its index sets where it is kept whole (otherwise it is indexed by position: the
+    product structure is gone)."""
+    out = {}
+    for name, f in families.items():
+        start, count = _kept_range(f, kept)
+        if count:
+            out[name] = ConstraintFamily(name, start, count, f.description, f.index if count == f.count else ())
+    return out
 
 
 def _blocks(variables: dict[str, VariableBlock], kept: np.ndarray) -> dict[str, VariableBlock]:
@@ -278,11 +282,15 @@ class GridTruncation(Reduction):
     where its value meets the whole program's weak-duality bound, which the caller
     checks."""
 
-    def __init__(self, box: int, extend: Extension):
+    def __init__(self, box: int, extend: Extension, merge_rows: bool = True):
         if extend not in ("primal", "dual"):
             raise ValueError(f"extend must be 'primal' or 'dual', got {extend!r}")
         self.box = int(box)
         self.extend: Extension = extend
+        # ``extend="primal"``: whether the rows the fold makes identical are merged here;
+        # a symmetry reduction applied next merges them itself (with its orbits), and the
+        # rows, kept in place, keep their index sets for it
+        self.merge_rows = merge_rows
 
     def apply(self, lp: LinearProgram) -> tuple[LinearProgram, _TruncationData]:
         shape = grid_shape(lp)
@@ -292,14 +300,14 @@ class GridTruncation(Reduction):
         if not 0 <= self.box < points - 1:
             raise ValueError(f"a box of {lp.name}'s grid keeps the indices 0..b with 0 <= b < {points - 1} "
                              f"(its last index), got b = {self.box}")
-        one_row, one_col = one_agent_folds(points, self.box, self.extend)
+        one_agent = one_agent_fold(points, self.box, self.extend)
         # dual, structured: a block that no grid factor but the identity acts on (γ(x) of
         # UB-P-k) has its columns beyond the box equal to the edge's, so it keeps b + 1
         # points, the others b + 2, and no columns are left to merge: the blocks keep
         # their index sets, and a symmetry can act on the box
         diagonal = _diagonal_blocks(lp) if dual else [False] * len(lp.variables)
-        col_points = [self.box + 1 if d else one_col.shape[1] for d in diagonal]
-        one_cols = [one_col[:, :p] for p in col_points]
+        col_points = [self.box + 1 if d else one_agent.cols for d in diagonal]
+        folds = [one_agent.first_columns(p) for p in col_points]
         families, blocks = list(lp.families.values()), list(lp.variables.values())
         rows = Folding(families, lp.n_rows, shape, self.box + 1, self.box)
         cols = Folding(blocks, lp.n_cols, shape, col_points, self.box)
@@ -309,7 +317,7 @@ class GridTruncation(Reduction):
         # beyond are copies), the columns beyond added to the edge's (the point is
         # constant there), then identical rows merged
         kinds = ("membership", "selection") if dual else ("selection", "membership")
-        A = _folded_matrix(lp, rows, cols, kinds, one_row, one_cols)
+        A = _folded_matrix(lp, rows, cols, kinds, folds)
         if lp.metadata.get("drop_rounding"):
             A = drop_rounding_noise(A)  # the folded terms summed, as the builder's assembly does
         def row_vector(name: str, how: str) -> np.ndarray:
@@ -340,12 +348,17 @@ class GridTruncation(Reduction):
             cost = col_vector("cost", "sum")
             col_lower, col_upper = col_vector("col_lower", "max"), col_vector("col_upper", "min")
             row_lower, row_upper = row_vector("row_lower", "select"), row_vector("row_upper", "select")
-            kept_rows, first = row_groups(A, row_lower, row_upper)
-            small_A = A[kept_rows]
+            if self.merge_rows:
+                kept_rows, first = row_groups(A, row_lower, row_upper)
+                small_A = A[kept_rows]
+            else:
+                kept_rows = first = np.arange(rows.count)
+                small_A = A
             lower, upper = row_lower[kept_rows], row_upper[kept_rows]
             kept_cols, kept = np.arange(cols.count), kept_rows
             merged = np.searchsorted(kept_rows, first)  # folded row -> small row
-        folded_families = {f.name: ConstraintFamily(f.name, g.folded_start, g.folded_count, f.description)
+        folded_families = {f.name: ConstraintFamily(f.name, g.folded_start, g.folded_count, f.description,
+                                                    _on_box(f.index, g.points))
                            for f, g in zip(lp.families.values(), rows.groups)}
         folded_blocks = {v.name: VariableBlock(v.name, g.folded_start, tuple(s.size for s in _on_box(v.index, p))
                                                if v.index else (g.folded_count,), v.description,
