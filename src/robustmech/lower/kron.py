@@ -137,21 +137,24 @@ class Kron:
             else:
                 total += c * t
 
-    def fold(self, fold: IndexFold) -> Kron:
+    def fold(self, fold: IndexFold, done: dict | None = None) -> Kron:
         """Each grid axis's factor F replaced by R F (where its rows are grid points) and
         F C (where its columns are), for the one-agent maps R and C of ``fold``, the same
-        on every agent's axis."""
+        on every agent's axis. ``done`` keeps the folded factors for other blocks folded
+        by the same maps (a factor is known by its identity: the blocks must be alive
+        meanwhile)."""
         axes = tuple(Axis(fold.rows if a.row_grid else a.rows, fold.cols if a.col_grid else a.cols,
                           a.row_grid, a.col_grid) for a in self.axes)
         terms = []
-        done: dict[tuple, sp.csr_matrix] = {}  # a factor shared by terms (∇+_i in every state) folds once
+        # a factor shared by terms and blocks (∇+_i in every state) folds once
+        done = {} if done is None else done
         for coef, factors in self.terms:
             folded = []
-            for j, (a, f) in enumerate(zip(self.axes, factors)):
+            for a, f in zip(self.axes, factors):
                 if not (a.row_grid or a.col_grid):
                     folded.append(f)
                     continue
-                key = (j, id(f))
+                key = (a, id(f), id(fold))
                 if key not in done:
                     done[key] = fold.apply(a, f)
                 folded.append(done[key])
@@ -403,13 +406,14 @@ class Blocks:
                   for j, op in enumerate(row)] for i, row in enumerate(cells)]
         return sp.bmat(cells, format="csr")
 
-    def fold(self, fold: IndexFold) -> Blocks | None:
+    def fold(self, fold: IndexFold, done: dict | None = None) -> Blocks | None:
         """Every block folded (:meth:`Kron.fold`); None where one is a plain matrix, which
         carries no axes to fold, or where a row or column holds only zero blocks (its
         folded size is not known here)."""
         if any(op is not None and not isinstance(op, (Kron, Blocks)) for row in self.cells for op in row):
             return None
-        folded = [[None if op is None else op.fold(fold) for op in row] for row in self.cells]
+        done = {} if done is None else done
+        folded = [[None if op is None else op.fold(fold, done) for op in row] for row in self.cells]
         if any(op is None and old is not None for row, old_row in zip(folded, self.cells)
                for op, old in zip(row, old_row)):
             return None  # a nested block holds a plain matrix
@@ -419,9 +423,10 @@ class Blocks:
         return Blocks(folded)
 
 
-def fold(op: Operator, fold: IndexFold) -> Kron | Blocks | None:
-    """``op`` folded, or None where it is (or holds) a plain matrix."""
-    return op.fold(fold) if isinstance(op, (Kron, Blocks)) else None
+def fold(op: Operator, fold: IndexFold, done: dict | None = None) -> Kron | Blocks | None:
+    """``op`` folded (``done``: as :meth:`Kron.fold`), or None where it is (or holds) a
+    plain matrix."""
+    return op.fold(fold, done) if isinstance(op, (Kron, Blocks)) else None
 
 
 def tocsr(op: Operator) -> sp.csr_matrix:

@@ -11,6 +11,8 @@ public good's LB-G-14: 64 s with them in Clarabel, 10 s without). Exact, not a h
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
@@ -19,14 +21,45 @@ from .lp import ConstraintFamily, IndexSet, LinearProgram, VariableBlock, chunks
 
 
 def orbit_matrix(n_cols: int, permutations: list[np.ndarray]) -> sp.csr_matrix:
-    """P with P[c, o] = 1 when column c lies in orbit o of the group the permutations generate."""
+    """P with P[c, o] = 1 when column c lies in orbit o of the group the permutations
+    generate, the orbits numbered in the order of their first columns."""
     if not permutations:
         return sp.identity(n_cols, format="csr")
-    rows = np.concatenate([np.arange(n_cols) for _ in permutations])
-    cols = np.concatenate(permutations)
-    graph = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_cols, n_cols))
-    n_orbits, labels = connected_components(graph, directed=False)
-    return sp.csr_matrix((np.ones(n_cols), (np.arange(n_cols), labels)), shape=(n_cols, n_orbits))
+    labels = _orbit_labels(n_cols, permutations)
+    if labels is None:
+        rows = np.concatenate([np.arange(n_cols) for _ in permutations])
+        cols = np.concatenate(permutations)
+        graph = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_cols, n_cols))
+        _, labels = connected_components(graph, directed=False)  # numbered by first member too
+    n_orbits = int(labels.max(initial=-1)) + 1
+    return sp.csr_matrix((np.ones(n_cols), labels, np.arange(n_cols + 1)), shape=(n_cols, n_orbits))
+
+
+#: rounds of :func:`_orbit_labels` before the orbits are found as a graph's components
+ORBIT_ROUNDS = 16
+
+
+def _orbit_labels(n: int, permutations: list[np.ndarray]) -> np.ndarray | None:
+    """Each item's orbit, numbered by the orbits' first items: every item takes the
+    smallest first item among itself and its images, until nothing changes (one round
+    for a swap of two agents, a few for the permutations of three); None after
+    ``ORBIT_ROUNDS`` rounds (long cycles), where the graph's components are found
+    instead."""
+    first = np.arange(n)
+    for _ in range(ORBIT_ROUNDS):
+        before = first
+        for perm in permutations:
+            first = np.minimum(first, first[perm])
+        # and back along each permutation (its inverse), so that a round moves the
+        # smallest member both ways
+        for perm in permutations:
+            back = np.empty_like(first)
+            back[perm] = first
+            first = np.minimum(first, back)
+        if np.array_equal(first, before):
+            is_first = first == np.arange(n)
+            return (np.cumsum(is_first) - 1)[first]
+    return None
 
 
 def reduce_program(lp: LinearProgram, permutations: list[np.ndarray]) -> tuple[LinearProgram, sp.csr_matrix]:
@@ -125,11 +158,11 @@ def row_groups(A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> tuple[
     # the rounded coefficients on A's own structure (no copy of A to overwrite)
     snapped = sp.csr_matrix((np.round(A.data / np.repeat(quantum, np.diff(A.indptr))), A.indices, A.indptr),
                             shape=A.shape)
-    key = _row_keys(snapped, lower, upper, np.random.default_rng(0).standard_normal((A.shape[1], 2)))
+    key = _row_keys(snapped, lower, upper, _normal(0, (A.shape[1], 2)))
     # one number per row (a random combination): np.unique of a vector, not of rows,
     # takes a tenth of the time; identical rows give bit-identical numbers, and a
     # coincidence between different rows is caught by the comparison below
-    key = np.column_stack([key, quantum]) @ np.random.default_rng(3).standard_normal(key.shape[1] + 1)
+    key = np.column_stack([key, quantum]) @ _normal(3, (key.shape[1] + 1,))
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     group = group.ravel()
     representative = first[group]
@@ -322,7 +355,7 @@ class RowMatcher:
         # declared, :class:`RowImages`); all of them by default
         whole = lp.A.tocsr()
         self.A = whole if among is None else whole[among]
-        self.project = np.random.default_rng(1).standard_normal((self.A.shape[1], 3))
+        self.project = _normal(1, (self.A.shape[1], 3))
         lower, upper = (lp.row_lower, lp.row_upper) if among is None else (lp.row_lower[among], lp.row_upper[among])
         self.lower, self.upper = lower, upper
         lo_inf, hi_inf = ~np.isfinite(lower), ~np.isfinite(upper)
@@ -333,7 +366,7 @@ class RowMatcher:
         self.keys = np.round(keys / self.step)
         # the bounds enter the sort key rounded, as the coefficients (the exact bounds are
         # compared after the match); the infinity flags are 0 or 1 at any step
-        self.mix = np.random.default_rng(2).standard_normal(7)
+        self.mix = _normal(2, (7,))
         m = self.mix
         self.bound_key = (np.round(bounds[0] / self.step) * m[3] + np.round(bounds[1] / self.step) * m[4]
                           + lo_inf * m[5] + hi_inf * m[6])
@@ -470,6 +503,16 @@ def _stable_argsort(key: np.ndarray) -> np.ndarray:
         where = np.flatnonzero(tied)
         order[where] = order[where][np.lexsort((order[where], ranked[where]))]
     return order
+
+
+@functools.lru_cache(maxsize=32)
+def _normal(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    """``np.random.default_rng(seed).standard_normal(shape)``, made once (the same numbers
+    every call: a generator costs more to make than a small program's projections), read
+    only."""
+    out = np.random.default_rng(seed).standard_normal(shape)
+    out.flags.writeable = False
+    return out
 
 
 def _row_keys(A: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray, project: np.ndarray) -> np.ndarray:

@@ -169,6 +169,7 @@ def _folded_matrix(lp: LinearProgram, rows: Folding, cols: Folding, kinds: tuple
     if not lp.structured:
         return sp.csr_matrix(rows.matrix(kinds[0]) @ lp.A @ cols.matrix(kinds[1]).T)
     A: Blocks = lp.A
+    done: dict = {}  # the folded factors, shared by the blocks
     cells: list[list] = []
     for i, row in enumerate(A.cells):
         out_row: list = []
@@ -179,7 +180,7 @@ def _folded_matrix(lp: LinearProgram, rows: Folding, cols: Folding, kinds: tuple
             want = (rows.groups[i].folded_count, cols.groups[j].folded_count)
             folded = None
             if _has_grid(op, "row") == rows.groups[i].local and _has_grid(op, "col") == cols.groups[j].local:
-                folded = kron_fold(op, folds[j])
+                folded = kron_fold(op, folds[j], done)
             if folded is not None and tuple(folded.shape) == want:
                 out_row.append(tocsr(folded))
             else:
