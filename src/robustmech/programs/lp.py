@@ -139,10 +139,11 @@ def row_largest(A: sp.csr_matrix) -> np.ndarray:
     return largest
 
 
-def drop_rounding_noise(A: sp.spmatrix, rounding: float = ROUNDING) -> sp.csr_matrix:
+def drop_rounding_noise(A: sp.spmatrix, rounding: float = ROUNDING, copy: bool = True) -> sp.csr_matrix:
     """``A`` (CSR) without its zeros and without the entries below ``rounding`` times the
-    largest magnitude in their row."""
-    A = sp.csr_matrix(A, copy=True)
+    largest magnitude in their row; without ``copy``, a CSR ``A`` is cleaned in place (a
+    matrix just assembled, which nothing else holds)."""
+    A = sp.csr_matrix(A, copy=copy)
     A.sum_duplicates()
     A.eliminate_zeros()
     if A.nnz:
@@ -346,7 +347,7 @@ def _cleaned(A: sp.csr_matrix, drop_rounding: bool) -> tuple[sp.csr_matrix, int]
     if not drop_rounding:
         return A, 0
     before = A.nnz
-    A = drop_rounding_noise(A)
+    A = drop_rounding_noise(A, copy=False)  # the builder's own assembly
     return A, before - A.nnz
 
 

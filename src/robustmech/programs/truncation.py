@@ -320,7 +320,7 @@ class GridTruncation(Reduction):
         kinds = ("membership", "selection") if dual else ("selection", "membership")
         A = _folded_matrix(lp, rows, cols, kinds, folds)
         if lp.metadata.get("drop_rounding"):
-            A = drop_rounding_noise(A)  # the folded terms summed, as the builder's assembly does
+            A = drop_rounding_noise(A, copy=False)  # the folded terms summed, as the builder's assembly does
         def row_vector(name: str, how: str) -> np.ndarray:
             return rows.vector(lp.segments(name, families), how)
 
