@@ -167,7 +167,7 @@ class IndexFold:
     """The one-agent maps R (rows, folded × points) and C (columns, points × folded) of a
     fold onto a box, each sending every point of an agent's axis to at most one folded
     point with weight 1 (points merged into the box's edge, or dropped beyond it: the
-    maps of :func:`robustmech.programs.folding.one_agent_folds`). R F C is then F's
+    maps of :func:`robustmech.programs.folding.one_agent_fold`). R F C is then F's
     entries renumbered, those that land on one entry summed, without a sparse product."""
 
     row_target: np.ndarray  # per point: its folded row, or -1 where R drops it

@@ -2,7 +2,7 @@
 
 A family of rows or a block of columns indexed by the profiles X(k) (alone or with other
 index sets) is *local*: its items fold onto the box {x : every agent's index <= b} with
-each agent's index clipped, by the one-agent maps of :func:`one_agent_folds`; any other
+each agent's index clipped, by the one-agent maps of :func:`one_agent_fold`; any other
 group is kept as it is. :class:`Folding` places the groups, folds a vector group by
 group and axis by axis on the views it was written as (a bound repeated over the grid,
 a broadcast view, is folded from one entry), spreads a folded vector back, and makes
@@ -24,11 +24,6 @@ from ..lower.kron import IndexFold
 from .lp import joined
 
 Extension = Literal["primal", "dual"]
-
-
-def one_agent_folds(points: int, box: int, extend: Extension) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """The one-agent maps R (rows) and C (columns) of :func:`one_agent_fold`, as matrices."""
-    return one_agent_fold(points, box, extend).matrices()
 
 
 def one_agent_fold(points: int, box: int, extend: Extension) -> IndexFold:

@@ -40,7 +40,7 @@ The whole program need not be assembled. Built structured
 (:meth:`robustmech.programs.base.Program.build_structured`, blocks of
 :mod:`robustmech.lower.kron`), each of its blocks is a sum of Kronecker products of
 one-agent factors, and the box program is each factor F replaced by R F C
-(:func:`one_agent_folds`): the certificate then applies the whole program's blocks to
+(:func:`one_agent_fold`): the certificate then applies the whole program's blocks to
 the extended point and duals, and the whole grid costs only its vectors. A plain block
 (and an assembled program) is folded through the whole-size maps R A Cᵀ instead, with
 the same result.
