@@ -166,9 +166,12 @@ def test_the_one_agent_maps_merge_or_drop_points(extend):
     assert (read.rows, read.cols) == (fold.rows, fold.cols)
     np.testing.assert_array_equal(read.row_target, fold.row_target)
     np.testing.assert_array_equal(read.col_target, fold.col_target)
+    np.testing.assert_array_equal(fold.first_columns(2).matrices()[1].toarray(), C.toarray()[:, :2])
     F = _random(6, 6)
-    F_dup = sp.csr_matrix((np.r_[F.tocoo().data, 0.25], (np.r_[F.tocoo().row, 5], np.r_[F.tocoo().col, 5])),
-                          shape=(6, 6))
+    # a CSR matrix with a duplicate entry and a row's columns out of order: not canonical
+    F_dup = sp.csr_matrix((np.array([1.0, 0.5, 0.25, -2.0, 3.0]), np.array([4, 1, 4, 0, 5]),
+                           np.array([0, 3, 3, 3, 4, 5, 5])), shape=(6, 6))
+    assert not F_dup.has_canonical_format
     for f in (F, F_dup, None):
         dense = np.eye(6) if f is None else f.toarray()
         for axis in (Axis(6, 6, True, True), Axis(6, 6, True, False), Axis(6, 6, False, True)):
@@ -176,10 +179,28 @@ def test_the_one_agent_maps_merge_or_drop_points(extend):
                 got = narrowed.apply(axis, f)
                 r = narrowed.matrices()[0].toarray() if axis.row_grid else np.eye(6)
                 c = narrowed.matrices()[1].toarray() if axis.col_grid else np.eye(6)
+                # the dense product of a copy (F's duplicates summed by scipy, not by the fold)
                 np.testing.assert_allclose(got.toarray(), r @ dense @ c, atol=1e-15)
                 assert got.has_canonical_format and (got.data != 0).all()
     with pytest.raises(ValueError, match="at most one point"):
         IndexFold.of(sp.csr_matrix(np.ones((2, 6))), C)
+
+
+def test_factors_of_any_sparse_format_assemble_as_scipy_does():
+    """Factors given as CSC, COO, a sparse array or a dense array (each term its own, so
+    the assembly's cache of a factor's entries sees many short-lived conversions): the
+    block is scipy.sparse.kron's sum of its terms, and folds as its CSR twin does."""
+    rng = np.random.default_rng(8)
+    axes = (Axis(5, 5, True, True), Axis(3, 4))
+    makers = (sp.csc_matrix, sp.coo_matrix, sp.csr_array, lambda m: m.toarray())
+    terms = tuple((float(rng.standard_normal()), (make(_random(5, 5)), make(_random(3, 4))))
+                  for make in makers for _ in range(2))
+    block = Kron(axes, terms)
+    twin = Kron(axes, tuple((c, tuple(sp.csr_matrix(f) for f in fs)) for c, fs in terms))
+    expected = _scipy_sum(twin)
+    np.testing.assert_allclose(block.tocsr().toarray(), expected.toarray(), atol=1e-14)
+    fold = one_agent_fold(5, 2, "primal")
+    np.testing.assert_allclose(block.fold(fold).tocsr().toarray(), twin.fold(fold).tocsr().toarray(), atol=1e-14)
 
 
 @pytest.fixture(scope="module")

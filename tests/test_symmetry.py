@@ -239,3 +239,19 @@ def test_orbits_are_the_components_of_the_permutations_graph(seed, monkeypatch):
             P = orbit_matrix(n, perms)
             assert P.shape == (n, count)
             np.testing.assert_array_equal(P.toarray(), np.eye(count)[labels])
+
+
+def test_only_small_random_projections_are_kept():
+    """The projections a program's rows are keyed by are the seeded generator's numbers at
+    every size; the small ones are made once and shared read-only, the large ones (a whole
+    grid's columns) drawn each time and not held by the process."""
+    from robustmech.programs import symmetry
+
+    small, large = (5, 3), (symmetry.KEPT_PROJECTION // 2 + 1, 2)
+    for shape in (small, large):
+        np.testing.assert_array_equal(symmetry._normal(4, shape), np.random.default_rng(4).standard_normal(shape))
+    assert symmetry._normal(4, small) is symmetry._normal(4, small)
+    assert not symmetry._normal(4, small).flags.writeable
+    kept = symmetry._kept_normal.cache_info().currsize
+    assert symmetry._normal(4, large) is not symmetry._normal(4, large)
+    assert symmetry._kept_normal.cache_info().currsize == kept

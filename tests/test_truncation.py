@@ -344,3 +344,35 @@ def test_the_rows_a_fold_makes_identical_are_merged_once(public_good, whole, mon
     assert merging == [False, True]
     assert answer.answer is not None and answer.answer[1]["truncation"]["rows"] == merged.n_rows
     assert answer.answer[0].objective == pytest.approx(whole["guarantee"][1].value, abs=1e-9)
+
+
+def test_a_box_is_folded_once_where_no_symmetry_follows(monkeypatch):
+    """Without a symmetry to merge them, the rows a fold makes identical are merged by the
+    fold itself, and each box is folded once: the correlated-values environment (no
+    symmetry between its agents) on the boxes of LB-G-4 and UB-P-4 through the default
+    path (the threshold lowered to this size), each answer the whole program's value (the
+    path without truncation, whether a box was certified or the whole grid solved after
+    them); and UB-P-k's fold, whose rows are never merged, is not done again when its box
+    has no symmetry either."""
+    low = rm.validate(rm.load_model(MODELS / "correlated_values.mech"))
+    monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
+    merging: list[bool] = []
+    original = GridTruncation.apply
+
+    def recording(self, lp):
+        merging.append(self.merge_rows)
+        return original(self, lp)
+
+    monkeypatch.setattr(GridTruncation, "apply", recording)
+    for name in ("guarantee", "potential"):
+        merging.clear()
+        result = rm.solve(low, name, 4)
+        attempts = result.extra["truncation"]["attempts"]
+        assert attempts and merging == [True] * len(attempts)
+        assert result.value == pytest.approx(rm.solve(low, name, 4, truncate=False).value, abs=1e-7)
+    from robustmech.api import solve_truncated
+
+    structured, _ = bounding.build("potential", low, 4, structured=True)
+    merging.clear()
+    tried = solve_truncated(structured, SolverOptions(solver="highs"), "dual", symmetry=lambda small: None)
+    assert tried.attempts and merging == [True] * len(tried.attempts)

@@ -126,7 +126,7 @@ def run(low: LoweredEnvironment, program: str | Program, options: Mapping[str, A
     def box_symmetry(box: LinearProgram) -> Reduction | None:
         return symmetry_reduction(box, symmetries, low.env.agents, low.env.states.labels, low.outcome_names)[0]
 
-    boxes = (solve_truncated(lp, solver, extend, size, box_symmetry if symmetry else None) if extend is not None
+    boxes = (solve_truncated(lp, solver, extend, size, box_symmetry if symmetries else None) if extend is not None
              else Truncated(None, [], 0.0))
     if boxes.answer is not None:
         solution, certificate, reduce_seconds = boxes.answer
@@ -207,9 +207,9 @@ def solve_truncated(lp: LinearProgram, solver: SolverOptions, extend: truncation
             options = replace(solver, time_limit=left)
         attempt_start = time.perf_counter()
         try:
-            # where a symmetry reduction follows, it merges the rows the fold makes
+            # where a symmetry reduction follows, it merges the rows a primal fold makes
             # identical (with its orbits): they are merged once, not twice
-            fold = truncation.GridTruncation(box, extend, merge_rows=symmetry is None)
+            fold = truncation.GridTruncation(box, extend, merge_rows=symmetry is None or extend == "dual")
             small, data = fold.apply(lp)  # folded once: the chain reuses it
             on_box = symmetry(small) if symmetry is not None else None
             if on_box is None and not fold.merge_rows:  # no symmetry on this box after all

@@ -51,7 +51,10 @@ class Kron:
 
     def __init__(self, axes: tuple[Axis, ...], terms: tuple[tuple[float, tuple[Factor, ...]], ...]):
         self.axes = tuple(axes)
-        self.terms = tuple(terms)
+        # every factor a CSR matrix (or None): the folds and the assembly read CSR arrays,
+        # and keep what they made from a factor under its identity
+        self.terms = tuple((c, tuple(f if f is None or type(f) is sp.csr_matrix else sp.csr_matrix(f) for f in fs))
+                           for c, fs in terms)
         for _, factors in self.terms:
             if len(factors) != len(self.axes):
                 raise ValueError("a term has one factor per axis")
@@ -141,8 +144,8 @@ class Kron:
         """Each grid axis's factor F replaced by R F (where its rows are grid points) and
         F C (where its columns are), for the one-agent maps R and C of ``fold``, the same
         on every agent's axis. ``done`` keeps the folded factors for other blocks folded
-        by the same maps (a factor is known by its identity: the blocks must be alive
-        meanwhile)."""
+        by the same maps (under the identities of the factor and the maps, which it holds
+        on to)."""
         axes = tuple(Axis(fold.rows if a.row_grid else a.rows, fold.cols if a.col_grid else a.cols,
                           a.row_grid, a.col_grid) for a in self.axes)
         terms = []
@@ -156,13 +159,14 @@ class Kron:
                     continue
                 key = (a, id(f), id(fold))
                 if key not in done:
-                    done[key] = fold.apply(a, f)
-                folded.append(done[key])
+                    # the factor and the maps kept with it: their identities are the key
+                    done[key] = (fold.apply(a, f), f, fold)
+                folded.append(done[key][0])
             terms.append((coef, tuple(folded)))
         return Kron(axes, tuple(terms))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IndexFold:
     """The one-agent maps R (rows, folded × points) and C (columns, points × folded) of a
     fold onto a box, each sending every point of an agent's axis to at most one folded
@@ -195,13 +199,13 @@ class IndexFold:
     def apply(self, axis: Axis, f: Factor) -> sp.csr_matrix:
         """R F C for a factor on ``axis`` (R where its rows are grid points, C where its
         columns are; None is the identity), canonical CSR: the entries landing on one
-        place summed in F's row-major order, exact zeros dropped (as a sparse product
-        drops them)."""
+        place (F's own duplicates too) summed in F's stored order, exact zeros dropped (as
+        a sparse product drops them)."""
         if f is None:
             rows = cols = np.arange(axis.rows, dtype=np.int64)
             values = np.ones(axis.rows)
         else:
-            m = f if isinstance(f, sp.csr_matrix) and f.has_canonical_format else _canonical(f)
+            m = f if isinstance(f, sp.csr_matrix) else sp.csr_matrix(f)  # duplicates are summed below
             rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
             cols, values = m.indices.astype(np.int64), m.data
         n_rows, n_cols = axis.rows, axis.cols
@@ -232,12 +236,6 @@ def _targets(m: sp.spmatrix) -> np.ndarray:
     target = np.full(m.shape[1], -1, dtype=np.int64)
     target[coo.col] = coo.row
     return target
-
-
-def _canonical(f) -> sp.csr_matrix:
-    m = sp.csr_matrix(f, copy=True)
-    m.sum_duplicates()
-    return m
 
 
 def _collapsed(axes: tuple[Axis, ...], factors: tuple[Factor, ...]) -> list:
@@ -292,16 +290,16 @@ def _kron_all(mats: list, scale: float = 1.0, entries: dict | None = None) -> sp
 
 def _entries(m, index, made: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rows, columns and values of a canonical CSR matrix (an int: the identity of that
-    size), row by row, indices as ``index``; kept in ``made`` by the matrix's identity
-    (the caller keeps the matrices alive meanwhile)."""
+    size), row by row, indices as ``index``; kept in ``made`` by the matrix's identity,
+    with the matrix (so that the identity is not another's while ``made`` lives)."""
     key = ("identity", m, index) if isinstance(m, int) else ("matrix", id(m), index)
     if key not in made:
         if isinstance(m, int):
-            made[key] = (np.arange(m, dtype=index), np.arange(m, dtype=index), np.ones(m))
+            made[key] = (np.arange(m, dtype=index), np.arange(m, dtype=index), np.ones(m)), m
         else:
             made[key] = (np.repeat(np.arange(m.shape[0], dtype=index), np.diff(m.indptr)),
-                         m.indices.astype(index, copy=False), m.data)
-    return made[key]
+                         m.indices.astype(index, copy=False), m.data), m
+    return made[key][0]
 
 
 def _without_zeros(m: sp.csr_matrix) -> sp.csr_matrix:

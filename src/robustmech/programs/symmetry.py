@@ -505,11 +505,21 @@ def _stable_argsort(key: np.ndarray) -> np.ndarray:
     return order
 
 
-@functools.lru_cache(maxsize=32)
+#: random projections of at most this many numbers are made once and kept (a small
+#: program's cost more to draw than to use); larger ones are drawn each time, not held
+KEPT_PROJECTION = 1 << 18
+
+
 def _normal(seed: int, shape: tuple[int, ...]) -> np.ndarray:
-    """``np.random.default_rng(seed).standard_normal(shape)``, made once (the same numbers
-    every call: a generator costs more to make than a small program's projections), read
-    only."""
+    """``np.random.default_rng(seed).standard_normal(shape)``, read only; made once where
+    it is small (:data:`KEPT_PROJECTION`)."""
+    if int(np.prod(shape)) <= KEPT_PROJECTION:
+        return _kept_normal(seed, shape)
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+@functools.lru_cache(maxsize=64)
+def _kept_normal(seed: int, shape: tuple[int, ...]) -> np.ndarray:
     out = np.random.default_rng(seed).standard_normal(shape)
     out.flags.writeable = False
     return out
