@@ -292,6 +292,19 @@ def test_figure_1_at_k_30_through_the_boxes(public_good):
         assert plots.panel_axes(fig, name).get_xlim() == (0.0, view)
 
 
+def _record_folds(monkeypatch) -> list[bool]:
+    """The folds done from now on, as whether each merged the rows it made identical."""
+    merging: list[bool] = []
+    original = GridTruncation.apply
+
+    def recording(self, lp):
+        merging.append(self.merge_rows)
+        return original(self, lp)
+
+    monkeypatch.setattr(GridTruncation, "apply", recording)
+    return merging
+
+
 def test_the_rows_a_fold_makes_identical_are_merged_once(public_good, whole, monkeypatch):
     """LB-G-10 (N = 2) on the box x <= 2, structured. Folded without merging, every folded
     row is kept in place with its family's index sets cut to the box (the strategic rows
@@ -332,14 +345,7 @@ def test_the_rows_a_fold_makes_identical_are_merged_once(public_good, whole, mon
     # no symmetry on the box: the rows are merged by the fold
     monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
     monkeypatch.setattr(truncation, "boxes", lambda points, k: [20])
-    merging: list[bool] = []
-    original = GridTruncation.apply
-
-    def recording(self, lp):
-        merging.append(self.merge_rows)
-        return original(self, lp)
-
-    monkeypatch.setattr(GridTruncation, "apply", recording)
+    merging = _record_folds(monkeypatch)
     answer = solve_truncated(structured, SolverOptions(solver="highs"), "primal", symmetry=lambda small: None)
     assert merging == [False, True]
     assert answer.answer is not None and answer.answer[1]["truncation"]["rows"] == merged.n_rows
@@ -356,14 +362,7 @@ def test_a_box_is_folded_once_where_no_symmetry_follows(monkeypatch):
     has no symmetry either."""
     low = rm.validate(rm.load_model(MODELS / "correlated_values.mech"))
     monkeypatch.setattr(truncation, "TRUNCATE_FROM_COLUMNS", 1_000)
-    merging: list[bool] = []
-    original = GridTruncation.apply
-
-    def recording(self, lp):
-        merging.append(self.merge_rows)
-        return original(self, lp)
-
-    monkeypatch.setattr(GridTruncation, "apply", recording)
+    merging = _record_folds(monkeypatch)
     for name in ("guarantee", "potential"):
         merging.clear()
         result = rm.solve(low, name, 4)
