@@ -179,11 +179,6 @@ class IndexFold:
     col_target: np.ndarray  # per point: its folded column, or -1 where C drops it
     cols: int
 
-    @staticmethod
-    def of(rows: sp.spmatrix, cols: sp.spmatrix) -> IndexFold:
-        """The maps of the matrices R and C; ValueError where either is not such a map."""
-        return IndexFold(_targets(rows), int(rows.shape[0]), _targets(sp.csr_matrix(cols).T), int(cols.shape[1]))
-
     def matrices(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """R and C."""
         def as_matrix(target: np.ndarray, size: int) -> sp.csr_matrix:
@@ -227,17 +222,6 @@ class IndexFold:
         return sp.csr_matrix((values, place % n_cols, indptr), shape=(n_rows, n_cols))
 
 
-def _targets(m: sp.spmatrix) -> np.ndarray:
-    """For a folded × points 0/1 matrix with at most one entry per column, each point's
-    folded index (-1: none)."""
-    coo = sp.coo_matrix(m)
-    if np.any(coo.data != 1.0) or np.any(np.bincount(coo.col, minlength=m.shape[1]) > 1):
-        raise ValueError("a fold's one-agent maps send each point to at most one point, with weight 1")
-    target = np.full(m.shape[1], -1, dtype=np.int64)
-    target[coo.col] = coo.row
-    return target
-
-
 def _collapsed(axes: tuple[Axis, ...], factors: tuple[Factor, ...]) -> list:
     """A term's factors with each run of identities as one identity, given by its size
     (I_a ⊗ I_b = I_ab, the same entries and values: a product by 1.0 is exact), so that a
@@ -249,24 +233,22 @@ def _collapsed(axes: tuple[Axis, ...], factors: tuple[Factor, ...]) -> list:
             run = (run or 1) * a.rows
             continue
         if run:
-            mats.append(run)
+            mats.append(int(run))
             run = 0
         mats.append(f)
     if run:
-        mats.append(run)
+        mats.append(int(run))
     return mats
 
 
 def _kron_all(mats: list, scale: float = 1.0, entries: dict | None = None) -> sp.csr_matrix:
-    """``scale * scipy.sparse.kron`` of the matrices (an int: the identity of that size),
+    """``scale * scipy.sparse.kron`` of the CSR matrices (an int: the identity of that size),
     left to right, as CSR: the same entries and values (each the product of its factors'
     entries, left to right, times ``scale``), in one pass over the factors' entries
     instead of a COO round trip per product, and scaled before the CSR is made (not a
     copy of it). ``entries`` keeps each factor's entries between calls. Factors in
     canonical form give the product's entries row by row with sorted columns; any other
     goes through scipy, which sums duplicates its way."""
-    mats = [int(m) if isinstance(m, (int, np.integer)) else m if isinstance(m, sp.csr_matrix) else sp.csr_matrix(m)
-            for m in mats]
     if len(mats) == 1 or not all(isinstance(m, int) or m.has_canonical_format for m in mats):
         mats = [sp.identity(m, format="csr") if isinstance(m, int) else m for m in mats]
         return scale * reduce(lambda left, right: sp.kron(left, right, format="csr"), mats)
