@@ -153,8 +153,9 @@ def test_the_one_agent_maps_merge_or_drop_points(extend):
     of robustmech.programs.folding): rows beyond the box added to the edge's (dual) or
     dropped (primal); columns kept up to b + 1 (dual) or added to the edge's (primal). A
     factor folded through them is the sparse product R F C, with a column of C dropped
-    (the first columns only, as a block of UB-P-k's γ keeps them) and with a duplicate
-    entry in F (summed first, as scipy sums it)."""
+    (the first columns only, as a block of UB-P-k's γ keeps them) and with F not
+    canonical (a duplicate entry, a row's columns out of order: the fold sums what lands
+    on one place, as the dense product of F does)."""
     fold = one_agent_fold(6, 2, extend)
     R, C = fold.matrices()
     merge = np.zeros((3, 6))
